@@ -1,0 +1,108 @@
+"""Events of the append-only log, and the agent state machine's states.
+
+An event has exactly the keys the seed uses: ``id, run_id, type, actor,
+action, metadata, timestamp``. ``counterpoint events --json`` prints one per
+line, and the language server sends the same JSON as ``counterpoint/event``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    RUN_STARTED = "run_started"
+    RUN_FINISHED = "run_finished"
+    RUN_RESUMED = "run_resumed"
+    CONTEXT_LOADED = "context_loaded"
+    AGENT_WAITING = "agent_waiting"
+    """The agent's needs are not met yet; metadata.waiting_on lists what is missing."""
+    AGENT_QUEUED = "agent_queued"
+    """Needs met; waiting for a free slot under max_parallel."""
+    AGENT_GATED = "agent_gated"
+    """Needs met; waiting for a person's approval (``gate: approve``)."""
+    AGENT_STARTED = "agent_started"
+    AGENT_OUTPUT = "agent_output"
+    AGENT_FINISHED = "agent_finished"
+    """action = the terminal status (succeeded, failed, timed_out, cancelled, blocked, skipped)."""
+    SIGNAL = "signal"
+    """action = the signal's name; metadata = what the emitter attached."""
+    TOOL_CALL = "tool_call"
+    FILE_WRITTEN = "file_written"
+    USAGE = "usage"
+    GATE_ANSWERED = "gate_answered"
+    CHECK_STARTED = "check_started"
+    CHECK_FINISHED = "check_finished"
+    FINDING = "finding"
+    FINDINGS_CLEARED = "findings_cleared"
+    NOTICE = "notice"
+    """Something a person should know (a warning about the run), not tied to one agent."""
+
+
+class AgentStatus(StrEnum):
+    """The states of an agent's explicit state machine."""
+
+    PENDING = "pending"
+    WAITING = "waiting"
+    QUEUED = "queued"
+    GATED = "gated"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        AgentStatus.SUCCEEDED,
+        AgentStatus.FAILED,
+        AgentStatus.TIMED_OUT,
+        AgentStatus.CANCELLED,
+        AgentStatus.BLOCKED,
+        AgentStatus.SKIPPED,
+    }
+)
+
+# Which event a transition into each state emits (one event per state change).
+STATE_EVENT: dict[AgentStatus, EventType] = {
+    AgentStatus.WAITING: EventType.AGENT_WAITING,
+    AgentStatus.QUEUED: EventType.AGENT_QUEUED,
+    AgentStatus.GATED: EventType.AGENT_GATED,
+    AgentStatus.RUNNING: EventType.AGENT_STARTED,
+    **{status: EventType.AGENT_FINISHED for status in TERMINAL_STATUSES},
+}
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """Wall clock, UTC, millisecond precision: ``2026-11-27T20:54:04.123Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class Event(BaseModel):
+    """One row of the append-only event log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    run_id: str
+    type: str
+    actor: str | None = None
+    action: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    timestamp: str

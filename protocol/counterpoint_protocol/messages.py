@@ -1,0 +1,78 @@
+"""Arguments and results of the custom commands (`workspace/executeCommand`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RunParams(_Params):
+    uri: str
+    agents: list[str] | None = None
+
+
+class RunResult(BaseModel):
+    runId: str
+
+
+class CancelParams(_Params):
+    runId: str | None = None
+
+
+class RerunParams(_Params):
+    runId: str
+    agent: str
+
+
+class EventsParams(_Params):
+    runId: str | None = None
+    type: str | None = None
+    limit: int | None = Field(None, ge=1)
+
+
+class ResumeParams(_Params):
+    runId: str
+
+
+class ReportParams(_Params):
+    runId: str | None = None
+
+
+class AgentStatusInfo(BaseModel):
+    name: str
+    state: str
+    waiting_on: list[str] = Field(default_factory=list)
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    last_output: str | None = None
+
+
+class RunStatusInfo(BaseModel):
+    runId: str
+    spec: str
+    state: str
+    agents: list[AgentStatusInfo]
+    signals: dict[str, str] = Field(default_factory=dict)
+    """Signal name -> timestamp it fired."""
+
+
+class StatusResult(BaseModel):
+    runs: list[RunStatusInfo]
+
+
+class ServerSettings(BaseModel):
+    """Settings from `initializationOptions` and `workspace/configuration` (section ``counterpoint``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    maxParallel: int | None = Field(None, ge=1, description="Cap on agents running at once, for every run.")
+    watcherIgnores: list[str] = Field(default_factory=list, description="Extra glob patterns the watcher ignores.")
+    logLevel: str = Field("info", pattern="^(debug|info|warning|error)$")
+    trust: bool = Field(False, description="Allow commands from specs in this workspace without asking.")
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,49 @@
+"""Method, command and notification names shared by the server and the clients.
+
+`protocol/counterpoint_protocol/schemas/methods.json` is generated from this
+module (``python -m counterpoint_protocol.export``) and read by the VS Code
+and Neovim clients, so the names live in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class Commands:
+    """`workspace/executeCommand` ids the server lists in `executeCommandProvider`."""
+
+    RUN: Final = "counterpoint.run"
+    CANCEL: Final = "counterpoint.cancel"
+    STATUS: Final = "counterpoint.status"
+    RERUN: Final = "counterpoint.rerun"
+    EVENTS: Final = "counterpoint.events"
+    RESUME: Final = "counterpoint.resume"
+    REPORT: Final = "counterpoint.report"
+    TRUST: Final = "counterpoint.trust"
+
+    @classmethod
+    def all(cls) -> list[str]:
+        return [
+            cls.RUN,
+            cls.CANCEL,
+            cls.STATUS,
+            cls.RERUN,
+            cls.EVENTS,
+            cls.RESUME,
+            cls.REPORT,
+            cls.TRUST,
+        ]
+
+
+class Notifications:
+    """Custom server-to-client notifications."""
+
+    EVENT: Final = "counterpoint/event"
+    """Every event as it is appended to the log; params are one `Event`."""
+
+
+SERVER_NAME: Final = "counterpoint"
+SPEC_GLOB: Final = "**/*.agents.md"
+SPEC_SUFFIX: Final = ".agents.md"
+DIAGNOSTIC_SOURCE: Final = "counterpoint"
