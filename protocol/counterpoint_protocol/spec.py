@@ -129,6 +129,7 @@ class AgentSpec(BaseModel):
     heading_range: SourceRange
     name_range: SourceRange
     section_end_line: int
+    """Last line of the section (inclusive): the line before the next heading, or the last line."""
     setting_ranges: dict[str, SourceRange] = Field(default_factory=dict)
     """Setting key -> range of the whole ``key: value`` line text (for the spec or front matter)."""
     value_ranges: dict[str, SourceRange] = Field(default_factory=dict)
@@ -141,6 +142,8 @@ class CheckSpec(BaseModel):
     settings: CheckSettings
     range: SourceRange
     """Where the check is declared in the front matter."""
+    item_ranges: dict[str, dict[str, SourceRange]] = Field(default_factory=dict)
+    """For list settings (after, watch): key -> item -> range of that item."""
 
 
 class Spec(BaseModel):
@@ -154,13 +157,17 @@ class Spec(BaseModel):
     max_parallel: int | None = None
     signals: dict[str, list[str]] = Field(default_factory=dict)
     signal_ranges: dict[str, SourceRange] = Field(default_factory=dict)
+    """Signal name -> range of its key in the front matter."""
+    signal_glob_ranges: dict[str, dict[str, SourceRange]] = Field(default_factory=dict)
+    """Signal name -> glob -> range of that glob in the front matter."""
     checks: list[CheckSpec] = Field(default_factory=list)
     budget_usd: float | None = None
     agents: list[AgentSpec] = Field(default_factory=list)
     front_matter_range: SourceRange | None = None
     title_range: SourceRange | None = None
     key_ranges: dict[str, SourceRange] = Field(default_factory=dict)
-    """Front matter key -> range of the key."""
+    """Front matter key -> range of the key. Nested keys are dotted: ``defaults.runner``,
+    ``checks.0.run``. Unknown keys are recorded too (the validator reports them)."""
     diagnostics: list[SpecDiagnostic] = Field(default_factory=list)
 
     def agent(self, name: str) -> AgentSpec | None:

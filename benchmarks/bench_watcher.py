@@ -1,0 +1,274 @@
+"""Benchmark: latency from a file write to the watcher's callback, quiet and behind a burst.
+
+Run with `python -m benchmarks.bench_watcher [--samples N] [--burst-files N] ...`. Each scenario
+uses a fresh temporary workspace with an `app/` folder and a `.gitignore` holding `build/`; a
+sample writes `app/probe.txt` and times until the callback reports it. Bursts are made by a
+separate process that keeps creating files (in batches of `--burst-files` per folder) in an
+ignored folder while the samples are taken: `node_modules/` at the top level, or `app/build/`
+(a nested, gitignored folder, whose events do reach the Rust side). For comparison the same
+is measured with watchfiles' `awatch` on its defaults. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from counterpoint.engine.watcher import (
+    DEFAULT_DEBOUNCE_MS,
+    DEFAULT_STEP_MS,
+    FileChange,
+    WorkspaceWatcher,
+)
+
+OnPaths = Callable[[list[Path]], None]
+
+BURST_SCRIPT = """
+import os, sys
+base, per_folder = sys.argv[1], int(sys.argv[2])
+os.makedirs(base, exist_ok=True)
+batch = 0
+while True:
+    folder = os.path.join(base, f"burst{batch}")
+    os.mkdir(folder)
+    for i in range(per_folder):
+        fd = os.open(os.path.join(folder, f"f{i}.js"), os.O_CREAT | os.O_WRONLY, 0o644)
+        os.write(fd, b"x")
+        os.close(fd)
+        if batch == 0 and i == 100:
+            print("started", flush=True)
+    batch += 1
+"""
+
+
+@contextlib.asynccontextmanager
+async def counterpoint_watcher(root: Path, on_paths: OnPaths, step: int, debounce: int) -> Any:
+    """Our WorkspaceWatcher, reporting changed paths."""
+
+    def on_changes(changes: list[FileChange]) -> None:
+        on_paths([c.path for c in changes])
+
+    watcher = WorkspaceWatcher(root, on_changes, step_ms=step, debounce_ms=debounce)
+    await watcher.start()
+    try:
+        yield
+    finally:
+        await watcher.stop()
+
+
+@contextlib.asynccontextmanager
+async def default_awatch(root: Path, on_paths: OnPaths, step: int, debounce: int) -> Any:
+    """watchfiles.awatch with its defaults (step 50 ms, debounce 1600 ms, DefaultFilter)."""
+    from watchfiles import awatch
+
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+
+    async def run() -> None:
+        iterator = awatch(root, stop_event=stop).__aiter__()
+        first = asyncio.ensure_future(iterator.__anext__())
+        await asyncio.sleep(0.3)  # awatch has no "watching now" signal; give it time to start
+        ready.set()
+        try:
+            changes = await first
+            while True:
+                on_paths([Path(p) for _, p in changes])
+                changes = await iterator.__anext__()
+        except StopAsyncIteration:
+            pass
+
+    task = asyncio.create_task(run())
+    await ready.wait()
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.asynccontextmanager
+async def burst(root: Path, where: str | None, per_folder: int) -> AsyncIterator[list[int]]:
+    """Keep creating files under `root/where` in a child process while the body runs."""
+    if where is None:
+        yield [0]
+        return
+    base = root / where
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        BURST_SCRIPT,
+        str(base),
+        str(per_folder),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # the burst is under way
+    count = [0]
+    try:
+        yield count
+    finally:
+        proc.kill()
+        await proc.wait()
+        count[0] = sum(1 for _ in base.rglob("*.js"))
+
+
+def make_workspace(tmp: str) -> tuple[Path, Path]:
+    """A workspace with app/, node_modules/ and a .gitignore of build/; returns (root, probe)."""
+    root = Path(tmp).resolve()
+    (root / "app" / "build").mkdir(parents=True)
+    (root / "node_modules").mkdir()
+    (root / ".gitignore").write_text("build/\n")
+    probe = root / "app" / "probe.txt"
+    probe.write_text("start")
+    return root, probe
+
+
+async def measure(
+    watcher_factory: Any, samples: int, burst_at: str | None, per_folder: int, step: int, deb: int
+) -> dict[str, Any]:
+    """Write→callback latencies (ms) for `samples` writes of app/probe.txt."""
+    with tempfile.TemporaryDirectory(prefix="cp-bench-watch-") as tmp:
+        root, probe = make_workspace(tmp)
+        pending: dict[str, Any] = {}
+
+        def on_paths(paths: list[Path]) -> None:
+            now = time.perf_counter()
+            waiter = pending.get("future")
+            if waiter is not None and not waiter.done() and probe in paths:
+                waiter.set_result(now)
+
+        latencies: list[float] = []
+        missed = 0
+        loop = asyncio.get_running_loop()
+        async with watcher_factory(root, on_paths, step, deb):
+            await asyncio.sleep(0.1)
+            async with burst(root, burst_at, per_folder) as burst_count:
+                started = time.perf_counter()
+                for i in range(samples):
+                    future: asyncio.Future[float] = loop.create_future()
+                    pending["future"] = future
+                    t0 = time.perf_counter()
+                    probe.write_text(f"sample {i}")
+                    try:
+                        t1 = await asyncio.wait_for(future, timeout=5.0)
+                        latencies.append((t1 - t0) * 1000)
+                    except TimeoutError:
+                        missed += 1
+                    await asyncio.sleep(random.uniform(0.005, 0.015))
+                elapsed = time.perf_counter() - started
+            await asyncio.sleep(0.05)
+    latencies.sort()
+    return {
+        "samples": len(latencies),
+        "missed": missed,
+        "median_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2)
+        if latencies
+        else None,
+        "max_ms": round(latencies[-1], 2) if latencies else None,
+        "burst_files": burst_count[0],
+        "seconds": round(elapsed, 2),
+    }
+
+
+async def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    scenarios: list[tuple[str, Any, int, str | None]] = [
+        ("counterpoint quiet", counterpoint_watcher, args.samples, None),
+        ("counterpoint burst node_modules/", counterpoint_watcher, args.samples, "node_modules"),
+        ("counterpoint burst app/build/ (nested)", counterpoint_watcher, args.samples, "app/build"),
+    ]
+    if args.default_samples > 0:
+        scenarios += [
+            ("watchfiles defaults quiet", default_awatch, args.default_samples, None),
+            (
+                "watchfiles defaults burst node_modules/",
+                default_awatch,
+                args.default_samples,
+                "node_modules",
+            ),
+        ]
+    results: dict[str, Any] = {}
+    for name, factory, samples, where in scenarios:
+        results[name] = await measure(
+            factory, samples, where, args.burst_files, args.step, args.debounce
+        )
+    return results
+
+
+def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """A human table (rich if available)."""
+    title = (
+        f"write -> callback latency (step {args.step} ms, debounce {args.debounce} ms; "
+        "targets: median < 30 ms, p99 < 100 ms)"
+    )
+    columns = ["scenario", "samples", "missed", "median ms", "p99 ms", "max ms", "burst files"]
+    rows = [
+        [
+            name,
+            r["samples"],
+            r["missed"],
+            r["median_ms"],
+            r["p99_ms"],
+            r["max_ms"],
+            r["burst_files"],
+        ]
+        for name, r in results.items()
+    ]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        print(" | ".join(columns))
+        for row in rows:
+            print(" | ".join(str(cell) for cell in row))
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print a table and a JSON line, return the figures."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_watcher")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument(
+        "--default-samples",
+        type=int,
+        default=20,
+        help="samples for the watchfiles-defaults comparison (0 skips it)",
+    )
+    parser.add_argument("--burst-files", type=int, default=10_000, help="files per burst folder")
+    parser.add_argument("--step", type=int, default=DEFAULT_STEP_MS)
+    parser.add_argument("--debounce", type=int, default=DEFAULT_DEBOUNCE_MS)
+    args = parser.parse_args(argv)
+    results = asyncio.run(run_all(args))
+    print_table(results, args)
+    output = {
+        "benchmark": "watcher",
+        "step_ms": args.step,
+        "debounce_ms": args.debounce,
+        "results": results,
+    }
+    print(json.dumps(output))
+    return output
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+-- Counterpoint for Neovim: options, the language-server client, and the
+-- server commands (run, cancel, status, rerun, events, report).
+--
+--   require('counterpoint').setup({ settings = { maxParallel = 4 } })
+--
+-- The LSP configuration itself lives in `lsp/counterpoint.lua`; `setup()`
+-- overrides it with `vim.lsp.config()` and enables it.
+local protocol = require('counterpoint.protocol')
+local spec = require('counterpoint.spec')
+
+local M = {}
+
+M.name = 'counterpoint'
+
+---@class counterpoint.Options
+---@field cmd? string[] command starting the server (default {'counterpoint','lsp'})
+---@field settings? {maxParallel?: integer, watcherIgnores?: string[], logLevel?: string}
+---@field enable? boolean call vim.lsp.enable('counterpoint') (default true)
+---@field progress? 'auto'|'echo'|'none' built-in progress display ('auto': echo unless a progress plugin is loaded)
+---@field codelens? boolean refresh code lenses (default true)
+---@field inlay_hints? boolean show agent states as inlay hints (default true)
+---@field view? 'float'|'split' how status and events are shown (default 'float')
+---@field save_before_run? boolean write a modified spec before running it (default true)
+M.defaults = {
+  cmd = nil,
+  settings = {},
+  enable = true,
+  progress = 'auto',
+  codelens = true,
+  inlay_hints = true,
+  view = 'float',
+  save_before_run = true,
+}
+
+---@type counterpoint.Options
+M.options = vim.deepcopy(M.defaults)
+
+local LOG_LEVELS = { debug = true, info = true, warning = true, error = true }
+
+---@param settings table
+local function validate_settings(settings)
+  vim.validate('settings', settings, 'table')
+  vim.validate('settings.maxParallel', settings.maxParallel, function(v)
+    return v == nil or (type(v) == 'number' and v >= 1 and v % 1 == 0)
+  end, 'an integer >= 1')
+  vim.validate('settings.watcherIgnores', settings.watcherIgnores, 'table', true)
+  vim.validate('settings.logLevel', settings.logLevel, function(v)
+    return v == nil or LOG_LEVELS[v] == true
+  end, "one of 'debug', 'info', 'warning', 'error'")
+end
+
+--- Configure (and by default enable) the Counterpoint language server.
+---@param opts? counterpoint.Options
+function M.setup(opts)
+  opts = opts or {}
+  vim.validate('opts', opts, 'table')
+  vim.validate('opts.cmd', opts.cmd, 'table', true)
+  validate_settings(opts.settings or {})
+  M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+
+  local settings = vim.deepcopy(M.options.settings or {})
+  local override = {
+    init_options = vim.tbl_isempty(settings) and vim.empty_dict() or settings,
+    settings = { counterpoint = vim.tbl_isempty(settings) and vim.empty_dict() or settings },
+  }
+  if M.options.cmd then
+    override.cmd = M.options.cmd
+  end
+  vim.lsp.config(M.name, override)
+
+  -- Running clients learn the new settings through workspace/didChangeConfiguration.
+  for _, client in ipairs(vim.lsp.get_clients({ name = M.name })) do
+    client.settings = vim.tbl_deep_extend('force', client.settings or {}, override.settings)
+    client:notify('workspace/didChangeConfiguration', { settings = override.settings })
+  end
+
+  if M.options.enable then
+    vim.lsp.enable(M.name)
+  end
+  return M.options
+end
+
+---@param msg string
+---@param level? integer
+function M.notify(msg, level)
+  vim.notify('Counterpoint: ' .. msg, level or vim.log.levels.INFO)
+end
+
+--- The Counterpoint client for a buffer (or any running one).
+---@param bufnr? integer
+---@return vim.lsp.Client?
+function M.client(bufnr)
+  if bufnr then
+    local clients = vim.lsp.get_clients({ name = M.name, bufnr = bufnr })
+    if clients[1] then
+      return clients[1]
+    end
+  end
+  return vim.lsp.get_clients({ name = M.name })[1]
+end
+
+--- Run a server command; `on_result(result)` is called on success.
+---@param name string key of protocol.commands (run, cancel, status, ...)
+---@param args table|nil the command's one JSON object argument
+---@param on_result? fun(result: any)
+---@param opts? {bufnr?: integer, quiet?: boolean}
+---@return boolean sent
+function M.exec(name, args, on_result, opts)
+  opts = opts or {}
+  local command = protocol.commands[name]
+  if not command then
+    M.notify('unknown command ' .. name, vim.log.levels.ERROR)
+    return false
+  end
+  local bufnr = opts.bufnr or spec.current_spec_buffer()
+  local client = M.client(bufnr)
+  if not client then
+    M.notify(
+      'the language server is not running: open a *.agents.md file (see :checkhealth counterpoint)',
+      vim.log.levels.ERROR
+    )
+    return false
+  end
+  if args == nil or vim.tbl_isempty(args) then
+    args = vim.empty_dict()
+  end
+  client:exec_cmd(
+    { title = 'Counterpoint ' .. name, command = command, arguments = { args } },
+    { bufnr = bufnr },
+    function(err, result)
+      if err then
+        if not opts.quiet then
+          M.notify(name .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        end
+        return
+      end
+      if on_result then
+        on_result(result)
+      end
+    end
+  )
+  return true
+end
+
+--- Start a run of the current spec (all agents, or the given ones and what they need).
+---@param agents? string[]
+---@param on_started? fun(run_id: string)
+function M.run(agents, on_started)
+  local bufnr = spec.current_spec_buffer()
+  if not bufnr then
+    M.notify('open a *.agents.md spec first', vim.log.levels.ERROR)
+    return
+  end
+  if M.options.save_before_run and vim.bo[bufnr].modified then
+    vim.api.nvim_buf_call(bufnr, function()
+      vim.cmd('silent write')
+    end)
+  end
+  local args = { uri = vim.uri_from_bufnr(bufnr) }
+  if agents and #agents > 0 then
+    args.agents = agents
+  end
+  M.exec('run', args, function(result)
+    local run_id = result and result.runId
+    if run_id then
+      require('counterpoint.state').note_run(run_id, vim.api.nvim_buf_get_name(bufnr))
+      M.notify('run ' .. run_id .. ' started')
+      if on_started then
+        on_started(run_id)
+      end
+    end
+  end, { bufnr = bufnr })
+end
+
+--- Cancel a run (default: every live run), or with `agent` cancel that agent's progress.
+---@param agent? string
+function M.cancel(agent)
+  local progress = require('counterpoint.progress')
+  if agent and agent ~= '' then
+    local tokens = progress.tokens_for(agent)
+    if #tokens == 0 then
+      M.notify('no live progress for ' .. agent, vim.log.levels.WARN)
+      return
+    end
+    for _, token in ipairs(tokens) do
+      progress.cancel(token)
+    end
+    return
+  end
+  local live = require('counterpoint.state').live_run_ids()
+  local args = #live == 1 and { runId = live[1] } or nil
+  M.exec('cancel', args, function()
+    M.notify(args and ('cancel requested for run ' .. args.runId) or 'cancel requested for every live run')
+  end)
+end
+
+--- Rerun a failed agent of the last run (and what it blocked).
+---@param agent? string
+function M.rerun(agent)
+  local state = require('counterpoint.state')
+  local run = state.last_run()
+  if not run then
+    M.notify('no run yet in this session', vim.log.levels.ERROR)
+    return
+  end
+  agent = (agent and agent ~= '') and agent or state.first_failed(run.id)
+  if not agent then
+    M.notify('no failed agent in run ' .. run.id .. ': name one, e.g. :Counterpoint rerun backend', vim.log.levels.WARN)
+    return
+  end
+  M.exec('rerun', { runId = run.id, agent = agent }, function(result)
+    local new_id = result and result.runId
+    if new_id then
+      state.note_run(new_id, run.spec)
+    end
+    M.notify('rerunning ' .. agent .. ' of run ' .. run.id .. (new_id and (' as run ' .. new_id) or ''))
+  end)
+end
+
+--- Open the report of a run (default: the last one) in a split; with `browser`, open the HTML.
+---@param browser? boolean
+function M.report(browser)
+  local run = require('counterpoint.state').last_run()
+  M.exec('report', run and { runId = run.id } or nil, function(result)
+    local files = (result and result.files) or {}
+    if browser and files.html then
+      vim.ui.open(files.html)
+    elseif files.md then
+      vim.cmd('split ' .. vim.fn.fnameescape(files.md))
+    end
+    M.notify('report: ' .. (files.html or files.md or vim.inspect(result)))
+  end)
+end
+
+--- A short text for the statusline: the live run's agents by state, or the latest progress.
+---@return string
+function M.statusline()
+  return require('counterpoint.state').summary() or require('counterpoint.progress').summary() or ''
+end
+
+return M

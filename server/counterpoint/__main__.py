@@ -1,0 +1,5 @@
+"""``python -m counterpoint``: the CLI."""
+
+from counterpoint.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""``counterpoint events``: print the event log (``--json``: one object a line), optionally following it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from counterpoint_protocol.events import Event
+
+from counterpoint.cli.common import fail
+from counterpoint.engine.engine import db_path, find_workspace_root
+from counterpoint.engine.eventlog import last_run_id, query_events
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("events", help="print the event log")
+    p.add_argument("--run", default="last", help="run id, or 'last' (default), or 'all'")
+    p.add_argument("--type", help="only events of this type")
+    p.add_argument("--actor", help="only events of this actor (agent or check)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler=handle)
+
+
+def format_event(event: Event) -> str:
+    meta = json.dumps(event.metadata, ensure_ascii=False) if event.metadata else ""
+    actor = event.actor or "-"
+    action = event.action or ""
+    return f"{event.timestamp} {event.id:>6} {event.type:<15} {actor:<12} {action} {meta}".rstrip()
+
+
+def workspace_db(folder: Path) -> Path | None:
+    root = find_workspace_root(folder / "x")
+    path = db_path(root)
+    return path if path.exists() else None
+
+
+def handle(args: argparse.Namespace) -> int:
+    path = workspace_db(args.workspace.resolve())
+    if path is None:
+        return fail(f"no event log under {args.workspace} (run a spec first)")
+    run_id: str | None = None if args.run == "all" else args.run
+    if run_id == "last":
+        run_id = last_run_id(path)
+        if run_id is None:
+            return fail("no runs yet")
+    last = 0
+    try:
+        while True:
+            events = query_events(path, run_id, args.type, last, 10_000, args.actor)
+            for event in events:
+                line = json.dumps(event.model_dump(), ensure_ascii=False) if args.json else format_event(event)
+                sys.stdout.write(line + "\n")
+                last = event.id
+            sys.stdout.flush()
+            if not args.follow:
+                if not events and last == 0 and run_id is not None:
+                    return 0
+                if len(events) < 10_000:
+                    return 0
+                continue
+            if any(e.type == "run_finished" for e in events) and run_id is not None:
+                return 0
+            if not events:
+                time.sleep(0.2)
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,27 @@
+"""``counterpoint lsp``: the language server (stdio by default, or ``--tcp HOST:PORT``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from counterpoint.cli.common import fail
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("lsp", help="start the language server")
+    p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from counterpoint.lsp.server import start
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            return fail("--tcp wants HOST:PORT, e.g. 127.0.0.1:2087")
+        start(tcp=(host, int(port)))
+    else:
+        start()
+    return 0

@@ -1,0 +1,118 @@
+"""``counterpoint run SPEC``: run the agents with live progress in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from counterpoint.cli.common import display_path, fail, print_diagnostics
+from counterpoint.cli.live import LiveView
+from counterpoint.engine.engine import Engine, RunRefused, find_workspace_root, read_spec
+from counterpoint.engine.report import render_markdown
+from counterpoint.engine.run import GateAnswer, Run, RunOptions
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run a spec's agents")
+    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("--agents", help="comma-separated agents to run (with what they need)")
+    p.add_argument("--max-parallel", type=int, help="most agents running at once")
+    p.add_argument("--speed", type=float, default=1.0, help="replay: scale recorded durations (2 = twice as fast)")
+    p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
+    p.add_argument("--yes", action="store_true", help="approve every gate")
+    p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.set_defaults(handler=handle)
+
+
+def _ask_tty(question: str, choices: str) -> str:
+    if not sys.stdin.isatty():
+        return ""
+    sys.stderr.write(f"{question} {choices} ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower()
+
+
+def handle(args: argparse.Namespace) -> int:
+    if not args.spec.is_file():
+        return fail(f"{args.spec}: no such file")
+    if args.max_parallel is not None and args.max_parallel < 1:
+        return fail("--max-parallel must be at least 1")
+    if args.speed <= 0:
+        return fail("--speed must be positive")
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    spec = await read_spec(args.spec)
+    if spec.has_errors:
+        print_diagnostics(spec)
+        return fail(f"{display_path(args.spec)} has errors; fix them (see `counterpoint check`) and run again", 1)
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    unknown = [a for a in agents or [] if spec.agent(a) is None]
+    if unknown:
+        return fail(f"no such agent: {', '.join(unknown)} (agents: {', '.join(a.name for a in spec.agents)})")
+
+    async def gate(run: Run, agent: str, question: str) -> GateAnswer:
+        answer = await asyncio.to_thread(_ask_tty, question, "[S]tart / s[k]ip / [c]ancel run:")
+        return "skip" if answer.startswith("k") else "cancel" if answer.startswith("c") else "start"
+
+    async def consent(workspace: str, what: str) -> bool:
+        answer = await asyncio.to_thread(
+            _ask_tty, f"The spec in {workspace} wants to run `{what}`. Allow commands from this workspace?", "[y/N]:"
+        )
+        return answer in ("y", "yes")
+
+    options = RunOptions(
+        agents=agents,
+        max_parallel=args.max_parallel,
+        speed=args.speed,
+        trust=args.trust,
+        approve_all=args.yes,
+        record=args.record,
+        gate_handler=gate if sys.stdin.isatty() else None,
+        consent_asker=consent if sys.stdin.isatty() else None,
+    )
+    engine = await Engine.open(find_workspace_root(args.spec))
+    try:
+        try:
+            run = engine.create_run(spec, options)
+        except RunRefused as exc:
+            return fail(str(exc))
+        view = LiveView(run, enabled=not args.quiet)
+        unsubscribe = engine.log.subscribe(view.on_event)
+        loop = asyncio.get_running_loop()
+        interrupts = 0
+
+        def on_sigint() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            view.note("cancelling the run (Ctrl-C again to stop at once)")
+            run.cancel()
+            if interrupts > 1:
+                task.cancel()
+
+        task = asyncio.ensure_future(engine.execute(run))
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGTERM, on_sigint)
+        view.start()
+        try:
+            report: dict[str, Any] = await task
+        except asyncio.CancelledError:
+            report = await engine.write_report(run.run_id)
+        finally:
+            view.stop()
+            unsubscribe()
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+    finally:
+        await engine.aclose()
+    sys.stdout.write(render_markdown(report))
+    sys.stdout.write(f"\nReport: {display_path(report['files']['html'])}\n")
+    if run.result_status == "cancelled":
+        return 130
+    return 0 if run.result_status == "succeeded" else 1

@@ -1,0 +1,36 @@
+"""Helpers shared by the CLI's subcommands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from counterpoint_protocol.spec import Severity, Spec
+
+from counterpoint.engine.spec_validate import format_cli
+
+
+def fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"counterpoint: {message}\n")
+    return code
+
+
+def display_path(path: str | Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def print_diagnostics(spec: Spec) -> tuple[int, int]:
+    """Print every finding as ``path:line:col: severity: message``; returns (errors, warnings)."""
+    errors = warnings = 0
+    for diag in spec.diagnostics:
+        if diag.severity == Severity.HINT:
+            continue
+        target = diag.path or spec.path
+        sys.stdout.write(format_cli(diag, display_path(target)) + "\n")
+        errors += diag.severity == Severity.ERROR
+        warnings += diag.severity == Severity.WARNING
+    return errors, warnings

@@ -1,0 +1,157 @@
+"""The engine of one workspace: its event log, its live runs, and the reports they leave.
+
+The CLI and the language server are two thin faces over this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+from counterpoint_protocol.events import Event
+from counterpoint_protocol.spec import Spec
+
+from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.report import build_report, render_markdown
+from counterpoint.engine.run import Run, RunOptions
+from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.spec_validate import load_spec
+
+log = logging.getLogger(__name__)
+STATE_DIR = ".counterpoint"
+
+
+def find_workspace_root(spec_path: Path) -> Path:
+    """The nearest folder up from the spec holding ``.git`` or ``.counterpoint``, else the spec's folder."""
+    start = spec_path.resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / STATE_DIR).is_dir():
+            return folder
+    return start
+
+
+def db_path(root: Path) -> Path:
+    return root / STATE_DIR / "events.db"
+
+
+async def read_spec(path: Path, *, check_files: bool = True) -> Spec:
+    async with aiofiles.open(path, encoding="utf-8", errors="replace") as fh:
+        text = await fh.read()
+    return await asyncio.to_thread(load_spec, text, path.resolve(), check_files=check_files)
+
+
+class Engine:
+    """Owns the event log and the runs of one workspace root."""
+
+    def __init__(self, root: Path, event_log: EventLog) -> None:
+        self.root = root
+        self.log = event_log
+        self.runs: dict[str, Run] = {}
+        self.spawner = TaskSpawner(f"engine {root}")
+        self.run_hooks: list[Callable[[Run], None]] = []
+        """Called with every new run before it starts (the LSP attaches progress; checks attach)."""
+
+    @classmethod
+    async def open(cls, root: Path) -> Engine:
+        return cls(root, await EventLog.open(db_path(root)))
+
+    def live_runs(self) -> list[Run]:
+        return [r for r in self.runs.values() if r.state in ("starting", "running")]
+
+    def live_run_for(self, spec_path: str) -> Run | None:
+        return next((r for r in self.live_runs() if r.spec.path == spec_path), None)
+
+    def create_run(
+        self, spec: Spec, options: RunOptions | None = None, *, run_id: str | None = None
+    ) -> Run:
+        live = self.live_run_for(spec.path)
+        if live is not None:
+            raise RunRefused(
+                f"a run of this spec is already live ({live.run_id}): cancel it or wait for it to end"
+            )
+        if run_id is not None and run_id in self.runs:
+            del self.runs[run_id]
+        run = Run(spec, self.log, self.root, options, run_id=run_id)
+        from counterpoint.engine.checks.runner import attach_checks
+
+        attach_checks(run)
+        for hook in self.run_hooks:
+            hook(run)
+        self.runs[run.run_id] = run
+        return run
+
+    async def execute(self, run: Run) -> dict[str, Any]:
+        """Run to the end and write the report; returns the report."""
+        try:
+            await run.execute()
+        finally:
+            report = await self.write_report(run.run_id)
+        return report
+
+    def start(self, run: Run) -> asyncio.Task[dict[str, Any]]:
+        """Execute in the background (for the language server)."""
+        return self.spawner.spawn(self.execute(run), name=f"run {run.run_id}")
+
+    async def events(
+        self, run_id: str | None = None, type: str | None = None, **kw: Any
+    ) -> list[Event]:
+        return await self.log.query(run_id, type, **kw)
+
+    async def resolve_run_id(self, run: str | None) -> str | None:
+        if run and run != "last":
+            return run
+        runs = await self.log.runs(1)
+        return runs[0].run_id if runs else None
+
+    async def write_report(self, run_id: str) -> dict[str, Any]:
+        events = await self.log.query(run_id)
+        report = build_report(events)
+        folder = self.root / STATE_DIR / "runs" / run_id
+        from counterpoint.engine.report_html import render_html
+
+        html = render_html(report)
+        markdown = render_markdown(report)
+
+        def write() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
+            (folder / "report.md").write_text(markdown)
+            (folder / "report.html").write_text(html)
+
+        await asyncio.to_thread(write)
+        report["files"] = {
+            "json": str(folder / "report.json"),
+            "md": str(folder / "report.md"),
+            "html": str(folder / "report.html"),
+        }
+        return report
+
+    async def aclose(self) -> None:
+        for run in self.live_runs():
+            run.cancel()
+        await self.spawner.aclose(timeout=15)
+        await self.log.close()
+
+
+def dependents(spec: Spec, name: str) -> set[str]:
+    """Every agent that needs ``name``, directly or through the signals it emits, transitively."""
+    out: set[str] = set()
+    frontier = [name]
+    while frontier:
+        current = frontier.pop()
+        agent = spec.agent(current)
+        provides = {current, *(agent.settings.emits if agent else [])}
+        for other in spec.agents:
+            if other.name not in out and other.name != name and provides & set(other.settings.needs):
+                out.add(other.name)
+                frontier.append(other.name)
+    return out
+
+
+class RunRefused(Exception):
+    """A run that cannot start (one is live on the same spec)."""

@@ -1,0 +1,258 @@
+"""The run report, built from the event log alone (so any past run can be reported again).
+
+Per agent start, end, duration and status; wall time; busy time; the critical
+path (the chain of agents that released each other up to the last finish);
+achieved parallelism = busy / wall; shared context loaded once vs per agent;
+signals with the agents they released; findings of checks; LLM usage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from counterpoint_protocol.events import Event, EventType, parse_timestamp
+
+T = EventType
+
+
+@dataclass
+class _AgentRow:
+    name: str
+    status: str = "pending"
+    start: float | None = None
+    end: float | None = None
+    attempts: int = 0
+    error: str | None = None
+    released_by: str | None = None
+    waiting_on: list[str] | None = None
+    runner: str | None = None
+    first_wait: float | None = None
+
+
+def build_report(events: list[Event]) -> dict[str, Any]:
+    """The report of one run from its events (in id order)."""
+    if not events:
+        raise ValueError("no events for this run")
+    run_id = events[0].run_id
+    t0 = parse_timestamp(events[0].timestamp).timestamp()
+
+    def at(event: Event) -> float:
+        return round(parse_timestamp(event.timestamp).timestamp() - t0, 3)
+
+    started = next((e for e in events if e.type == T.RUN_STARTED), events[0])
+    finished = next((e for e in reversed(events) if e.type == T.RUN_FINISHED), None)
+    agents: dict[str, _AgentRow] = {
+        name: _AgentRow(name) for name in started.metadata.get("agents", [])
+    }
+    signals: list[dict[str, Any]] = []
+    fired: dict[str, float] = {}
+    context: dict[str, Any] = {}
+    findings: list[dict[str, Any]] = []
+    checks: dict[str, dict[str, Any]] = {}
+    usage: dict[str, dict[str, Any]] = {}
+    writes: dict[str, set[str]] = {}
+    notices: list[str] = []
+    for event in events:
+        actor = event.actor
+        row = (
+            agents.setdefault(actor, _AgentRow(actor))
+            if actor and event.type.startswith("agent_")
+            else None
+        )
+        if event.type == T.AGENT_WAITING and row is not None:
+            row.status = "waiting"
+            row.waiting_on = list(event.metadata.get("waiting_on", []))
+            row.first_wait = row.first_wait if row.first_wait is not None else at(event)
+        elif event.type == T.AGENT_STARTED and row is not None:
+            row.status = "running"
+            row.start = at(event)
+            row.end = None
+            row.attempts = int(event.metadata.get("attempt", row.attempts + 1))
+            row.runner = event.metadata.get("runner")
+        elif event.type == T.AGENT_FINISHED and row is not None:
+            row.status = event.action or "failed"
+            row.end = at(event)
+            row.error = event.metadata.get("error")
+            if row.start is None:
+                row.start = row.end
+        elif event.type == T.SIGNAL and event.action:
+            if event.action not in fired:
+                fired[event.action] = at(event)
+                signals.append(
+                    {
+                        "name": event.action,
+                        "at_s": at(event),
+                        "actor": actor,
+                        "metadata": event.metadata,
+                        "released": [],
+                    }
+                )
+        elif event.type == T.CONTEXT_LOADED:
+            context = dict(event.metadata)
+        elif event.type == T.FINDING:
+            findings.append({"at_s": at(event), "check": actor, **event.metadata})
+        elif event.type == T.CHECK_FINISHED and actor:
+            entry = checks.setdefault(actor, {"runs": 0})
+            entry["runs"] += 1
+            entry.update({k: v for k, v in event.metadata.items() if k != "output"})
+            entry["last_at_s"] = at(event)
+        elif event.type == T.USAGE and actor:
+            totals = usage.setdefault(actor, {})
+            for key, value in event.metadata.items():
+                if isinstance(value, int | float):
+                    totals[key] = round(totals.get(key, 0) + value, 6)
+        elif event.type == T.FILE_WRITTEN and actor and event.action:
+            writes.setdefault(event.action, set()).add(actor)
+        elif event.type == T.NOTICE and event.action:
+            notices.append(event.action)
+
+    # Which signal (or agent) released each agent: the need met last before it started.
+    agent_end = {
+        r.name: r.end for r in agents.values() if r.status == "succeeded" and r.end is not None
+    }
+    # ``agent:<name>`` (an integrator's needs): that agent ended, whatever its status.
+    any_end = {f"agent:{r.name}": (r.end, r.name) for r in agents.values() if r.end is not None}
+    for row in agents.values():
+        if row.start is None or not row.waiting_on:
+            continue
+        times = []
+        for need in row.waiting_on:
+            if need in fired:
+                times.append((fired[need], need))
+            elif need in agent_end and agent_end[need] is not None:
+                times.append((agent_end[need], need))
+            elif need in any_end:
+                times.append(any_end[need])
+        if times:
+            row.released_by = max(times)[1]
+            for signal in signals:
+                if signal["name"] == row.released_by:
+                    signal["released"].append(row.name)
+
+    wall = (
+        float(finished.metadata.get("wall_s"))
+        if finished and "wall_s" in finished.metadata
+        else (at(events[-1]))
+    )
+    rows = [r for r in agents.values() if r.start is not None and r.end is not None]
+    busy = sum((r.end or 0) - (r.start or 0) for r in rows)
+    critical = critical_path(agents, signals)
+    report: dict[str, Any] = {
+        "run_id": run_id,
+        "spec": started.metadata.get("spec"),
+        "feature": started.action,
+        "status": finished.action if finished else "interrupted",
+        "started_at": started.timestamp,
+        "finished_at": finished.timestamp if finished else None,
+        "wall_s": round(wall, 3),
+        "busy_s": round(busy, 3),
+        "parallelism": round(busy / wall, 2) if wall > 0 else 0.0,
+        "max_parallel": started.metadata.get("max_parallel"),
+        "critical_path": critical,
+        "agents": [
+            {
+                "name": r.name,
+                "status": r.status,
+                "runner": r.runner,
+                "start_s": r.start,
+                "end_s": r.end,
+                "duration_s": round(r.end - r.start, 3)
+                if r.start is not None and r.end is not None
+                else None,
+                "attempts": r.attempts,
+                "error": r.error,
+                "needs": r.waiting_on or [],
+                "wait_start_s": r.first_wait,
+                "released_by": r.released_by,
+            }
+            for r in agents.values()
+        ],
+        "signals": signals,
+        "context": context,
+        "checks": checks,
+        "findings": findings,
+        "usage": usage,
+        "shared_writes": {path: sorted(who) for path, who in writes.items() if len(who) > 1},
+        "notices": notices,
+        "events": len(events),
+    }
+    return report
+
+
+def critical_path(agents: dict[str, _AgentRow], signals: list[dict[str, Any]]) -> dict[str, Any]:
+    """Walk back from the last agent to finish along what released each agent."""
+    finished = [r for r in agents.values() if r.end is not None and r.start is not None]
+    if not finished:
+        return {"agents": [], "length_s": 0.0}
+    emitter = {s["name"]: s.get("actor") for s in signals}
+    chain: list[str] = []
+    row: _AgentRow | None = max(finished, key=lambda r: r.end or 0)
+    seen: set[str] = set()
+    while row is not None and row.name not in seen:
+        seen.add(row.name)
+        chain.append(row.name)
+        need = row.released_by
+        if need is None:
+            break
+        source = need if need in agents else emitter.get(need)
+        row = agents.get(source) if source else None
+    chain.reverse()
+    first, last = agents[chain[0]], agents[chain[-1]]
+    length = (last.end or 0) - (first.start or 0)
+    return {"agents": chain, "length_s": round(length, 3)}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown (also what the CLI prints)."""
+    lines = [
+        f"# Run {report['run_id']}: {report.get('feature') or report.get('spec')}",
+        "",
+        f"**{report['status']}** in {report['wall_s']:.2f} s wall; busy {report['busy_s']:.2f} s; "
+        f"parallelism {report['parallelism']:.2f}x (busy / wall).",
+        "",
+        "| agent | status | start | end | duration | released by |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for agent in report["agents"]:
+
+        def fmt(value: float | None) -> str:
+            return f"{value:.2f}s" if value is not None else "-"
+
+        status = agent["status"] + (f" ({agent['error']})" if agent.get("error") else "")
+        lines.append(
+            f"| {agent['name']} | {status} | {fmt(agent['start_s'])} | {fmt(agent['end_s'])} | "
+            f"{fmt(agent['duration_s'])} | {agent.get('released_by') or '-'} |"
+        )
+    crit = report["critical_path"]
+    lines += [
+        "",
+        f"Critical path: {' -> '.join(crit['agents']) or '-'} ({crit['length_s']:.2f} s).",
+    ]
+    if report["signals"]:
+        lines += [
+            "",
+            "Signals: "
+            + ", ".join(
+                f"{s['name']} at {s['at_s']:.2f}s"
+                + (f" (by {s['actor']})" if s.get("actor") else "")
+                + (f" -> {', '.join(s['released'])}" if s["released"] else "")
+                for s in report["signals"]
+            )
+            + ".",
+        ]
+    ctx = report.get("context") or {}
+    if ctx:
+        lines += [
+            "",
+            f"Shared context: {ctx.get('bytes_loaded', 0)} bytes (~{ctx.get('tokens_loaded', 0)} tokens) loaded once "
+            f"for {ctx.get('agents', 0)} agents; loading it per agent would have cost {ctx.get('bytes_per_agent_load', 0)} "
+            f"bytes (~{ctx.get('tokens_per_agent_load', 0)} tokens).",
+        ]
+    if report.get("shared_writes"):
+        lines += [
+            "",
+            "Files written by more than one agent: "
+            + "; ".join(f"{p} ({', '.join(w)})" for p, w in report["shared_writes"].items()),
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,318 @@
+"""The timeline picture at the centre of the HTML report, as one inline SVG.
+
+One row per agent: a thin grey segment while it waited, then a bar from start to
+end coloured by status (blocked and skipped agents, which never ran, get a small
+box where they were given up on). Signals are diamonds on the bar of the agent
+that fired them, or on the top "files" lane when a file event fired them; curved
+arrows run from each signal (or from the end of a needed agent) to the start of
+every agent it released. The critical path's bars, names and arrows are purple.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from typing import Any
+
+WIDTH = 1260
+GUTTER = 185  # agent names
+RIGHT_PAD = 170  # labels past the last bar
+TOP = 26  # axis labels
+CRIT = "#6d28d9"
+ARROW = "#98a2b3"
+INK = "#1d2330"
+MUTED = "#667085"
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def _tick_step(span: float, target: int = 10) -> float:
+    raw = max(span, 1e-3) / target
+    power = 10 ** math.floor(math.log10(raw))
+    return float(next(f * power for f in (1, 2, 5, 10) if raw <= f * power))
+
+
+class _Layout:
+    """Maps seconds and agents to SVG coordinates."""
+
+    def __init__(self, report: dict[str, Any], agents: list[dict[str, Any]], files_lane: bool) -> None:
+        n = max(1, len(agents))
+        self.row_h = 34.0 if n <= 30 else 22.0 if n <= 80 else max(5.0, min(14.0, 1800 / n))
+        self.bar_h = max(3.0, round(self.row_h * 0.48))
+        self.labels = self.row_h >= 30
+        self.lane_h = 30.0 if files_lane else 0.0
+        ends = [_num(a.get("end_s")) or 0.0 for a in agents]
+        ends += [_num(s.get("at_s")) or 0.0 for s in report.get("signals") or []]
+        self.t_max = max([_num(report.get("wall_s")) or 0.0, *ends, 0.001])
+        self.x0 = GUTTER + 12.0
+        self.x1 = WIDTH - RIGHT_PAD
+        self.rows_top = TOP + 8 + self.lane_h
+        self.height = self.rows_top + n * self.row_h + 30
+        self.index = {str(a.get("name")): i for i, a in enumerate(agents)}
+
+    def x(self, t: float | None) -> float:
+        t = max(0.0, t or 0.0)
+        return round(self.x0 + (self.x1 - self.x0) * t / self.t_max, 1)
+
+    def y(self, row: int) -> float:
+        """Centre of an agent's row."""
+        return round(self.rows_top + row * self.row_h + self.row_h / 2, 1)
+
+    @property
+    def lane_y(self) -> float:
+        return TOP + 8 + self.lane_h / 2
+
+
+def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
+    """The SVG timeline of ``report`` (a `build_report` dict)."""
+    agents: list[dict[str, Any]] = list(report.get("agents") or [])
+    signals: list[dict[str, Any]] = list(report.get("signals") or [])
+    names = {str(a.get("name")) for a in agents}
+    file_signals = [s for s in signals if s.get("actor") not in names]
+    lay = _Layout(report, agents, bool(file_signals))
+    chain = [str(n) for n in (report.get("critical_path") or {}).get("agents") or []]
+    critical = set(chain)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {lay.height:.0f}" '
+        f'font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" role="img" '
+        f'aria-label="timeline of the run">',
+        "<defs>",
+        *(
+            f'<marker id="{mid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto-start-reverse"><path d="M0,1 L10,5 L0,9 z" fill="{colour}"/></marker>'
+            for mid, colour in (("arr", ARROW), ("arr-crit", CRIT))
+        ),
+        "</defs>",
+    ]
+    out += _grid(lay, len(agents))
+    if file_signals:
+        out.append(
+            f'<text x="{GUTTER}" y="{lay.lane_y + 4:.1f}" text-anchor="end" font-size="12" '
+            f'fill="{MUTED}" font-style="italic">files</text>'
+        )
+        out.append(
+            f'<line x1="{lay.x0}" x2="{lay.x1}" y1="{lay.lane_y}" y2="{lay.lane_y}" '
+            f'stroke="#d0d5dd" stroke-dasharray="2 3"/>'
+        )
+    sched_start = min((_num(a.get("start_s")) for a in agents if _num(a.get("start_s")) is not None),
+                      default=None)
+    for i, agent in enumerate(agents):
+        out += _agent_row(lay, i, agent, colours, str(agent.get("name")) in critical, sched_start)
+    markers = _signal_positions(lay, signals)
+    out += _arrows(lay, agents, signals, markers, chain)
+    out += _signal_markers(lay, signals, markers)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _grid(lay: _Layout, n: int) -> list[str]:
+    out: list[str] = []
+    for i in range(n):
+        if i % 2:
+            top = lay.rows_top + i * lay.row_h
+            out.append(f'<rect x="0" y="{top:.1f}" width="{WIDTH}" height="{lay.row_h}" fill="#f8f9fb"/>')
+    step = _tick_step(lay.t_max)
+    bottom = lay.rows_top + n * lay.row_h
+    ticks = int(lay.t_max / step + 1e-9)
+    for k in range(ticks + 1):
+        t = k * step
+        x = lay.x(t)
+        label = f"{t:g} s" if step >= 1 else f"{t:.{max(0, -math.floor(math.log10(step)))}f} s"
+        out.append(f'<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom:.1f}" stroke="#eaecf0"/>')
+        for y in (TOP - 8, bottom + 18):
+            out.append(f'<text x="{x}" y="{y:.1f}" text-anchor="middle" font-size="11" fill="{MUTED}">{label}</text>')
+    end = lay.x(lay.t_max)
+    out.append(f'<line x1="{end}" x2="{end}" y1="{TOP}" y2="{bottom:.1f}" stroke="#98a2b3" stroke-dasharray="3 3"/>')
+    return out
+
+
+def _agent_row(
+    lay: _Layout, i: int, agent: dict[str, Any], colours: dict[str, str], critical: bool, sched: float | None
+) -> list[str]:
+    name = str(agent.get("name", "?"))
+    status = str(agent.get("status", "?"))
+    y = lay.y(i)
+    colour = colours.get(status, "#98a2b3")
+    font = 13 if lay.row_h >= 30 else 11 if lay.row_h >= 14 else max(5.0, lay.row_h - 1)
+    weight = ' font-weight="700"' if critical else ""
+    fill = CRIT if critical else INK
+    out = [
+        f'<text x="{GUTTER}" y="{y + font * 0.35:.1f}" text-anchor="end" font-size="{font}" fill="{fill}"{weight}>'
+        f"<title>{_e(name)}</title>{_e(_short(name, 24))}</text>"
+    ]
+    start, end = _num(agent.get("start_s")), _num(agent.get("end_s"))
+    if start is None:
+        return out
+    wait = _num(agent.get("wait_start_s"))
+    if wait is None and sched is not None and (agent.get("needs") or start > sched + 0.05):
+        wait = sched
+    if wait is not None and start - wait > 0.001:
+        x1, x2 = lay.x(wait), lay.x(start)
+        out.append(
+            f'<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="#98a2b3" stroke-width="2" stroke-linecap="round">'
+            f"<title>{_e(name)} waited {start - wait:.2f} s</title></line>"
+        )
+    ran = status not in ("blocked", "skipped", "pending", "waiting") or (end or start) - start > 0
+    tip = _agent_tip(agent)
+    h = lay.bar_h
+    if not ran:  # never started: a small hatched box where it was given up on
+        x = lay.x(end if end is not None else start)
+        out.append(
+            f'<rect x="{x - 3:.1f}" y="{y - h / 2:.1f}" width="6" height="{h}" fill="{colour}" '
+            f'stroke="#8d8360" stroke-width="1"><title>{tip}</title></rect>'
+        )
+        if lay.labels:
+            out.append(_side_label(x + 8, y, status, agent.get("error"), "#8d8360"))
+        return out
+    x1 = lay.x(start)
+    x2 = lay.x(end if end is not None else lay.t_max)
+    width = max(2.0, x2 - x1)
+    stroke = f' stroke="{CRIT}" stroke-width="2.5"' if critical else ""
+    out.append(
+        f'<rect x="{x1}" y="{y - h / 2:.1f}" width="{width:.1f}" height="{h}" rx="3" fill="{colour}"{stroke}>'
+        f"<title>{tip}</title></rect>"
+    )
+    duration = _num(agent.get("duration_s"))
+    if lay.labels and duration is None:
+        out.append(_side_label(x1 + width + 6, y, status, agent.get("error"), colour))
+    elif lay.labels and duration is not None:
+        text = f"{duration:.2f} s"
+        if width > 56:
+            ink = INK if status in ("cancelled", "blocked", "skipped") else "#fff"
+            out.append(
+                f'<text x="{x1 + 6:.1f}" y="{y + 4:.1f}" font-size="11" fill="{ink}" font-weight="600" '
+                f'pointer-events="none">{_e(text)}</text>'
+            )
+            text = ""
+        if status != "succeeded" or text:
+            label_colour = colour if status != "succeeded" else MUTED
+            extra = status if status != "succeeded" else ""
+            out.append(_side_label(x1 + width + 6, y, " ".join(p for p in (text, extra) if p),
+                                   agent.get("error"), label_colour))
+    return out
+
+
+def _side_label(x: float, y: float, text: str, error: Any, colour: str) -> str:
+    full = text
+    if error:
+        said = str(error).lower().replace(" ", "_")
+        # "timed_out: timed out after 10 s" says it twice; keep the duration, drop the status.
+        if any(said.startswith(word) for word in text.split() if not word[0].isdigit()):
+            full = " ".join(w for w in text.split() if w[0].isdigit())
+        full = f"{full}: {error}" if full else str(error)
+    return (
+        f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" fill="{colour}"><title>{_e(full)}</title>'
+        f"{_e(_short(full, 48))}</text>"
+    )
+
+
+def _agent_tip(agent: dict[str, Any]) -> str:
+    lines = [f"{agent.get('name')} — {agent.get('status')}"]
+    start, end = _num(agent.get("start_s")), _num(agent.get("end_s"))
+    if start is not None:
+        lines.append(f"start {start:.2f} s" + (f", end {end:.2f} s" if end is not None else ""))
+    if agent.get("released_by"):
+        lines.append(f"released by {agent['released_by']}")
+    if (agent.get("attempts") or 0) > 1:
+        lines.append(f"attempts: {agent['attempts']}")
+    if agent.get("error"):
+        lines.append(f"error: {agent['error']}")
+    return _e("\n".join(lines))
+
+
+def _signal_positions(lay: _Layout, signals: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    pos: dict[str, tuple[float, float]] = {}
+    for signal in signals:
+        row = lay.index.get(str(signal.get("actor")))
+        y = lay.y(row) if row is not None else lay.lane_y
+        pos[str(signal.get("name"))] = (lay.x(_num(signal.get("at_s"))), y)
+    return pos
+
+
+def _arrows(
+    lay: _Layout,
+    agents: list[dict[str, Any]],
+    signals: list[dict[str, Any]],
+    markers: dict[str, tuple[float, float]],
+    chain: list[str],
+) -> list[str]:
+    by_name = {str(a.get("name")): a for a in agents}
+    emitter = {str(s.get("name")): str(s.get("actor")) for s in signals}
+    crit_edges = set(zip(chain, chain[1:], strict=False))
+    out: list[str] = []
+    thin = len(agents) > 100
+    for agent in agents:
+        need = agent.get("released_by")
+        start = _num(agent.get("start_s"))
+        if not need or start is None:
+            continue
+        name = str(agent.get("name"))
+        need = str(need)
+        if need in markers:
+            sx, sy = markers[need]
+            source = emitter.get(need, "")
+        elif need in by_name and _num(by_name[need].get("end_s")) is not None:
+            sx, sy = lay.x(_num(by_name[need].get("end_s"))), lay.y(lay.index[need])
+            source = need
+        else:
+            continue
+        tx, ty = lay.x(start) - 1, lay.y(lay.index[name])
+        crit = (source, name) in crit_edges
+        bend = max(14.0, abs(tx - sx) * 0.45)
+        colour, marker, width = (CRIT, "arr-crit", 2.0) if crit else (ARROW, "arr", 1.3)
+        opacity = "1" if crit else ("0.35" if thin else "0.9")
+        out.append(
+            f'<path d="M{sx:.1f},{sy:.1f} C{sx + bend:.1f},{sy:.1f} {tx - bend:.1f},{ty:.1f} {tx:.1f},{ty:.1f}" '
+            f'fill="none" stroke="{colour}" stroke-width="{width}" opacity="{opacity}" '
+            f'marker-end="url(#{marker})"><title>{_e(need)} released {_e(name)}</title></path>'
+        )
+    return out
+
+
+def _signal_markers(
+    lay: _Layout, signals: list[dict[str, Any]], markers: dict[str, tuple[float, float]]
+) -> list[str]:
+    out: list[str] = []
+    taken: dict[float, list[tuple[float, float]]] = {}
+    r = 6.0 if lay.row_h >= 20 else max(2.5, lay.row_h / 2.5)
+    for signal in signals:
+        name = str(signal.get("name"))
+        x, y = markers[name]
+        file_fired = signal.get("actor") is None or y == lay.lane_y
+        tip = [f"signal {name} at {(_num(signal.get('at_s')) or 0):.2f} s",
+               f"fired by {signal['actor']}" if signal.get("actor") else "fired by a file event"]
+        if signal.get("metadata"):
+            tip.append(_short(json.dumps(signal["metadata"], default=str), 300))
+        if signal.get("released"):
+            tip.append("released " + ", ".join(str(n) for n in signal["released"]))
+        fill = "#fff" if file_fired else INK
+        out.append(
+            f'<path d="M{x},{y - r} L{x + r},{y} L{x},{y + r} L{x - r},{y} z" fill="{fill}" stroke="{INK}" '
+            f'stroke-width="1.6"><title>{_e(chr(10).join(tip))}</title></path>'
+        )
+        if not lay.labels:
+            continue
+        width = 6.2 * len(_short(name, 28)) + 4
+        for dy in (-lay.bar_h / 2 - 5, lay.bar_h / 2 + 13):
+            spans = taken.setdefault(y + dy, [])
+            if all(x + width < a or x - 2 > b for a, b in spans):
+                spans.append((x - 2, x + width))
+                out.append(
+                    f'<text x="{x + 2:.1f}" y="{y + dy:.1f}" font-size="10.5" fill="{INK}" '
+                    f'font-family="ui-monospace,SFMono-Regular,Menlo,monospace">{_e(_short(name, 28))}</text>'
+                )
+                break
+    return out

@@ -1,0 +1,621 @@
+"""One run of a spec: event-driven scheduling of its agents.
+
+Each agent starts the moment what it needs is ready (signals fired by file
+events or agents, agents finished), up to ``max_parallel`` at once; never in
+waves. Every state change of an agent is one event in the log; the in-memory
+state here is what the scheduler decides on, the log is what everyone else
+(CLI, editors, reports, resume) reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from counterpoint_protocol.events import STATE_EVENT, AgentStatus, EventType, utc_timestamp
+from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
+from counterpoint_protocol.spec import AgentSpec, Spec
+
+from counterpoint.engine.agent_state import AgentRuntime
+from counterpoint.engine.consent import Asker, ConsentPolicy
+from counterpoint.engine.context import SharedContext, load_shared_context
+from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.runners import get_runner
+from counterpoint.engine.runners.base import AgentContext, AgentFailed
+from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.workspace import WorkspaceTools, WriteRecord
+
+log = logging.getLogger(__name__)
+S = AgentStatus
+GateAnswer = Literal["start", "skip", "cancel"]
+GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
+"""(run, agent name, question) -> the person's answer."""
+
+
+@dataclass
+class RunOptions:
+    agents: list[str] | None = None
+    """Run only these agents and what they need (None: all)."""
+    max_parallel: int | None = None
+    speed: float = 1.0
+    trust: bool = False
+    approve_all: bool = False
+    record: bool = False
+    gate_handler: GateHandler | None = None
+    consent_asker: Asker | None = None
+    watcher_ignores: list[str] = field(default_factory=list)
+    watch: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    exact: bool = False
+    """Run exactly ``agents``, without adding what they need (rerun and resume)."""
+    completed_agents: set[str] = field(default_factory=set)
+    """Agents that succeeded earlier in this run (resume, rerun): needs on them are met."""
+    restored_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Signals that fired earlier in this run (resume, rerun)."""
+    resumed: str | None = None
+    """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
+    """The agents to run: ``wanted`` and, transitively, every agent they need (by name or signal)."""
+    if not wanted:
+        return list(spec.agents)
+    emitters: dict[str, list[str]] = {}
+    for agent in spec.agents:
+        for signal in agent.settings.emits:
+            emitters.setdefault(signal, []).append(agent.name)
+    names = {a.name for a in spec.agents}
+    chosen: set[str] = set()
+    stack = [w for w in wanted if w in names]
+    while stack:
+        name = stack.pop()
+        if name in chosen:
+            continue
+        chosen.add(name)
+        agent = spec.agent(name)
+        assert agent is not None
+        for need in agent.settings.needs:
+            if need in names:
+                stack.append(need)
+            elif need not in spec.signals:
+                stack.extend(emitters.get(need, []))
+    return [a for a in spec.agents if a.name in chosen]
+
+
+class Run:
+    """A live run. Create with `Run(...)`, then `await run.execute()` (or through `Engine`)."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        event_log: EventLog,
+        workspace_root: Path,
+        options: RunOptions | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.log = event_log
+        self.root = workspace_root
+        self.spec_dir = Path(spec.path).parent
+        self.options = options or RunOptions()
+        self.run_id = run_id or new_run_id()
+        self.spawner = TaskSpawner(f"run {self.run_id}")
+        if self.options.exact and self.options.agents is not None:
+            selected = [a for a in spec.agents if a.name in self.options.agents]
+        else:
+            selected = select_agents(spec, self.options.agents)
+        selected_names = {a.name for a in selected}
+        self.agents: dict[str, AgentRuntime] = {}
+        for agent in selected:
+            needs = {n for n in agent.settings.needs if n != agent.name}
+            # Needs on agents outside the selection are dropped only if the agent is not in the spec.
+            self.agents[agent.name] = AgentRuntime(agent, frozenset(needs))
+        self.integrators = [a for a in self.agents.values() if a.spec.settings.integrate]
+        self.max_parallel = (
+            self.options.max_parallel or spec.max_parallel or max(1, len(self.agents))
+        )
+        self.signals: dict[str, dict[str, Any]] = {}
+        self.signal_times: dict[str, str] = {}
+        self.signal_actor: dict[str, str | None] = {}
+        self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._queue: deque[str] = deque()
+        self._running = 0
+        self._done = asyncio.Event()
+        self.state: Literal["starting", "running", "finished", "cancelled"] = "starting"
+        self.cancelled = False
+        self.started_mono = 0.0
+        self.started_wall = ""
+        self.finished_mono: float | None = None
+        self.shared_context = SharedContext()
+        self.consent = ConsentPolicy(
+            workspace_root, trust=self.options.trust, asker=self.options.consent_asker
+        )
+        self.writes: dict[str, list[WriteRecord]] = {}
+        self.tools = WorkspaceTools(
+            self.root, self.spec_dir, recorder=self._record_tool, on_write=self._on_write
+        )
+        self.selected_names = selected_names
+        self.file_source: Any = None
+        self.listeners: list[Callable[[str, Any], None]] = []
+        """Engine-internal hooks (checks): called with ("signal", name) / ("agent_finished", name)."""
+        self.result_status: str = "running"
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _emit(
+        self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any
+    ) -> None:
+        """Append an event without waiting (the log keeps order; `flush` waits for commit)."""
+        try:
+            self.log.append_nowait(self.run_id, type, actor, action, metadata)
+        except RuntimeError:
+            log.warning("event after log closed: %s %s %s", type, actor, action)
+
+    def _set_state(self, agent: AgentRuntime, new: AgentStatus, **metadata: Any) -> None:
+        agent.transition(new)
+        if new == S.RUNNING:
+            agent.started_wall = utc_timestamp()
+        elif new.terminal:
+            agent.finished_wall = utc_timestamp()
+            if agent.duration is not None:
+                metadata.setdefault("duration_s", round(agent.duration, 4))
+            if agent.error:
+                metadata.setdefault("error", agent.error)
+        if new == S.WAITING:
+            metadata.setdefault("waiting_on", sorted(agent.waiting_on))
+        self._emit(STATE_EVENT[new], agent.name, new.value, **metadata)
+
+    async def _record_tool(
+        self,
+        actor: str,
+        tool: str,
+        args: dict[str, Any],
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        meta: dict[str, Any] = {"args": args}
+        if result is not None:
+            meta["result"] = result
+        if error is not None:
+            meta["error"] = error
+        self._emit(EventType.TOOL_CALL, actor, tool, **meta)
+
+    async def _on_write(self, record: WriteRecord) -> None:
+        self.writes.setdefault(record.path, []).append(record)
+        self._emit(
+            EventType.FILE_WRITTEN,
+            record.actor,
+            record.path,
+            bytes=record.size,
+            sha256=record.sha256,
+            created=record.created,
+        )
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def fire(
+        self, name: str, metadata: dict[str, Any] | None = None, actor: str | None = None
+    ) -> bool:
+        """Fire a signal; returns False if it had fired already (a signal fires once per run)."""
+        metadata = dict(metadata or {})
+        if actor is not None and actor in self.agents:
+            self.agents[actor].fired.add(name)
+        if name in self.signals:
+            return False
+        self.signals[name] = metadata
+        self.signal_times[name] = utc_timestamp()
+        self.signal_actor[name] = actor
+        self._emit(EventType.SIGNAL, actor, name, **metadata)
+        for future in self._waiters.pop(name, []):
+            if not future.done():
+                future.set_result(metadata)
+        self._need_met(name)
+        for listener in list(self.listeners):
+            listener("signal", name)
+        return True
+
+    def _need_met(self, need: str) -> None:
+        for agent in self.agents.values():
+            if agent.state == S.WAITING and need in agent.waiting_on:
+                agent.waiting_on.discard(need)
+                if not agent.waiting_on:
+                    agent.released_by = need
+                    self._ready(agent)
+
+    async def wait_for_signal(self, name: str, timeout: float | None = None) -> dict[str, Any]:
+        if name in self.signals:
+            return self.signals[name]
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(name, []).append(future)
+        return await asyncio.wait_for(future, timeout)
+
+    def _can_still_fire(self, need: str) -> bool:
+        if need in self.signals:
+            return True
+        if need in self.agents:
+            return not self.agents[need].terminal
+        if need in self.spec.signals:
+            return True  # a file may still appear; the stall check handles the end of the line
+        return any(not a.terminal and need in a.spec.settings.emits for a in self.agents.values())
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def _initial_needs(self, agent: AgentRuntime) -> set[str]:
+        needs = set(agent.needs)
+        # An agent outside the selection that is needed by name: it is not run, so the need stays.
+        if agent.spec.settings.integrate:
+            needs |= {
+                f"agent:{a.name}" for a in self.agents.values() if not a.spec.settings.integrate
+            }
+        return needs
+
+    def _start_scheduling(self) -> None:
+        for name, metadata in self.options.restored_signals.items():
+            self.signals.setdefault(name, metadata)
+            self.signal_times.setdefault(name, utc_timestamp())
+        for name in self.options.completed_agents:
+            self.signals.setdefault(name, {"agent": name, "restored": True})
+        for agent in self.agents.values():
+            agent.waiting_on = {n for n in self._initial_needs(agent) if n not in self.signals}
+            if agent.waiting_on:
+                self._set_state(agent, S.WAITING)
+            else:
+                self._ready(agent)
+        self._check_blocked()
+
+    def _ready(self, agent: AgentRuntime) -> None:
+        if self.cancelled:
+            return
+        if agent.spec.settings.gate == "approve" and not self.options.approve_all:
+            self._set_state(agent, S.GATED)
+            self.spawner.spawn(self._ask_gate(agent), name=f"gate {agent.name}")
+            return
+        self._enqueue(agent)
+
+    def _enqueue(self, agent: AgentRuntime) -> None:
+        if self._running < self.max_parallel:
+            self._launch(agent)
+        else:
+            self._set_state(agent, S.QUEUED, running=self._running, max_parallel=self.max_parallel)
+            self._queue.append(agent.name)
+
+    async def _ask_gate(self, agent: AgentRuntime) -> None:
+        released = agent.released_by
+        since = ""
+        if released and released in self.signal_times:
+            from counterpoint_protocol.events import parse_timestamp
+
+            ago = time.time() - parse_timestamp(self.signal_times[released]).timestamp()
+            since = f" {released} fired {ago:.0f} s ago"
+        question = f"Start {agent.name}?{since}"
+        answer: GateAnswer = "start"
+        if self.options.gate_handler is not None:
+            try:
+                answer = await self.options.gate_handler(self, agent.name, question)
+            except Exception:
+                log.exception("gate handler failed; skipping %s", agent.name)
+                answer = "skip"
+        else:
+            answer = "skip"
+        self._emit(EventType.GATE_ANSWERED, agent.name, answer, question=question)
+        if agent.state != S.GATED:
+            return
+        if answer == "start":
+            self._enqueue(agent)
+        elif answer == "skip":
+            agent.error = "skipped at the gate"
+            self._set_state(agent, S.SKIPPED)
+            self._after_terminal(agent)
+        else:
+            self.cancel()
+
+    def _launch(self, agent: AgentRuntime) -> None:
+        self._running += 1
+        agent.attempts += 1
+        self._set_state(agent, S.RUNNING, attempt=agent.attempts, runner=agent.spec.settings.runner)
+        agent.task = self.spawner.spawn(self._run_agent(agent), name=f"agent {agent.name}")
+
+    async def _run_agent(self, agent: AgentRuntime) -> None:
+        settings = agent.spec.settings
+        final: AgentStatus = S.SUCCEEDED
+        try:
+            while True:
+                try:
+                    runner = get_runner(settings.runner)
+                    ctx = self._context(agent)
+                    await asyncio.wait_for(runner.run(ctx), settings.timeout)
+                    final = S.SUCCEEDED
+                    agent.error = None
+                    break
+                except TimeoutError:
+                    agent.error = f"timed out after {settings.timeout:g} s"
+                    final = S.TIMED_OUT
+                except AgentFailed as exc:
+                    agent.error = str(exc)
+                    final = S.FAILED
+                except Exception as exc:  # a runner bug must not take the run down
+                    log.exception("agent %s crashed", agent.name)
+                    agent.error = f"{type(exc).__name__}: {exc}"
+                    final = S.FAILED
+                if agent.attempts > settings.retries or self.cancelled:
+                    break
+                agent.attempts += 1
+                self._emit(
+                    EventType.AGENT_OUTPUT,
+                    agent.name,
+                    "retry",
+                    line=f"retrying ({agent.error})",
+                    attempt=agent.attempts,
+                )
+        except asyncio.CancelledError:
+            final = S.CANCELLED
+            agent.error = agent.error or "cancelled"
+        finally:
+            self._running -= 1
+            if not agent.terminal:
+                self._set_state(agent, final, attempts=agent.attempts)
+                self._after_terminal(agent)
+            self._drain_queue()
+
+    def _context(self, agent: AgentRuntime) -> AgentContext:
+        cwd = self.spec_dir / agent.spec.settings.cwd if agent.spec.settings.cwd else self.spec_dir
+
+        async def emit_signal(name: str, metadata: dict[str, Any]) -> None:
+            self.fire(name, metadata, actor=agent.name)
+
+        def output(line: str) -> None:
+            agent.last_output = line
+            self._emit(EventType.AGENT_OUTPUT, agent.name, None, line=line)
+
+        async def record(type: str, action: str | None, metadata: dict[str, Any]) -> None:
+            self._emit(type, agent.name, action, **metadata)
+
+        return AgentContext(
+            run_id=self.run_id,
+            agent=agent.spec,
+            spec=self.spec,
+            spec_dir=self.spec_dir,
+            workspace_root=self.root,
+            tools=self.tools,
+            shared_context=self.shared_context,
+            task=self.task_for(agent),
+            cwd=cwd,
+            consent=self.consent,
+            emit_signal=emit_signal,
+            wait_for_signal=self.wait_for_signal,
+            output=output,
+            record=record,
+            speed=self.options.speed,
+            attempt=agent.attempts,
+            env=dict(agent.spec.settings.env),
+            options=dict(self.options.extra),
+        )
+
+    def task_for(self, agent: AgentRuntime) -> str:
+        """The agent's task; hooks (the integrator's findings) extend it."""
+        return agent.spec.task
+
+    def _drain_queue(self) -> None:
+        while self._queue and self._running < self.max_parallel and not self.cancelled:
+            name = self._queue.popleft()
+            agent = self.agents[name]
+            if agent.state == S.QUEUED:
+                self._launch(agent)
+
+    def _after_terminal(self, agent: AgentRuntime) -> None:
+        if agent.state == S.SUCCEEDED:
+            self._need_met(agent.name)
+        self._need_met(f"agent:{agent.name}")
+        for listener in list(self.listeners):
+            listener("agent_finished", agent.name)
+        self._check_blocked()
+        if all(a.terminal for a in self.agents.values()):
+            self._done.set()
+
+    def _check_blocked(self) -> None:
+        """Block every waiting agent whose needs can no longer be met, at once."""
+        changed = True
+        while changed:
+            changed = False
+            for agent in self.agents.values():
+                if agent.state != S.WAITING:
+                    continue
+                dead = sorted(
+                    n
+                    for n in agent.waiting_on
+                    if not n.startswith("agent:") and not self._can_still_fire(n)
+                )
+                if dead:
+                    agent.error = "; ".join(self._why_dead(n) for n in dead)
+                    self._set_state(agent, S.BLOCKED, unmet=dead)
+                    self._after_blocked(agent)
+                    changed = True
+            if not changed and not self._active():
+                stalled = [a for a in self.agents.values() if a.state == S.WAITING]
+                for agent in stalled:
+                    agent.error = "nothing left in the run can fire " + ", ".join(
+                        sorted(agent.waiting_on)
+                    )
+                    self._set_state(agent, S.BLOCKED, unmet=sorted(agent.waiting_on))
+                    self._after_blocked(agent)
+                    changed = True
+
+    def _after_blocked(self, agent: AgentRuntime) -> None:
+        self._need_met(f"agent:{agent.name}")
+        for listener in list(self.listeners):
+            listener("agent_finished", agent.name)
+        if all(a.terminal for a in self.agents.values()):
+            self._done.set()
+
+    def _active(self) -> bool:
+        return (
+            any(a.state in (S.RUNNING, S.QUEUED, S.GATED) for a in self.agents.values())
+            or self.state == "starting"
+        )
+
+    def _why_dead(self, need: str) -> str:
+        if need in self.agents:
+            agent = self.agents[need]
+            return f"{need} {agent.state.value}" + (f" ({agent.error})" if agent.error else "")
+        emitters = [a.name for a in self.agents.values() if need in a.spec.settings.emits]
+        if emitters:
+            return f"{need} can no longer fire: " + ", ".join(
+                f"{n} {self.agents[n].state.value} without firing it" for n in emitters
+            )
+        return f"{need} can no longer fire: no agent in this run emits it"
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel the whole run: running agents are cancelled, the rest never start."""
+        if self.cancelled or self.state == "finished":
+            return
+        self.cancelled = True
+        for agent in self.agents.values():
+            if agent.state in (S.PENDING, S.WAITING, S.QUEUED, S.GATED):
+                agent.error = "run cancelled"
+                self._set_state(agent, S.CANCELLED)
+            elif agent.state == S.RUNNING and agent.task is not None:
+                agent.task.cancel()
+        self._queue.clear()
+        if all(a.terminal for a in self.agents.values()):
+            self._done.set()
+
+    def cancel_agent(self, name: str) -> bool:
+        agent = self.agents.get(name)
+        if agent is None or agent.terminal:
+            return False
+        if agent.state == S.RUNNING and agent.task is not None:
+            agent.task.cancel()
+        else:
+            if agent.name in self._queue:
+                self._queue.remove(agent.name)
+            agent.error = "cancelled"
+            self._set_state(agent, S.CANCELLED)
+            self._after_terminal(agent)
+        return True
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def execute(self) -> str:
+        """Run to the end; returns the run's status (succeeded, failed or cancelled)."""
+        self.started_mono = time.monotonic()
+        self.started_wall = utc_timestamp()
+        self._emit(
+            EventType.RUN_RESUMED if self.options.resumed else EventType.RUN_STARTED,
+            None,
+            self.options.resumed or self.spec.feature,
+            spec=str(self.spec.path),
+            agents=list(self.agents),
+            max_parallel=self.max_parallel,
+            selection=self.options.agents,
+            pid=os.getpid(),
+            restored_signals=sorted(self.options.restored_signals),
+            completed_agents=sorted(self.options.completed_agents),
+        )
+        await self.log.record_run(self.run_id, str(self.spec.path), os.getpid())
+        try:
+            self.shared_context = await load_shared_context(self.spec_dir, self.spec.context)
+            self._emit(
+                EventType.CONTEXT_LOADED,
+                None,
+                None,
+                **self.shared_context.metrics(len(self.agents)),
+            )
+            await self._start_watching()
+            self.state = "running"
+            self._start_scheduling()
+            if not self.agents:
+                self._done.set()
+            await self._done.wait()
+        except asyncio.CancelledError:
+            self.cancel()
+            await self._wait_agents()
+            raise
+        finally:
+            await self._finish()
+        return self.result_status
+
+    async def _wait_agents(self) -> None:
+        tasks = [a.task for a in self.agents.values() if a.task is not None and not a.task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    async def _start_watching(self) -> None:
+        if not self.options.watch:
+            return
+        from counterpoint.engine.watcher import FileSignalSource
+
+        def fire_file(name: str, metadata: dict[str, Any]) -> None:
+            self.fire(name, metadata, actor=None)
+
+        self.file_source = FileSignalSource(
+            self.root,
+            self.spec_dir,
+            self.spec.signals,
+            fire_file,
+            extra_ignores=self.options.watcher_ignores,
+        )
+        await self.file_source.start()
+
+    async def _finish(self) -> None:
+        await self._wait_agents()
+        if self.file_source is not None:
+            try:
+                await self.file_source.stop()
+            except Exception:
+                log.exception("stopping the watcher failed")
+        await self.spawner.aclose()
+        self.finished_mono = time.monotonic()
+        statuses = {a.name: a.state.value for a in self.agents.values()}
+        if self.cancelled:
+            self.result_status = "cancelled"
+        elif all(a.state == S.SUCCEEDED for a in self.agents.values()):
+            self.result_status = "succeeded"
+        else:
+            self.result_status = "failed"
+        self.state = "cancelled" if self.cancelled else "finished"
+        self._emit(
+            EventType.RUN_FINISHED,
+            None,
+            self.result_status,
+            wall_s=round(self.finished_mono - self.started_mono, 4),
+            agents=statuses,
+        )
+        await self.log.flush()
+        await self.log.finish_run(self.run_id, self.result_status)
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def status(self) -> RunStatusInfo:
+        return RunStatusInfo(
+            runId=self.run_id,
+            spec=str(self.spec.path),
+            state=self.state,
+            agents=[
+                AgentStatusInfo(
+                    name=a.name,
+                    state=a.state.value,
+                    waiting_on=sorted(n.removeprefix("agent:") for n in a.waiting_on),
+                    started_at=a.started_wall,
+                    finished_at=a.finished_wall,
+                    duration_s=round(a.duration, 3) if a.duration is not None else None,
+                    last_output=a.last_output or None,
+                )
+                for a in self.agents.values()
+            ],
+            signals=dict(self.signal_times),
+        )

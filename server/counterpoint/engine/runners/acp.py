@@ -1,0 +1,528 @@
+"""The ACP runner: drive an external coding agent over the Agent Client Protocol.
+
+Counterpoint is the ACP client (the ``agent-client-protocol`` SDK, imported
+lazily). The agent's ``command`` runs, with the user's consent, in its own
+process group (killed with the server, the run or the agent), its stdio being
+the ACP transport: initialize (we offer fs read and write, no terminal), one
+session in the agent's folder, the task and shared context as the prompt.
+
+What the agent streams (``session/update``) becomes agent output lines;
+``fs/read_text_file`` and ``fs/write_text_file`` go through the confined,
+recorded workspace tools, so every write is attributed to this agent and no
+path leaves the workspace; permission requests are answered by the policy in
+``acp_permission`` (see `choose_permission`). A turn ending with anything but
+``end_turn`` fails the agent; cancel sends ``session/cancel``, waits briefly,
+then kills the process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+
+from counterpoint.engine.consent import ConsentDenied
+from counterpoint.engine.process import (
+    MAX_LINE,
+    _die_with_parent,
+    _live,
+    _pump,
+    child_env,
+    kill_group,
+)
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
+from counterpoint.engine.runners.command import agent_prompt
+from counterpoint.engine.workspace import ToolError
+
+if TYPE_CHECKING:
+    from acp import Client
+    from acp.schema import PermissionOption
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HANDSHAKE_TIMEOUT = 120.0
+"""Seconds for initialize + session/new (``npx`` may first download the adapter)."""
+CANCEL_GRACE = 2.0
+"""Seconds the agent gets to end its turn after ``session/cancel`` before its group is killed."""
+STDIO_LIMIT = 50 * 1024 * 1024
+"""Largest JSON-RPC line read from the agent (file contents travel inside one line)."""
+PERMISSION_POLICIES = ("allow_once", "allow_always", "allow_all", "reject")
+SAFE_KINDS = frozenset({"read", "edit", "delete", "move", "search", "think", "switch_mode"})
+"""Tool kinds allowed by the default policies (when their paths are inside the workspace)."""
+_PATH_KEYS = ("path", "file_path", "filePath", "abs_path", "notebook_path")
+
+
+@dataclass
+class PermissionDecision:
+    option_id: str | None
+    """The option chosen; None answers ``cancelled``."""
+    kind: str
+    reason: str
+
+
+def choose_permission(
+    policy: str, kind: str | None, outside: list[str], options: list[PermissionOption]
+) -> PermissionDecision:
+    """Answer a permission request by policy.
+
+    ``allow_once`` (default) and ``allow_always`` allow file tools (read, edit,
+    delete, move, search, ...) whose paths are all inside the workspace, picking
+    that kind of option; ``allow_all`` allows any tool whose paths are inside;
+    ``reject`` rejects everything. Anything else is rejected.
+    """
+    if policy not in PERMISSION_POLICIES:
+        allow, reason = False, f"unknown acp_permission policy {policy!r}"
+    elif policy == "reject":
+        allow, reason = False, "policy rejects every request"
+    elif outside:
+        allow, reason = False, "outside the workspace: " + ", ".join(outside)
+    elif policy != "allow_all" and (kind or "other") not in SAFE_KINDS:
+        allow, reason = False, f"tool kind {kind or 'other'!r} needs acp_permission: allow_all"
+    else:
+        allow, reason = True, "inside the workspace"
+    if allow:
+        preferred = [
+            policy if policy != "allow_all" else "allow_once",
+            "allow_once",
+            "allow_always",
+        ]
+    else:
+        preferred = ["reject_once", "reject_always"]
+    for wanted in preferred:
+        for option in options:
+            if option.kind == wanted:
+                return PermissionDecision(option.option_id, option.kind, reason)
+    return PermissionDecision(None, "cancelled", reason + " (no matching option offered)")
+
+
+class LineBuffer:
+    """Coalesces streamed text chunks into whole lines; blank lines are dropped."""
+
+    def __init__(self, emit: Callable[[str], None], prefix: str = "") -> None:
+        self.emit = emit
+        self.prefix = prefix
+        self.pending = ""
+
+    def feed(self, text: str) -> None:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._line(line)
+        if len(self.pending) > MAX_LINE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self._line(self.pending)
+            self.pending = ""
+
+    def _line(self, line: str) -> None:
+        line = line.rstrip("\r")
+        if line.strip():
+            self.emit(self.prefix + line[:MAX_LINE])
+
+
+@dataclass
+class _ToolCallSeen:
+    title: str = ""
+    kind: str | None = None
+    status: str | None = None
+    paths: list[str] = field(default_factory=list)
+
+
+def _paths_of(locations: Any, raw_input: Any) -> list[str]:
+    paths = [str(loc.path) for loc in locations or [] if getattr(loc, "path", None)]
+    if isinstance(raw_input, dict):
+        paths += [str(raw_input[k]) for k in _PATH_KEYS if isinstance(raw_input.get(k), str)]
+    return list(dict.fromkeys(paths))
+
+
+class CounterpointClient:
+    """The ACP client side for one agent: output, workspace files and permissions."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self.session_id: str | None = None
+        self.cancelling = False
+        self.policy = str(ctx.options.get("acp_permission", "allow_once"))
+        self.message = LineBuffer(ctx.output)
+        self.thought = LineBuffer(ctx.output, "thinking: ")
+        self.message_id: str | None = None
+        self.tool_calls: dict[str, _ToolCallSeen] = {}
+        self.plan: dict[str, str] = {}
+
+    def flush(self) -> None:
+        self.message.flush()
+        self.thought.flush()
+
+    def _check_session(self, session_id: str) -> None:
+        from acp import RequestError
+
+        if session_id != self.session_id:
+            raise RequestError.invalid_params({"details": f"unknown session {session_id!r}"})
+
+    # -- session/update --------------------------------------------------------------------------
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        kind = getattr(update, "session_update", "")
+        if kind in ("agent_message_chunk", "agent_thought_chunk"):
+            text = getattr(update.content, "text", None)
+            if text is None:
+                text = f"[{getattr(update.content, 'type', 'content')}]\n"
+            message_id = getattr(update, "message_id", None)
+            if message_id != self.message_id:
+                self.flush()
+                self.message_id = message_id
+            if kind == "agent_message_chunk":
+                self.thought.flush()
+                self.message.feed(text)
+            else:
+                self.message.flush()
+                self.thought.feed(text)
+        elif kind in ("tool_call", "tool_call_update"):
+            self.flush()
+            self._tool_call(update, started=kind == "tool_call")
+        elif kind == "plan":
+            self.flush()
+            self._plan(update.entries)
+
+    def _tool_call(self, update: Any, *, started: bool) -> None:
+        seen = self.tool_calls.setdefault(update.tool_call_id, _ToolCallSeen())
+        changed = started
+        if update.title and update.title != seen.title:
+            seen.title, changed = update.title, True
+        if update.kind:
+            seen.kind = update.kind
+        if update.status and update.status != seen.status:
+            seen.status, changed = update.status, True
+        seen.paths = _paths_of(update.locations, update.raw_input) or seen.paths
+        if changed:
+            self.ctx.output(
+                f"tool: {seen.title or update.tool_call_id} ({seen.status or 'pending'})"
+            )
+
+    def _plan(self, entries: list[Any]) -> None:
+        current = {entry.content: entry.status for entry in entries}
+        for content, status in current.items():
+            if self.plan.get(content) != status:
+                mark = {"completed": "x", "in_progress": "~"}.get(status, " ")
+                self.ctx.output(f"plan: [{mark}] {content}")
+        self.plan = current
+
+    # -- fs ----------------------------------------------------------------------------------------
+
+    async def read_text_file(
+        self,
+        session_id: str,
+        path: str,
+        line: int | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        from acp import ReadTextFileResponse
+
+        self._check_session(session_id)
+        try:
+            content = await self.ctx.tools.read_file(self.ctx.name, path)
+        except ToolError as exc:
+            raise _acp_error(exc) from exc
+        if line is not None or limit is not None:
+            lines = content.splitlines(keepends=True)
+            start = max((line or 1) - 1, 0)
+            content = "".join(lines[start : start + limit if limit is not None else None])
+        return ReadTextFileResponse(content=content)
+
+    async def write_text_file(self, session_id: str, path: str, content: str, **kwargs: Any) -> Any:
+        from acp import WriteTextFileResponse
+
+        self._check_session(session_id)
+        try:
+            await self.ctx.tools.write_file(self.ctx.name, path, content)
+        except ToolError as exc:
+            self.ctx.output(f"refused write: {exc}")
+            raise _acp_error(exc) from exc
+        return WriteTextFileResponse()
+
+    # -- permissions -----------------------------------------------------------------------------
+
+    async def request_permission(
+        self, session_id: str, tool_call: Any, options: list[PermissionOption], **kwargs: Any
+    ) -> Any:
+        from acp import RequestPermissionResponse
+        from acp.schema import AllowedOutcome, DeniedOutcome
+
+        self._check_session(session_id)
+        self.flush()
+        seen = self.tool_calls.get(tool_call.tool_call_id, _ToolCallSeen())
+        title = tool_call.title or seen.title or tool_call.tool_call_id
+        kind = tool_call.kind or seen.kind
+        paths = _paths_of(tool_call.locations, tool_call.raw_input) or seen.paths
+        outside = []
+        for path in paths:
+            try:
+                self.ctx.tools.resolve(path)
+            except ToolError:
+                outside.append(path)
+        if self.cancelling:
+            decision = PermissionDecision(None, "cancelled", "the turn is being cancelled")
+        else:
+            decision = choose_permission(self.policy, kind, outside, options)
+        await self.ctx.record(
+            "tool_call",
+            "permission",
+            {
+                "title": title,
+                "kind": kind,
+                "paths": paths,
+                "policy": self.policy,
+                "decision": decision.kind,
+                "option_id": decision.option_id,
+                "reason": decision.reason,
+            },
+        )
+        self.ctx.output(f"permission: {title} -> {decision.kind} ({decision.reason})")
+        if decision.option_id is None:
+            return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+        return RequestPermissionResponse(
+            outcome=AllowedOutcome(outcome="selected", option_id=decision.option_id)
+        )
+
+
+def _acp_error(exc: ToolError) -> Exception:
+    from acp import RequestError
+
+    message = str(exc)
+    if message.startswith("no such file"):
+        return RequestError(-32002, message)
+    if "outside the workspace" in message or "invalid path" in message:
+        return RequestError(-32602, message)
+    return RequestError(-32603, message)
+
+
+class ACPRunner(Runner):
+    """Runs an agent that speaks ACP on stdio (``runner: acp`` with ``command:``)."""
+
+    name = "acp"
+
+    async def run(self, ctx: AgentContext) -> None:
+        command = (ctx.agent.settings.command or "").strip()
+        if not command:
+            raise AgentFailed("acp runner needs `command:` (how to start the ACP agent)")
+        try:
+            await ctx.consent.require(command)
+        except ConsentDenied as exc:
+            raise AgentFailed(str(exc)) from exc
+        try:
+            import acp  # noqa: F401  (lazy: only ACP agents pay for the SDK)
+        except ImportError as exc:
+            raise AgentFailed(
+                "runner: acp needs the agent-client-protocol package: pip install counterpoint[acp]"
+            ) from exc
+        await _Session(ctx, command).run()
+
+
+class _Session:
+    """One agent process and its ACP connection, from start to a clean end."""
+
+    def __init__(self, ctx: AgentContext, command: str) -> None:
+        self.ctx = ctx
+        self.command = command
+        self.client = CounterpointClient(ctx)
+        self.stderr_tail: list[str] = []
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def run(self) -> None:
+        from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
+        from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation
+
+        ctx = self.ctx
+        env = child_env(
+            {
+                "COUNTERPOINT_RUN_ID": ctx.run_id,
+                "COUNTERPOINT_AGENT": ctx.name,
+                "COUNTERPOINT_WORKSPACE": str(ctx.workspace_root),
+                "COUNTERPOINT_ATTEMPT": str(ctx.attempt),
+                **ctx.env,
+            }
+        )
+        try:
+            proc = await asyncio.create_subprocess_shell(
+                self.command,
+                cwd=ctx.cwd,
+                env=env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                limit=STDIO_LIMIT,
+            )
+        except OSError as exc:
+            raise AgentFailed(f"could not start {self.command!r}: {exc}") from exc
+        self.proc = proc
+        _live.add(proc.pid)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, self.stderr_tail))
+        conn = connect_to_agent(cast("Client", self.client), proc.stdin, proc.stdout)
+        prompt_task: asyncio.Future[Any] | None = None
+        try:
+            try:
+                version = _counterpoint_version()
+                await self._call(
+                    "initialize",
+                    conn.initialize(
+                        protocol_version=PROTOCOL_VERSION,
+                        client_capabilities=ClientCapabilities(
+                            fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                            terminal=False,
+                        ),
+                        client_info=Implementation(
+                            name="counterpoint", title="Counterpoint", version=version
+                        ),
+                    ),
+                    HANDSHAKE_TIMEOUT,
+                )
+                session = await self._call(
+                    "session/new",
+                    conn.new_session(
+                        cwd=str(await asyncio.to_thread(ctx.cwd.resolve)), mcp_servers=[]
+                    ),
+                    HANDSHAKE_TIMEOUT,
+                )
+                self.client.session_id = session.session_id
+                prompt_task = asyncio.ensure_future(
+                    conn.prompt(
+                        session_id=session.session_id, prompt=[text_block(agent_prompt(ctx))]
+                    )
+                )
+                response = await self._call("session/prompt", prompt_task, None)
+            except RequestError as exc:
+                raise AgentFailed(_describe_request_error(exc)) from exc
+            finally:
+                self.client.flush()
+            reason = response.stop_reason
+            if reason != "end_turn":
+                raise AgentFailed(_STOP_REASONS.get(reason, f"the ACP agent stopped: {reason}"))
+        except asyncio.CancelledError:
+            await self._cancel(conn, prompt_task)
+            raise
+        finally:
+            if prompt_task is not None and not prompt_task.done():
+                prompt_task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+            await self._stop(proc)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stderr_task, 1)
+            stderr_task.cancel()
+            self.client.flush()
+
+    def _stderr_line(self, line: str) -> None:
+        if line.strip():
+            self.ctx.output(f"stderr: {line}")
+
+    async def _call(self, what: str, request: Awaitable[T], limit_s: float | None) -> T:
+        """Await an ACP request, failing the agent if its process dies or the timeout passes."""
+        assert self.proc is not None
+        task = asyncio.ensure_future(request)
+        exited = asyncio.ensure_future(self.proc.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, exited}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if task not in done and exited in done:
+                # A last answer may still be in the pipe.
+                done, _ = await asyncio.wait({task}, timeout=1.0)
+            if task in done:
+                try:
+                    return task.result()
+                except ConnectionError:
+                    await self._fail_exited(what)
+            if exited.done():
+                await self._fail_exited(what)
+            task.cancel()
+            raise AgentFailed(
+                f"no ACP answer to {what} within {limit_s:g} s: is {self.command!r} an ACP agent?"
+            )
+        finally:
+            exited.cancel()
+            if what != "session/prompt" and not task.done():
+                task.cancel()
+
+    async def _fail_exited(self, what: str) -> NoReturn:
+        assert self.proc is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), 2)
+        code = self.proc.returncode
+        last = [line for line in self.stderr_tail if line.strip()][-5:]
+        detail = (": " + " | ".join(last)) if last else ""
+        if code is None:
+            raise AgentFailed(f"the ACP agent closed its connection during {what}{detail}")
+        raise AgentFailed(f"the ACP agent exited with {code} during {what}{detail}")
+
+    async def _cancel(self, conn: Any, prompt_task: asyncio.Future[Any] | None) -> None:
+        """session/cancel, a short wait for the turn to end, then the process group goes."""
+        self.client.cancelling = True
+        session_id = self.client.session_id
+        if session_id is None or prompt_task is None or prompt_task.done():
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.cancel(session_id=session_id), 1)
+        with contextlib.suppress(Exception):
+            done, _ = await asyncio.wait({prompt_task}, timeout=CANCEL_GRACE)
+            if prompt_task in done and not prompt_task.cancelled() and not prompt_task.exception():
+                reason = getattr(prompt_task.result(), "stop_reason", "?")
+                self.ctx.output(f"cancelled (the agent ended its turn: {reason})")
+
+    async def _stop(self, proc: asyncio.subprocess.Process) -> None:
+        """End the agent: close its stdin, then SIGTERM and SIGKILL its whole process group."""
+        pgid = proc.pid
+        if proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+        if proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 0.5)
+        kill_group(pgid, signal.SIGTERM)
+        if proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 2)
+        kill_group(pgid, signal.SIGKILL)
+        _live.discard(pgid)
+        if proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 2)
+
+
+_STOP_REASONS = {
+    "refusal": "the ACP agent refused the task (stop reason: refusal)",
+    "max_tokens": "the ACP agent ran out of tokens (stop reason: max_tokens)",
+    "max_turn_requests": (
+        "the ACP agent hit its limit of model requests (stop reason: max_turn_requests)"
+    ),
+    "cancelled": "the ACP agent cancelled its turn (stop reason: cancelled)",
+}
+
+
+def _describe_request_error(exc: Exception) -> str:
+    code = getattr(exc, "code", None)
+    data = getattr(exc, "data", None)
+    details = data.get("details") or data.get("message") if isinstance(data, dict) else data
+    text = f"the ACP agent answered with an error: {exc}" + (f" ({details})" if details else "")
+    if code == -32000:
+        text += "; log in with the agent's own CLI first (Counterpoint does not do ACP auth)"
+    return text
+
+
+def _counterpoint_version() -> str:
+    try:
+        from counterpoint import __version__
+
+        return str(__version__)
+    except ImportError:
+        return "0"

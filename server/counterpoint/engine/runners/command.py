@@ -1,0 +1,126 @@
+"""The command runner: an agent that is a subprocess.
+
+The task (and shared context) goes to its stdin and to environment variables;
+each stdout line is agent output; a line ``::signal NAME {json}`` fires a
+signal; a non-zero exit fails the agent. Timeout and cancel kill the whole
+process group. Presets give ready command lines for common coding CLIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from typing import Any
+
+from counterpoint.engine.consent import ConsentDenied
+from counterpoint.engine.process import child_env, run_process
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
+
+SIGNAL_PREFIX = "::signal "
+
+PRESETS: dict[str, str] = {
+    # The whole prompt (shared context + task) arrives on stdin; each CLI runs non-interactively
+    # and appends what it reads on stdin to the short instruction given as its argument (checked
+    # against the CLIs' docs). Passing the prompt as an argument too would send it twice and
+    # break on Linux's 128 KiB limit for one argument. Codex's --full-auto is deprecated in
+    # favour of --sandbox workspace-write; Gemini's --yolo in favour of --approval-mode yolo.
+    "claude-code": (
+        "claude -p --output-format text --permission-mode acceptEdits"
+        ' "Carry out the task given on stdin."'
+    ),
+    "aider": 'aider --yes-always --no-pretty --no-stream --message-file "$COUNTERPOINT_TASK_FILE"',
+    "codex": 'codex exec --sandbox workspace-write "Carry out the task given on stdin."',
+    "gemini": 'gemini --approval-mode yolo -p "Carry out the task given on stdin."',
+}
+
+
+def parse_signal_line(line: str) -> tuple[str, dict[str, Any]] | None:
+    """``::signal NAME {json}`` -> (NAME, metadata); None if the line is not a signal line."""
+    if not line.startswith(SIGNAL_PREFIX):
+        return None
+    rest = line[len(SIGNAL_PREFIX) :].strip()
+    name, _, payload = rest.partition(" ")
+    if not name:
+        return None
+    metadata: dict[str, Any] = {}
+    if payload.strip():
+        try:
+            parsed = json.loads(payload)
+            metadata = parsed if isinstance(parsed, dict) else {"value": parsed}
+        except json.JSONDecodeError:
+            metadata = {"text": payload.strip()}
+    return name, metadata
+
+
+def agent_prompt(ctx: AgentContext) -> str:
+    parts = []
+    if ctx.shared_context.files:
+        parts.append("# Shared context\n\n" + ctx.shared_context.text)
+    parts.append(f"# Task for agent {ctx.name}\n\n{ctx.task.strip()}\n")
+    return "\n".join(parts)
+
+
+class CommandRunner(Runner):
+    name = "command"
+
+    async def run(self, ctx: AgentContext) -> None:
+        settings = ctx.agent.settings
+        command = settings.command or PRESETS.get(settings.preset or "")
+        if not command:
+            raise AgentFailed("command runner needs `command:` or a known `preset:`")
+        try:
+            await ctx.consent.require(command)
+        except ConsentDenied as exc:
+            raise AgentFailed(str(exc)) from exc
+
+        prompt = agent_prompt(ctx)
+        task_dir = ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "tasks"
+        await asyncio.to_thread(task_dir.mkdir, parents=True, exist_ok=True)
+        task_file = task_dir / f"{ctx.name}.md"
+        await asyncio.to_thread(task_file.write_text, prompt, "utf-8")
+        env = child_env(
+            {
+                "COUNTERPOINT_RUN_ID": ctx.run_id,
+                "COUNTERPOINT_AGENT": ctx.name,
+                "COUNTERPOINT_TASK": ctx.task.strip()[:100_000],
+                "COUNTERPOINT_TASK_FILE": str(task_file),
+                "COUNTERPOINT_SPEC": str(ctx.spec.path),
+                "COUNTERPOINT_WORKSPACE": str(ctx.workspace_root),
+                "COUNTERPOINT_ATTEMPT": str(ctx.attempt),
+                **settings.env,
+            }
+        )
+        pending: list[asyncio.Task[None]] = []
+
+        def on_stdout(line: str) -> None:
+            parsed = parse_signal_line(line)
+            if parsed is None:
+                ctx.output(line)
+                return
+            pending.append(asyncio.ensure_future(ctx.emit_signal(*parsed)))
+
+        result = await run_process(
+            command,
+            cwd=ctx.cwd,
+            env=env,
+            on_stdout=on_stdout,
+            on_stderr=ctx.output,
+            stdin=prompt.encode("utf-8"),
+            timeout=None,
+        )
+        if pending:
+            await asyncio.gather(*pending)
+        if result.exit_code != 0:
+            last = next(
+                (
+                    line
+                    for line in reversed(result.stderr_tail + result.stdout_tail)
+                    if line.strip()
+                ),
+                "",
+            )
+            detail = f": {last}" if last else ""
+            raise AgentFailed(
+                f"`{shlex.split(command)[0] if command.strip() else command}` exited with {result.exit_code}{detail}"
+            )

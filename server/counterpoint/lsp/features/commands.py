@@ -1,0 +1,192 @@
+"""`workspace/executeCommand`: run, cancel, status, rerun, events, resume, report, trust.
+
+Each command takes one JSON object argument, validated by the protocol's
+models; bad arguments get a JSON-RPC InvalidParams error with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from counterpoint_protocol.messages import (
+    CancelParams,
+    EventsParams,
+    ReportParams,
+    RerunParams,
+    ResumeParams,
+    RunParams,
+    StatusResult,
+)
+from counterpoint_protocol.methods import Commands
+from pydantic import BaseModel, ValidationError
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+
+from counterpoint.engine.consent import remember_trusted
+from counterpoint.engine.engine import RunRefused, find_workspace_root
+from counterpoint.engine.run import RunOptions
+from counterpoint.lsp.server import is_spec_uri, spec_path
+
+if TYPE_CHECKING:
+    from counterpoint.lsp.server import CounterpointServer
+
+log = logging.getLogger(__name__)
+P = TypeVar("P", bound=BaseModel)
+
+
+def parse(model: type[P], command: str, args: tuple[Any, ...]) -> P:
+    if len(args) > 1:
+        raise JsonRpcInvalidParams(f"{command} takes one object argument, got {len(args)} arguments")
+    raw = args[0] if args else {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise JsonRpcInvalidParams(f"{command} takes one object argument, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'argument'}: {e['msg']}" for e in exc.errors())
+        raise JsonRpcInvalidParams(f"{command}: {problems}") from exc
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def register(server: CounterpointServer) -> None:
+    def command(name: str) -> Callable[[Handler], Handler]:
+        def wrap(fn: Handler) -> Handler:
+            async def handler(ls: CounterpointServer, *args: Any) -> Any:
+                if ls.shutting_down:
+                    raise JsonRpcInvalidRequest("the server is shutting down")
+                try:
+                    return await fn(ls, *args)
+                except RunRefused as exc:
+                    raise JsonRpcInvalidRequest(str(exc)) from exc
+
+            server.command(name)(handler)
+            return fn
+
+        return wrap
+
+    @command(Commands.RUN)
+    async def run(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        params = parse(RunParams, Commands.RUN, args)
+        if not is_spec_uri(params.uri):
+            raise JsonRpcInvalidParams(f"{Commands.RUN}: {params.uri} is not a *.agents.md spec")
+        path = spec_path(params.uri)
+        spec = await ls.documents.get(params.uri) if params.uri in ls.workspace.text_documents else None
+        if spec is None:
+            if not path.is_file():
+                raise JsonRpcInvalidParams(f"{Commands.RUN}: no such file {path}")
+            from counterpoint.engine.engine import read_spec
+
+            spec = await read_spec(path)
+        if spec.has_errors:
+            first = next(d for d in spec.diagnostics if d.severity == "error")
+            raise JsonRpcInvalidRequest(
+                f"the spec has errors (line {first.range.line + 1}: {first.message}); fix them and run again"
+            )
+        unknown = [a for a in params.agents or [] if spec.agent(a) is None]
+        if unknown:
+            raise JsonRpcInvalidParams(f"{Commands.RUN}: no such agent: {', '.join(unknown)}")
+        engine = await ls.engine_for(path)
+        options = RunOptions(agents=params.agents or None, max_parallel=ls.settings.maxParallel)
+        new = engine.create_run(spec, options)
+        engine.start(new)
+        return {"runId": new.run_id}
+
+    @command(Commands.CANCEL)
+    async def cancel(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        params = parse(CancelParams, Commands.CANCEL, args)
+        if params.runId is None:
+            runs = ls.live_runs()
+        else:
+            found = ls.find_run(params.runId)
+            if found is None:
+                raise JsonRpcInvalidParams(f"{Commands.CANCEL}: no such run {params.runId}")
+            runs = [found[1]]
+        for live in runs:
+            live.cancel()
+        return {"cancelled": [r.run_id for r in runs]}
+
+    @command(Commands.STATUS)
+    async def status(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        if args and args[0] not in (None, {}) and not isinstance(args[0], dict):
+            raise JsonRpcInvalidParams(f"{Commands.STATUS} takes no argument or an object")
+        runs = [r.status() for engine in ls.engines.values() for r in engine.runs.values()]
+        return StatusResult(runs=runs).model_dump()
+
+    @command(Commands.RERUN)
+    async def rerun(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        params = parse(RerunParams, Commands.RERUN, args)
+        engine = await _engine_of_run(ls, params.runId)
+        new = await engine.continue_run(
+            params.runId, reason="rerun", agent=params.agent, options=RunOptions(max_parallel=ls.settings.maxParallel)
+        )
+        engine.start(new)
+        return {"runId": new.run_id, "agents": list(new.agents)}
+
+    @command(Commands.RESUME)
+    async def resume(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        params = parse(ResumeParams, Commands.RESUME, args)
+        engine = await _engine_of_run(ls, params.runId)
+        new = await engine.continue_run(params.runId, reason="resume", options=RunOptions(max_parallel=ls.settings.maxParallel))
+        engine.start(new)
+        return {"runId": new.run_id, "agents": list(new.agents)}
+
+    @command(Commands.EVENTS)
+    async def events(ls: CounterpointServer, *args: Any) -> list[dict[str, Any]]:
+        params = parse(EventsParams, Commands.EVENTS, args)
+        engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
+        if engine is None:
+            return []
+        run_id = params.runId or await engine.resolve_run_id("last")
+        found = await engine.events(run_id, params.type)
+        if params.limit:
+            found = found[-params.limit :]
+        return [e.model_dump() for e in found]
+
+    @command(Commands.REPORT)
+    async def report(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        params = parse(ReportParams, Commands.REPORT, args)
+        engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
+        if engine is None:
+            raise JsonRpcInvalidRequest("no runs yet")
+        run_id = await engine.resolve_run_id(params.runId)
+        if run_id is None:
+            raise JsonRpcInvalidRequest("no runs yet")
+        try:
+            return await engine.write_report(run_id)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(f"{Commands.REPORT}: no such run {run_id}") from exc
+
+    @command(Commands.TRUST)
+    async def trust(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        raw = args[0] if args else {}
+        uri = raw.get("uri") if isinstance(raw, dict) else None
+        if not isinstance(uri, str):
+            raise JsonRpcInvalidParams(f"{Commands.TRUST}: needs {{\"uri\": <a file or folder of the workspace>}}")
+        root = find_workspace_root(spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x")
+        remember_trusted(root)
+        return {"trusted": str(root)}
+
+
+async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Any:
+    found = ls.find_run(run_id)
+    if found is not None:
+        return found[0]
+    for engine in ls.engines.values():
+        if await engine.events(run_id, "run_started"):
+            return engine
+    # A run from an earlier session: look in the workspace folders' logs.
+    for folder in ls.workspace.folders.values():
+        path = spec_path(folder.uri)
+        engine = await ls.engine_for(path / "x")
+        if await engine.events(run_id, "run_started"):
+            return engine
+    raise JsonRpcInvalidParams(f"no such run {run_id}")
+
+
+_ = Path
