@@ -45,8 +45,8 @@ while True:
         fd = os.open(os.path.join(folder, f"f{i}.js"), os.O_CREAT | os.O_WRONLY, 0o644)
         os.write(fd, b"x")
         os.close(fd)
-        if batch == 0 and i == 100:
-            print("started", flush=True)
+        if i % 250 == 0:
+            print(batch * per_folder + i, flush=True)
     batch += 1
 """
 
@@ -98,7 +98,10 @@ async def default_awatch(root: Path, on_paths: OnPaths, step: int, debounce: int
 
 @contextlib.asynccontextmanager
 async def burst(root: Path, where: str | None, per_folder: int) -> AsyncIterator[list[int]]:
-    """Keep creating files under `root/where` in a child process while the body runs."""
+    """Keep creating files under `root/where` in a child process while the body runs.
+
+    Yields a one-item list holding how many files have been created so far.
+    """
     if where is None:
         yield [0]
         return
@@ -112,13 +115,21 @@ async def burst(root: Path, where: str | None, per_folder: int) -> AsyncIterator
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
-    await proc.stdout.readline()  # the burst is under way
+    stdout = proc.stdout
+    await stdout.readline()  # the burst is under way
     count = [0]
+
+    async def follow() -> None:
+        while line := await stdout.readline():
+            count[0] = int(line)
+
+    follower = asyncio.create_task(follow())
     try:
         yield count
     finally:
         proc.kill()
         await proc.wait()
+        await follower
         count[0] = sum(1 for _ in base.rglob("*.js"))
 
 
@@ -154,7 +165,10 @@ async def measure(
             await asyncio.sleep(0.1)
             async with burst(root, burst_at, per_folder) as burst_count:
                 started = time.perf_counter()
-                for i in range(samples):
+                i = 0
+                # Sample at least `samples` times, and on until a whole burst has been written.
+                while i < samples or (burst_at is not None and burst_count[0] < per_folder):
+                    i += 1
                     future: asyncio.Future[float] = loop.create_future()
                     pending["future"] = future
                     t0 = time.perf_counter()
@@ -178,6 +192,7 @@ async def measure(
         "max_ms": round(latencies[-1], 2) if latencies else None,
         "burst_files": burst_count[0],
         "seconds": round(elapsed, 2),
+        "burst_files_per_s": round(burst_count[0] / elapsed) if elapsed else 0,
     }
 
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -62,8 +62,8 @@ class Recorded:
     at: float
 
 
-def call(name: str, **args: Any) -> tuple[str, dict[str, Any]]:
-    return (name, args)
+def call(tool: str, /, **args: Any) -> tuple[str, dict[str, Any]]:
+    return (tool, args)
 
 
 def agent_of(body: dict[str, Any]) -> str | None:
@@ -82,7 +82,7 @@ def agent_of(body: dict[str, Any]) -> str | None:
 class Script:
     """Replies per agent, in order; ``"*"`` is the fallback queue for any agent."""
 
-    def __init__(self, per_agent: dict[str, list[Item]] | None = None) -> None:
+    def __init__(self, per_agent: Mapping[str, Sequence[Item]] | None = None) -> None:
         self.queues: dict[str, deque[Item]] = {k: deque(v) for k, v in (per_agent or {}).items()}
         self.lock = threading.Lock()
 
@@ -100,9 +100,17 @@ def bench_script(agent: str | None, body: dict[str, Any], tokens: int = 200) -> 
     name = agent or "anon"
     words = " ".join(f"w{i}" for i in range(tokens))
     if turn == 0:
-        return Reply(text=words, tool_calls=[call("write_file", path=f"out/{name}.txt", content=words)], chunk_chars=3)
+        return Reply(
+            text=words,
+            tool_calls=[call("write_file", path=f"out/{name}.txt", content=words)],
+            chunk_chars=3,
+        )
     if turn == 1:
-        return Reply(text=words, tool_calls=[call("emit_signal", name=f"{name}-done", metadata={})], chunk_chars=3)
+        return Reply(
+            text=words,
+            tool_calls=[call("emit_signal", name=f"{name}-done", metadata={})],
+            chunk_chars=3,
+        )
     return Reply(text=words, chunk_chars=3)
 
 
@@ -139,7 +147,9 @@ class PromptCache:
 class FakeLLMServer:
     """A threaded HTTP server; ``url`` is the base URL to give the SDK (ends in /v1)."""
 
-    def __init__(self, flavor: Flavor, responder: Responder | None = None, *, latency: float = 0.0) -> None:
+    def __init__(
+        self, flavor: Flavor, responder: Responder | None = None, *, latency: float = 0.0
+    ) -> None:
         self.flavor = flavor
         self.responder: Responder = responder or Script()
         self.latency = latency
@@ -149,7 +159,9 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="fake-llm", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -171,7 +183,9 @@ class FakeLLMServer:
     def _segments(self, body: dict[str, Any]) -> list[tuple[str, bool]]:
         tools = json.dumps(body.get("tools", []), sort_keys=True)
         if self.flavor == "openai":
-            return [(tools, True)] + [(json.dumps(m, sort_keys=True), True) for m in body.get("messages", [])]
+            return [(tools, True)] + [
+                (json.dumps(m, sort_keys=True), True) for m in body.get("messages", [])
+            ]
         system = body.get("system", "")
         blocks = system if isinstance(system, list) else [{"type": "text", "text": system}]
         segments = [(tools, any("cache_control" in t for t in body.get("tools", [])))]
@@ -198,7 +212,15 @@ class FakeLLMServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 agent = agent_of(body)
                 with server._lock:
-                    server.requests.append(Recorded(self.path, dict(self.headers), body, agent, time.monotonic()))
+                    server.requests.append(
+                        Recorded(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            agent,
+                            time.monotonic(),
+                        )
+                    )
                 item = server.responder(agent, body)
                 if server.latency:
                     time.sleep(server.latency)
@@ -209,7 +231,9 @@ class FakeLLMServer:
                 if server.flavor == "openai":
                     events = openai_events(item, total, cached, body.get("model", "m"))
                 else:
-                    events = anthropic_events(item, total - cached - written, cached, written, body.get("model", "m"))
+                    events = anthropic_events(
+                        item, total - cached - written, cached, written, body.get("model", "m")
+                    )
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("transfer-encoding", "chunked")
@@ -223,10 +247,20 @@ class FakeLLMServer:
                     server.streamed_deltas += len(events)
 
             def _fail(self, failure: Failure) -> None:
+                payload: dict[str, Any]
                 if server.flavor == "openai":
-                    payload = {"error": {"message": failure.message, "type": "error", "code": str(failure.status)}}
+                    payload = {
+                        "error": {
+                            "message": failure.message,
+                            "type": "error",
+                            "code": str(failure.status),
+                        }
+                    }
                 else:
-                    payload = {"type": "error", "error": {"type": "error", "message": failure.message}}
+                    payload = {
+                        "type": "error",
+                        "error": {"type": "error", "message": failure.message},
+                    }
                 data = json.dumps(payload).encode()
                 self.send_response(failure.status)
                 for key, value in failure.headers.items():
@@ -257,10 +291,17 @@ def openai_events(reply: Reply, prompt: int, cached: int, model: str) -> list[st
     events = [chunk({"role": "assistant", "content": ""})]
     events += [chunk({"content": piece}) for piece in _chunks(reply.text, reply.chunk_chars)]
     for index, (name, args) in enumerate(reply.tool_calls):
-        head = {"index": index, "id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": ""}}
+        head = {
+            "index": index,
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
         events.append(chunk({"tool_calls": [head]}))
         for piece in _chunks(json.dumps(args), 16):
-            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+            events.append(
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            )
     events.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
     completion = max(1, len(reply.text) // reply.chunk_chars) + 10 * len(reply.tool_calls)
     usage = {
@@ -275,31 +316,52 @@ def openai_events(reply: Reply, prompt: int, cached: int, model: str) -> list[st
     return events
 
 
-def anthropic_events(reply: Reply, uncached: int, cached: int, written: int, model: str) -> list[str]:
+def anthropic_events(
+    reply: Reply, uncached: int, cached: int, written: int, model: str
+) -> list[str]:
     def event(kind: str, data: dict[str, Any]) -> str:
         return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
 
     usage = {"input_tokens": uncached, "output_tokens": 1, "cache_read_input_tokens": cached}
     usage["cache_creation_input_tokens"] = written
-    message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": []}
+    message = {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+    }
     events = [event("message_start", {"message": {**message, "stop_reason": None, "usage": usage}})]
     index = 0
     if reply.text:
-        events.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+        events.append(
+            event(
+                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
+            )
+        )
         for piece in _chunks(reply.text, reply.chunk_chars):
-            events.append(event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}}))
+            events.append(
+                event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "text_delta", "text": piece}},
+                )
+            )
         events.append(event("content_block_stop", {"index": 0}))
         index = 1
     for offset, (name, args) in enumerate(reply.tool_calls):
         block = {"type": "tool_use", "id": f"toolu_{offset}", "name": name, "input": {}}
-        events.append(event("content_block_start", {"index": index + offset, "content_block": block}))
+        events.append(
+            event("content_block_start", {"index": index + offset, "content_block": block})
+        )
         for piece in _chunks(json.dumps(args), 16):
             delta = {"type": "input_json_delta", "partial_json": piece}
             events.append(event("content_block_delta", {"index": index + offset, "delta": delta}))
         events.append(event("content_block_stop", {"index": index + offset}))
     output = max(1, len(reply.text) // reply.chunk_chars) + 10 * len(reply.tool_calls)
     stop = "tool_use" if reply.tool_calls else "end_turn"
-    events.append(event("message_delta", {"delta": {"stop_reason": stop}, "usage": {"output_tokens": output}}))
+    events.append(
+        event("message_delta", {"delta": {"stop_reason": stop}, "usage": {"output_tokens": output}})
+    )
     events.append(event("message_stop", {}))
     return events
 
@@ -310,13 +372,20 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--tokens", type=int, default=200)
     args = parser.parse_args()
-    server = FakeLLMServer(args.flavor, lambda a, b: bench_script(a, b, args.tokens), latency=args.latency)
+    server = FakeLLMServer(
+        args.flavor, lambda a, b: bench_script(a, b, args.tokens), latency=args.latency
+    )
     server.start()
     print(server.url, flush=True)
     try:
         for line in sys.stdin:  # a line "stats" prints the figures; EOF stops
             if line.strip() == "stats":
-                print(json.dumps({"requests": len(server.requests), "deltas": server.streamed_deltas}), flush=True)
+                print(
+                    json.dumps(
+                        {"requests": len(server.requests), "deltas": server.streamed_deltas}
+                    ),
+                    flush=True,
+                )
     finally:
         server.stop()
 

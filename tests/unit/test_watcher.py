@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -252,15 +253,20 @@ async def test_signal_fires_during_a_burst_in_an_ignored_folder(root: Path) -> N
     await source.start()
     try:
         burst = await asyncio.create_subprocess_exec(
-            "python3",
+            sys.executable,
             "-c",
             "import os,sys\n"
             "d=sys.argv[1]\n"
             "os.makedirs(d)\n"
             "for i in range(5000):\n"
-            "    open(os.path.join(d, f'f{i}.js'), 'w').write('x')\n",
+            "    fd=os.open(os.path.join(d, f'f{i}.js'), os.O_CREAT|os.O_WRONLY)\n"
+            "    os.write(fd, b'x'); os.close(fd)\n"
+            "    if i == 200: print('under way', flush=True)\n",
             str(root / "node_modules" / "burst"),
+            stdout=asyncio.subprocess.PIPE,
         )
+        assert burst.stdout is not None
+        assert await burst.stdout.readline() == b"under way\n"
         nested = root / "app" / "build" / "gen"
         nested.mkdir(parents=True)
         for i in range(500):  # a burst in a nested ignored folder reaches the Rust side

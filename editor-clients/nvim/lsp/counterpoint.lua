@@ -20,8 +20,6 @@ return {
     end
     on_dir(vim.fs.root(bufnr, { '.git', '.counterpoint' }) or vim.fs.dirname(name))
   end,
-  init_options = {},
-  settings = { counterpoint = {} },
   handlers = {
     [protocol.notifications.event] = function(err, params, ctx)
       if not err then

@@ -38,6 +38,6 @@ node --version >&2
 # blocks dependency install scripts by default, so allow them (inherited by the nested npm calls).
 export npm_config_dangerously_allow_all_scripts=true
 npm install --no-audit --no-fund --loglevel=error --unsafe-perm "code-server@$CODE_SERVER_VERSION" >&2
-"$DEST/node_modules/.bin/code-server" --version >&2
+XDG_CONFIG_HOME="$DEST/.check" XDG_DATA_HOME="$DEST/.check" "$DEST/node_modules/.bin/code-server" --version >&2
 touch .complete
 echo "$DEST"

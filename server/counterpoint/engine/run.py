@@ -89,7 +89,7 @@ def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
         for need in agent.settings.needs:
             if need in names:
                 stack.append(need)
-            elif need not in spec.signals:
+            else:  # a signal: whoever emits it (a glob's file is usually written by one of them too)
                 stack.extend(emitters.get(need, []))
     return [a for a in spec.agents if a.name in chosen]
 
@@ -124,6 +124,11 @@ class Run:
             # Needs on agents outside the selection are dropped only if the agent is not in the spec.
             self.agents[agent.name] = AgentRuntime(agent, frozenset(needs))
         self.integrators = [a for a in self.agents.values() if a.spec.settings.integrate]
+        self._emitters: dict[str, list[AgentRuntime]] = {}
+        """Signal -> the agents that declare they emit it (so a need is checked in O(emitters))."""
+        for runtime in self.agents.values():
+            for signal in runtime.spec.settings.emits:
+                self._emitters.setdefault(signal, []).append(runtime)
         self.max_parallel = (
             self.options.max_parallel or spec.max_parallel or max(1, len(self.agents))
         )
@@ -249,7 +254,7 @@ class Run:
             return not self.agents[need].terminal
         if need in self.spec.signals:
             return True  # a file may still appear; the stall check handles the end of the line
-        return any(not a.terminal and need in a.spec.settings.emits for a in self.agents.values())
+        return any(not a.terminal for a in self._emitters.get(need, ()))
 
     # -- scheduling -----------------------------------------------------------------------------
 

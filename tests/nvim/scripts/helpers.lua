@@ -9,7 +9,6 @@ H.workspace = os.getenv('CP_WORKSPACE')
 H.t0 = vim.uv.hrtime()
 
 vim.opt.runtimepath:prepend(H.plugin_dir)
-vim.o.columns, vim.o.lines = 160, 50
 vim.cmd('filetype on')
 vim.cmd('runtime! plugin/counterpoint.lua')
 

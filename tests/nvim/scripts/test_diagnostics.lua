@@ -21,20 +21,22 @@ H.wait(10000, function()
   return client.initialized and #errors() == 0
 end, 'the example spec has no errors')
 
--- Break it: a need nobody emits, under the `frontend` heading.
+-- Break it: the `frontend` agent needs a signal nobody emits.
 local lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-local heading
+local heading, needs_line
 for i, line in ipairs(lines) do
   if line:match('^##%s+frontend') then
     heading = i
+  elseif heading and not needs_line and line:match('^needs:') then
+    needs_line = i - 1 -- 0-based
   end
 end
-assert(heading, 'no ## frontend heading')
-vim.api.nvim_buf_set_lines(bufnr, heading, heading, false, { 'needs: nonexistent' })
-local broken_line = heading -- 0-based index of the inserted line
+assert(needs_line, 'no needs: line under ## frontend')
+local original = lines[needs_line + 1]
+vim.api.nvim_buf_set_lines(bufnr, needs_line, needs_line + 1, false, { 'needs: nonexistent' })
 H.wait(10000, function()
   for _, d in ipairs(errors()) do
-    if d.lnum == broken_line then
+    if d.lnum == needs_line then
       return true
     end
   end
@@ -43,13 +45,13 @@ end, 'an error on the `needs: nonexistent` line')
 local d = errors()[1]
 H.log('diagnostic: %s:%d:%d-%d %s', d.source, d.lnum, d.col, d.end_col, d.message)
 assert(d.message:find('nonexistent'), d.message)
-assert(d.col >= #'needs: ', 'diagnostic starts before the value: col ' .. d.col)
+assert(d.col == #'needs: ' and d.end_col == #'needs: nonexistent', 'range is not the value: ' .. d.col .. '-' .. d.end_col)
 
 -- Fix it: the error clears.
-vim.api.nvim_buf_set_lines(bufnr, broken_line, broken_line + 1, false, {})
+vim.api.nvim_buf_set_lines(bufnr, needs_line, needs_line + 1, false, { original })
 H.wait(10000, function()
   return #errors() == 0
-end, 'the error cleared after removing the line')
+end, 'the error cleared after restoring the line')
 
 -- Code lenses: "Run all agents" and one per agent.
 require('counterpoint.events').refresh_lenses()

