@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
-
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.run import RunOptions
+from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 
 @dataclass
@@ -88,9 +87,7 @@ async def run_waves(nodes: list[Node]) -> float:
 def write_spec(folder: Path, nodes: list[Node]) -> Spec:
     """Transcripts on disk and the spec built in memory (the parser is not what we measure)."""
     (folder / "transcripts").mkdir(parents=True)
-    signal_parents = {
-        p for node in nodes for p, sig in zip(node.parents, node.by_signal, strict=True) if sig
-    }
+    signal_parents = {p for node in nodes for p, sig in zip(node.parents, node.by_signal, strict=True) if sig}
     agents = []
     for i, node in enumerate(nodes):
         steps: list[dict[str, Any]] = [{"action": "think", "seconds": node.seconds}]
@@ -108,11 +105,13 @@ def write_spec(folder: Path, nodes: list[Node]) -> Spec:
         agents.append(
             AgentSpec(
                 name=node.name,
-                settings=AgentSettings(
-                    runner="replay",
-                    transcript=f"transcripts/{node.name}.jsonl",
-                    needs=needs,
-                    emits=emits,
+                settings=AgentSettings.model_validate(
+                    {
+                        "runner": "replay",
+                        "transcript": f"transcripts/{node.name}.jsonl",
+                        "needs": needs,
+                        "emits": emits,
+                    }
                 ),
                 heading_range=where,
                 name_range=where,
@@ -120,9 +119,7 @@ def write_spec(folder: Path, nodes: list[Node]) -> Spec:
             )
         )
     (folder / ".counterpoint").mkdir()
-    return Spec(
-        path=str(folder / "bench.agents.md"), feature=f"bench {len(nodes)} agents", agents=agents
-    )
+    return Spec(path=str(folder / "bench.agents.md"), feature=f"bench {len(nodes)} agents", agents=agents)
 
 
 async def run_engine(nodes: list[Node]) -> dict[str, Any]:
@@ -176,9 +173,7 @@ async def bench_size(n: int, seed: int, scale: float) -> dict[str, Any]:
         "sequential_s": round(sequential, 3),
         "sequential_over_wall": round(sequential / wall, 2),
         "parallelism": report["parallelism"],
-        "release_to_start_ms_median": round(1000 * statistics.median(latencies), 1)
-        if latencies
-        else None,
+        "release_to_start_ms_median": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "release_to_start_ms_max": round(1000 * max(latencies), 1) if latencies else None,
     }
 
@@ -201,9 +196,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(" | ".join(title.rjust(w) for (_k, title), w in zip(columns, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
-        print(
-            " | ".join(str(row[key]).rjust(w) for (key, _t), w in zip(columns, widths, strict=True))
-        )
+        print(" | ".join(str(row[key]).rjust(w) for (key, _t), w in zip(columns, widths, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -212,9 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         prog="python -m benchmarks scheduler", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--sizes", default="20,100,1000", help="comma-separated agent counts")
-    parser.add_argument(
-        "--scale", type=float, default=0.2, help="duration factor for sizes above 100"
-    )
+    parser.add_argument("--scale", type=float, default=0.2, help="duration factor for sizes above 100")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     rows = []

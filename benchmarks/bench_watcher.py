@@ -214,9 +214,7 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         ]
     results: dict[str, Any] = {}
     for name, factory, samples, where in scenarios:
-        results[name] = await measure(
-            factory, samples, where, args.burst_files, args.step, args.debounce
-        )
+        results[name] = await measure(factory, samples, where, args.burst_files, args.step, args.debounce)
     return results
 
 

@@ -7,7 +7,7 @@
 # `nvim` on PATH (the repository's .venv/bin).
 set -euo pipefail
 WS="$(cd "$1" && pwd)"
-OUT="$(realpath -m "$2")"
+OUT="$(realpath -m "$2")"; mkdir -p "$(dirname "$OUT")"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PLUGIN="$(cd "$HERE/../../editor-clients/nvim" && pwd)"
 VENV_BIN="$(cd "$HERE/../../.venv/bin" 2>/dev/null && pwd || true)"
@@ -33,6 +33,7 @@ vim.diagnostic.config({ virtual_text = { prefix = '●' }, severity_sort = true 
 -- Like a notification plugin: messages never stack into a "Press ENTER" prompt.
 vim.notify = function(msg) vim.api.nvim_echo({ { (tostring(msg):gsub('\\n', ' ')):sub(1, vim.v.echospace) } }, false, {}) end
 vim.cmd('runtime! plugin/counterpoint.lua')
+vim.api.nvim_create_autocmd('FileType', { pattern = 'markdown', callback = function() pcall(vim.treesitter.start) end })
 local cp = require('counterpoint')
 cp.setup({ view = 'split' })
 local state = require('counterpoint.state')
@@ -53,18 +54,23 @@ vim.api.nvim_create_autocmd('LspAttach', { once = true, callback = function(ev)
         break
       end
     end
-    vim.cmd('normal! zt')
-    vim.cmd('normal! 8\25')
-    vim.wait(10000, function() return #vim.diagnostic.get(bufnr, { severity = 1 }) > 0 end)
-    require('counterpoint.ui').show_status()
-    vim.defer_fn(function()
-      vim.cmd('wincmd k')
-      vim.lsp.codelens.refresh({ bufnr = bufnr })
+    local timer = assert(vim.uv.new_timer())
+    timer:start(100, 100, vim.schedule_wrap(function()
+      if #vim.diagnostic.get(bufnr, { severity = 1 }) == 0 then return end
+      timer:stop()
+      require('counterpoint.ui').show_status()
       vim.defer_fn(function()
-        vim.cmd('redraw!')
-        vim.fn.writefile({ #vim.diagnostic.get(bufnr) > 0 and 'OK' or 'FAIL no diagnostic' }, ready)
-      end, 1500)
-    end, 800)
+        vim.cmd('wincmd k')
+        local title = vim.fn.search('^# ', 'nw')
+        vim.fn.winrestview({ topline = math.max(title, 1) })
+        vim.fn.search('^needs: nonexistent', 'w')
+        vim.lsp.codelens.refresh({ bufnr = bufnr })
+        vim.defer_fn(function()
+          vim.cmd('redraw!')
+          vim.fn.writefile({ 'OK' }, ready)
+        end, 1500)
+      end, 800)
+    end))
   end })
 end })
 vim.defer_fn(function() if vim.fn.filereadable(ready) == 0 then fail('timeout') end end, 60000)

@@ -72,7 +72,9 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     maxParallel: int | None = Field(None, ge=1, description="Cap on agents running at once, for every run.")
-    watcherIgnores: list[str] = Field(default_factory=list, description="Extra glob patterns the watcher ignores.")
+    watcherIgnores: list[str] = Field(
+        default_factory=list, description="Extra glob patterns the watcher ignores."
+    )
     logLevel: str = Field("info", pattern="^(debug|info|warning|error)$")
     trust: bool = Field(False, description="Allow commands from specs in this workspace without asking.")
     extra: dict[str, Any] = Field(default_factory=dict)

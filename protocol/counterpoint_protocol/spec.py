@@ -61,7 +61,8 @@ class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     runner: Literal["replay", "command", "llm", "acp"] = Field(
-        "replay", description="How the agent runs: replay a transcript, a command, an LLM, an ACP agent."
+        "replay",
+        description="How the agent runs: replay a transcript, a command, an LLM, an ACP agent.",
     )
     needs: list[str] = Field(
         default_factory=list,
@@ -72,9 +73,12 @@ class AgentSettings(BaseModel):
     speed: float | None = Field(None, description="replay: scale of recorded durations (2 = twice as fast).")
     command: str | None = Field(None, description="command/acp: the command line to run (shell syntax).")
     preset: str | None = Field(
-        None, description="command: a ready command for a known CLI (claude-code, aider, codex, gemini)."
+        None,
+        description="command: a ready command for a known CLI (claude-code, aider, codex, gemini).",
     )
-    timeout: float | None = Field(None, description="Seconds (or 30s, 10m, 1h) before the agent is timed out.")
+    timeout: float | None = Field(
+        None, description="Seconds (or 30s, 10m, 1h) before the agent is timed out."
+    )
     retries: int = Field(0, ge=0, le=10, description="How often a failed agent is started again.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     cwd: str | None = Field(None, description="Working folder, relative to the spec's folder.")
@@ -85,7 +89,9 @@ class AgentSettings(BaseModel):
     role: str | None = Field(None, description="llm: a Claude Code subagent in .claude/agents/<role>.md.")
     max_requests: int | None = Field(None, ge=1, description="llm: most model requests for this agent.")
     max_tokens: int | None = Field(None, ge=1, description="llm: most tokens (in + out) for this agent.")
-    integrate: bool = Field(False, description="Start after every other agent, with the open findings as the task.")
+    integrate: bool = Field(
+        False, description="Start after every other agent, with the open findings as the task."
+    )
     rounds: int = Field(1, ge=1, le=20, description="integrate: how many fix-and-recheck rounds at most.")
 
 
@@ -109,7 +115,8 @@ class SpecFrontMatter(BaseModel):
 
     feature: str | None = Field(None, description="What the agents build.")
     context: list[str] | None = Field(
-        None, description="Shared context files, loaded once for every agent (default: AGENTS.md if present)."
+        None,
+        description="Shared context files, loaded once for every agent (default: AGENTS.md if present).",
     )
     max_parallel: int | None = Field(None, ge=1, description="Most agents running at once (default: all).")
     signals: dict[str, str | list[str]] = Field(

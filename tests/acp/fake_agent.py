@@ -68,18 +68,14 @@ class FakeAgent:
     ) -> InitializeResponse:
         fs = client_capabilities.fs if client_capabilities is not None else None
         if fs is None or not (fs.read_text_file and fs.write_text_file):
-            raise RequestError.invalid_params(
-                {"details": "this fake agent needs fs read and write"}
-            )
+            raise RequestError.invalid_params({"details": "this fake agent needs fs read and write"})
         return InitializeResponse(
             protocol_version=PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(),
             agent_info=Implementation(name="fake-agent", version="1.0"),
         )
 
-    async def new_session(
-        self, cwd: str, mcp_servers: Any = None, **kwargs: Any
-    ) -> NewSessionResponse:
+    async def new_session(self, cwd: str, mcp_servers: Any = None, **kwargs: Any) -> NewSessionResponse:
         self.cwd = Path(cwd)
         return NewSessionResponse(session_id=uuid.uuid4().hex)
 
@@ -88,9 +84,7 @@ class FakeAgent:
 
     async def say(self, session_id: str, text: str) -> None:
         assert self.client is not None
-        await self.client.session_update(
-            session_id=session_id, update=update_agent_message_text(text)
-        )
+        await self.client.session_update(session_id=session_id, update=update_agent_message_text(text))
 
     async def ask_edit(self, session_id: str, call_id: str, path: str) -> str:
         """Ask permission to edit ``path``; returns the option id chosen, or 'cancelled'."""
@@ -122,9 +116,7 @@ class FakeAgent:
 
     async def scenario_write(self, session_id: str) -> str:
         assert self.client is not None
-        read = await self.client.read_text_file(
-            session_id=session_id, path=str(self.cwd / "input.txt")
-        )
+        read = await self.client.read_text_file(session_id=session_id, path=str(self.cwd / "input.txt"))
         await self.say(session_id, f"Read {len(read.content)} chars from input.txt.\nWriting ")
         await self.say(session_id, "output.txt now.")
         target = str(self.cwd / "output.txt")
@@ -132,9 +124,7 @@ class FakeAgent:
         if choice not in ("yes", "always"):
             await self.say(session_id, f"\nnot allowed ({choice})")
             return "end_turn"
-        await self.client.write_text_file(
-            session_id=session_id, path=target, content=read.content.upper()
-        )
+        await self.client.write_text_file(session_id=session_id, path=target, content=read.content.upper())
         await self.client.session_update(
             session_id=session_id, update=update_tool_call("call-1", status="completed")
         )
@@ -150,9 +140,7 @@ class FakeAgent:
         choice = await self.ask_edit(session_id, "call-1", self.arg)
         await self.say(session_id, f"permission: {choice}\n")
         try:
-            await self.client.write_text_file(
-                session_id=session_id, path=self.arg, content="escaped\n"
-            )
+            await self.client.write_text_file(session_id=session_id, path=self.arg, content="escaped\n")
         except RequestError as exc:
             await self.say(session_id, f"write refused: {exc}\n")
         else:

@@ -141,9 +141,7 @@ async def test_write_outside_the_workspace_is_refused(workspace: Path, tmp_path:
     assert not [e for e in events if e.type == "file_written"]
     out = lines(events)
     assert "permission: no" in out  # what the agent was told
-    assert any(
-        line.startswith("write refused:") and "outside the workspace" in line for line in out
-    )
+    assert any(line.startswith("write refused:") and "outside the workspace" in line for line in out)
 
 
 async def test_cancel_sends_session_cancel_and_leaves_no_process(workspace: Path) -> None:
@@ -208,9 +206,7 @@ async def test_without_consent_nothing_starts(
 ) -> None:
     monkeypatch.delenv("COUNTERPOINT_TRUST")
     marker = tmp_path / "started.marker"
-    spec = make_spec(
-        workspace, "coder", fake_command("write"), env={"FAKE_ACP_MARKER": str(marker)}
-    )
+    spec = make_spec(workspace, "coder", fake_command("write"), env={"FAKE_ACP_MARKER": str(marker)})
     status, events, _ = await run_spec(workspace, spec)
 
     assert status == "failed"
@@ -222,9 +218,7 @@ async def test_without_consent_nothing_starts(
 
 async def test_marker_proves_the_agent_starts_with_consent(workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "started.marker"
-    spec = make_spec(
-        workspace, "coder", fake_command("write"), env={"FAKE_ACP_MARKER": str(marker)}
-    )
+    spec = make_spec(workspace, "coder", fake_command("write"), env={"FAKE_ACP_MARKER": str(marker)})
     status, _, _ = await run_spec(workspace, spec)
 
     assert status == "succeeded"

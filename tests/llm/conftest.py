@@ -100,14 +100,8 @@ async def run_spec(
 
 
 def errors(events: list[Event]) -> dict[str, str]:
-    return {
-        e.actor or "": str(e.metadata.get("error", ""))
-        for e in events
-        if e.type == "agent_finished"
-    }
+    return {e.actor or "": str(e.metadata.get("error", "")) for e in events if e.type == "agent_finished"}
 
 
 def outputs(events: list[Event], actor: str) -> list[str]:
-    return [
-        str(e.metadata.get("line")) for e in events if e.type == "agent_output" and e.actor == actor
-    ]
+    return [str(e.metadata.get("line")) for e in events if e.type == "agent_output" and e.actor == actor]

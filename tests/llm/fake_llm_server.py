@@ -9,7 +9,8 @@ prompt cache is emulated so that cached-token figures are meaningful: OpenAI-sty
 prefix seen before is cached; Anthropic-style, only prefixes ending at a ``cache_control``
 breakpoint are.
 
-Run as ``python tests/llm/fake_llm_server.py --flavor openai --latency 0.2 --tokens 200``
+Run as ``python tests/llm/fake_llm_server.py --flavor openai --latency 0.2 --tokens 200
+--token-rate 100``
 for the benchmark: it prints its URL and answers every agent with "write a file, emit a
 signal, finish" (see `bench_script`).
 """
@@ -148,20 +149,25 @@ class FakeLLMServer:
     """A threaded HTTP server; ``url`` is the base URL to give the SDK (ends in /v1)."""
 
     def __init__(
-        self, flavor: Flavor, responder: Responder | None = None, *, latency: float = 0.0
+        self,
+        flavor: Flavor,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        token_rate: float = 0.0,
     ) -> None:
         self.flavor = flavor
         self.responder: Responder = responder or Script()
         self.latency = latency
+        self.token_rate = token_rate
+        """Streamed deltas per second per response (0: as fast as the socket takes them)."""
         self.requests: list[Recorded] = []
         self.cache = PromptCache()
         self.streamed_deltas = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-llm", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
 
     @property
     def url(self) -> str:
@@ -183,9 +189,7 @@ class FakeLLMServer:
     def _segments(self, body: dict[str, Any]) -> list[tuple[str, bool]]:
         tools = json.dumps(body.get("tools", []), sort_keys=True)
         if self.flavor == "openai":
-            return [(tools, True)] + [
-                (json.dumps(m, sort_keys=True), True) for m in body.get("messages", [])
-            ]
+            return [(tools, True)] + [(json.dumps(m, sort_keys=True), True) for m in body.get("messages", [])]
         system = body.get("system", "")
         blocks = system if isinstance(system, list) else [{"type": "text", "text": system}]
         segments = [(tools, any("cache_control" in t for t in body.get("tools", [])))]
@@ -238,7 +242,10 @@ class FakeLLMServer:
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
+                gap = 1.0 / server.token_rate if server.token_rate else 0.0
                 for event in events:
+                    if gap:
+                        time.sleep(gap)
                     data = event.encode()
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
@@ -299,9 +306,7 @@ def openai_events(reply: Reply, prompt: int, cached: int, model: str) -> list[st
         }
         events.append(chunk({"tool_calls": [head]}))
         for piece in _chunks(json.dumps(args), 16):
-            events.append(
-                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-            )
+            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
     events.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
     completion = max(1, len(reply.text) // reply.chunk_chars) + 10 * len(reply.tool_calls)
     usage = {
@@ -316,9 +321,7 @@ def openai_events(reply: Reply, prompt: int, cached: int, model: str) -> list[st
     return events
 
 
-def anthropic_events(
-    reply: Reply, uncached: int, cached: int, written: int, model: str
-) -> list[str]:
+def anthropic_events(reply: Reply, uncached: int, cached: int, written: int, model: str) -> list[str]:
     def event(kind: str, data: dict[str, Any]) -> str:
         return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
 
@@ -335,9 +338,7 @@ def anthropic_events(
     index = 0
     if reply.text:
         events.append(
-            event(
-                "content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}
-            )
+            event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
         )
         for piece in _chunks(reply.text, reply.chunk_chars):
             events.append(
@@ -350,9 +351,7 @@ def anthropic_events(
         index = 1
     for offset, (name, args) in enumerate(reply.tool_calls):
         block = {"type": "tool_use", "id": f"toolu_{offset}", "name": name, "input": {}}
-        events.append(
-            event("content_block_start", {"index": index + offset, "content_block": block})
-        )
+        events.append(event("content_block_start", {"index": index + offset, "content_block": block}))
         for piece in _chunks(json.dumps(args), 16):
             delta = {"type": "input_json_delta", "partial_json": piece}
             events.append(event("content_block_delta", {"index": index + offset, "delta": delta}))
@@ -371,9 +370,13 @@ def main() -> None:
     parser.add_argument("--flavor", choices=["openai", "anthropic"], default="openai")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--token-rate", type=float, default=0.0)
     args = parser.parse_args()
     server = FakeLLMServer(
-        args.flavor, lambda a, b: bench_script(a, b, args.tokens), latency=args.latency
+        args.flavor,
+        lambda a, b: bench_script(a, b, args.tokens),
+        latency=args.latency,
+        token_rate=args.token_rate,
     )
     server.start()
     print(server.url, flush=True)
@@ -381,9 +384,7 @@ def main() -> None:
         for line in sys.stdin:  # a line "stats" prints the figures; EOF stops
             if line.strip() == "stats":
                 print(
-                    json.dumps(
-                        {"requests": len(server.requests), "deltas": server.streamed_deltas}
-                    ),
+                    json.dumps({"requests": len(server.requests), "deltas": server.streamed_deltas}),
                     flush=True,
                 )
     finally:

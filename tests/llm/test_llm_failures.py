@@ -50,13 +50,9 @@ async def test_auth_error_fails_at_once_naming_the_variable(
 ) -> None:
     openai_server.responder = Script({"*": [Failure(401, "Incorrect API key provided")] * 5})
     anthropic_server.responder = Script({"*": [Failure(403, "forbidden")] * 5})
-    spec = make_spec(
-        tmp_path, {"o": {"model": "openai:gpt-test"}, "c": {"model": "anthropic:claude-test"}}
-    )
+    spec = make_spec(tmp_path, {"o": {"model": "openai:gpt-test"}, "c": {"model": "anthropic:claude-test"}})
     settings = {**llm_settings(openai_server), **llm_settings(anthropic_server)}
-    _run, status, events = await run_spec(
-        event_log, spec, tmp_path, extra={"llm_settings": settings}
-    )
+    _run, status, events = await run_spec(event_log, spec, tmp_path, extra={"llm_settings": settings})
     assert status == "failed"
     assert "set OPENAI_API_KEY" in errors(events)["o"] and "(401)" in errors(events)["o"]
     assert "set ANTHROPIC_API_KEY" in errors(events)["c"] and "(403)" in errors(events)["c"]
@@ -66,9 +62,7 @@ async def test_auth_error_fails_at_once_naming_the_variable(
 async def test_missing_key_fails_before_any_request(tmp_path: Path, event_log: EventLog) -> None:
     spec = make_spec(tmp_path, {"a": {"model": "openai:gpt-test"}, "b": {"model": "mistral:large"}})
     settings = {"openai_base_url": "https://llm.example.com/v1"}
-    _run, status, events = await run_spec(
-        event_log, spec, tmp_path, extra={"llm_settings": settings}
-    )
+    _run, status, events = await run_spec(event_log, spec, tmp_path, extra={"llm_settings": settings})
     assert status == "failed"
     assert "set OPENAI_API_KEY" in errors(events)["a"]
     assert "openai:<name> or anthropic:<name>" in errors(events)["b"]
@@ -100,9 +94,7 @@ async def test_run_budget_is_shared_and_fails_the_agent(
     extra = {"llm_settings": llm_settings(openai_server), "prices": EXPENSIVE, "budget": budget}
     _run, status, events = await run_spec(event_log, spec, tmp_path, extra=extra)
     assert status == "failed"
-    assert (
-        "budget of $0.0100 is spent" in errors(events)["a"] and "budget_usd" in errors(events)["a"]
-    )
+    assert "budget of $0.0100 is spent" in errors(events)["a"] and "budget_usd" in errors(events)["a"]
     assert len(openai_server.requests) == 1
     usage = [e.metadata for e in events if e.type == "usage"]
     assert budget.spent == usage[0]["cost_usd"] > 0.01

@@ -20,9 +20,7 @@ def test_cost_bills_cache_reads_and_writes_at_their_prices() -> None:
         cache_write_tokens=100_000,
     )
     # sonnet, per million: 300k fresh * $3 + 600k read * $0.30 + 100k write * $3.75 + 100k out * $15
-    assert table.cost("anthropic:claude-sonnet-4-6", usage) == pytest.approx(
-        0.9 + 0.18 + 0.375 + 1.5
-    )
+    assert table.cost("anthropic:claude-sonnet-4-6", usage) == pytest.approx(0.9 + 0.18 + 0.375 + 1.5)
     # A dated snapshot matches the longest known prefix.
     assert table.price_for("openai:gpt-4o-mini-2024-07-18") == table.prices["openai:gpt-4o-mini"]
     assert table.cost("openai:unknown-model", usage) is None
@@ -44,10 +42,7 @@ def test_prices_are_overridden_by_env_file_then_settings(
     table = PriceTable.load(
         {"openai:gpt-4o": {"input": 5, "output": 5, "cache_read": 1}, "bad": {"input": "x"}}
     )
-    assert (
-        table.cost("openai:my-model", TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000))
-        == 3.0
-    )
+    assert table.cost("openai:my-model", TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000)) == 3.0
     assert table.prices["openai:gpt-4o"].input == 5
     assert "bad" not in table.prices
 
@@ -72,9 +67,7 @@ def test_endpoint_comes_from_settings_or_environment(monkeypatch: pytest.MonkeyP
         None,
         "gpt-4o",
     )
-    endpoint = resolve_endpoint(
-        "openai:gpt-4o", {"openai_api_key": "from-settings", "max_retries": 1}
-    )
+    endpoint = resolve_endpoint("openai:gpt-4o", {"openai_api_key": "from-settings", "max_retries": 1})
     assert endpoint.api_key == "from-settings" and endpoint.max_retries == 1
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)

@@ -22,9 +22,7 @@ def first_user_text(body: dict[str, Any]) -> str:
     for message in body["messages"]:
         if message["role"] == "user":
             content = message["content"]
-            return (
-                content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
-            )
+            return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
     raise AssertionError("no user message")
 
 
@@ -57,19 +55,13 @@ def team_script() -> Script:
                 Reply("", [call("read_file", path="app/models.py")]),
                 Reply(
                     "",
-                    [
-                        call(
-                            "write_file", path="app/api.py", content="from app.models import User\n"
-                        )
-                    ],
+                    [call("write_file", path="app/api.py", content="from app.models import User\n")],
                 ),
                 Reply("Done: the API."),
             ],
             "docs": [
                 Reply("", [call("write_file", path="docs/README.md", content="# Docs\nTODO\n")]),
-                Reply(
-                    "", [call("edit_file", path="docs/README.md", search="NOT THERE", replace="x")]
-                ),
+                Reply("", [call("edit_file", path="docs/README.md", search="NOT THERE", replace="x")]),
                 Reply(
                     "",
                     [
@@ -158,8 +150,7 @@ async def test_shared_prefix_is_byte_identical_across_agents(
     )
     assert status == "succeeded"
     prefixes = {
-        json.dumps([body["tools"], body["messages"][0]], sort_keys=True)
-        for body in openai_server.bodies()
+        json.dumps([body["tools"], body["messages"][0]], sort_keys=True) for body in openai_server.bodies()
     }
     assert len(prefixes) == 1
     system = openai_server.bodies()[0]["messages"][0]
@@ -194,9 +185,7 @@ async def test_anthropic_agents_share_a_cached_prefix(
         },
     )
     settings = llm_settings(anthropic_server)
-    _run, status, events = await run_spec(
-        event_log, spec, tmp_path, extra={"llm_settings": settings}
-    )
+    _run, status, events = await run_spec(event_log, spec, tmp_path, extra={"llm_settings": settings})
     assert status == "succeeded", errors(events)
     assert [(tmp_path / f"{n}.txt").read_text() for n in ("one", "two", "three")] == [
         "one",
@@ -211,16 +200,10 @@ async def test_anthropic_agents_share_a_cached_prefix(
     systems = {json.dumps(body["system"]) for body in anthropic_server.bodies()}
     assert len(systems) == 1
     blocks = anthropic_server.bodies()[0]["system"]
-    assert (
-        "Use dataclasses." in blocks[-1]["text"]
-        and blocks[-1]["cache_control"]["type"] == "ephemeral"
-    )
+    assert "Use dataclasses." in blocks[-1]["text"] and blocks[-1]["cache_control"]["type"] == "ephemeral"
     usage = [e.metadata for e in events if e.type == "usage"]
     assert len(usage) == 9
-    assert (
-        sum(u["cache_read_tokens"] for u in usage) > 0
-        and sum(u["cache_write_tokens"] for u in usage) > 0
-    )
+    assert sum(u["cache_read_tokens"] for u in usage) > 0 and sum(u["cache_write_tokens"] for u in usage) > 0
     # Known model: a cost per response.
     assert all(u["cost_usd"] > 0 for u in usage)
 

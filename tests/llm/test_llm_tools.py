@@ -47,9 +47,7 @@ async def test_tools_cannot_leave_the_workspace(
     assert SECRET not in sent  # the model never saw the secret
     assert sent.count("is outside the workspace") >= len(attempts)
     refused = [
-        e
-        for e in events
-        if e.type == "tool_call" and "outside the workspace" in str(e.metadata.get("error"))
+        e for e in events if e.type == "tool_call" and "outside the workspace" in str(e.metadata.get("error"))
     ]
     assert len(refused) == len(attempts) and {e.actor for e in refused} == {"a"}
     assert len([line for line in outputs(events, "a") if line.startswith("! ")]) == len(attempts)
@@ -83,9 +81,7 @@ async def test_run_command_with_trust_runs_and_reports(
     openai_server.responder = Script(
         {
             "a": [
-                Reply(
-                    "", [call("run_command", command="echo made > ran.txt && echo hello && exit 3")]
-                ),
+                Reply("", [call("run_command", command="echo made > ran.txt && echo hello && exit 3")]),
                 Reply("it exited with 3"),
             ]
         }
@@ -122,17 +118,12 @@ async def test_wait_for_signal_tool_gets_the_metadata(
             ],
         }
     )
-    spec = make_spec(
-        tmp_path, {n: {"model": "openai:gpt-test"} for n in ("waiter", "pinger", "late")}
-    )
+    spec = make_spec(tmp_path, {n: {"model": "openai:gpt-test"} for n in ("waiter", "pinger", "late")})
     _run, status, events = await run_spec(
         event_log, spec, tmp_path, extra={"llm_settings": llm_settings(openai_server)}
     )
     assert status == "succeeded", errors(events)
-    assert (
-        'signal ping fired: {"n": 7}'
-        in openai_server.bodies("waiter")[1]["messages"][-1]["content"]
-    )
+    assert 'signal ping fired: {"n": 7}' in openai_server.bodies("waiter")[1]["messages"][-1]["content"]
     assert "did not fire within 0.1 s" in openai_server.bodies("late")[1]["messages"][-1]["content"]
 
 

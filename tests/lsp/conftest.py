@@ -41,7 +41,9 @@ def make_client() -> LanguageClient:
         ls.counterpoint_events.append(to_plain(params))  # type: ignore[attr-defined]
 
     @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-    def on_request(ls: LanguageClient, params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+    def on_request(
+        ls: LanguageClient, params: types.ShowMessageRequestParams
+    ) -> types.MessageActionItem | None:
         ls.message_requests.append(params)  # type: ignore[attr-defined]
         wanted = "Allow" if "Allow" in [a.title for a in params.actions or []] else ls.gate_answer  # type: ignore[attr-defined]
         return types.MessageActionItem(title=wanted)
@@ -71,7 +73,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         client_factory=make_client,
     ),
 )
-async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient, workspace: Path) -> AsyncIterator[None]:
+async def client(
+    request: pytest.FixtureRequest, lsp_client: LanguageClient, workspace: Path
+) -> AsyncIterator[None]:
     params = types.InitializeParams(
         capabilities=client_capabilities(request.param),
         root_uri=workspace.as_uri(),

@@ -49,4 +49,7 @@ def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> N
 
 
 def progress_kinds(client: LanguageClient, token: str) -> list[str]:
-    return [type(v).__name__.removeprefix("WorkDoneProgress").lower() for v in client.progress_reports.get(token, [])]
+    return [
+        type(v).__name__.removeprefix("WorkDoneProgress").lower()
+        for v in client.progress_reports.get(token, [])
+    ]

@@ -26,7 +26,7 @@ command: ./slow.sh
 needs: slow
 command: ./slow.sh
 """
-SLOW = "#!/bin/sh\nfor i in $(seq 1 600); do echo \"step $i\"; sleep 0.1; done\n"
+SLOW = '#!/bin/sh\nfor i in $(seq 1 600); do echo "step $i"; sleep 0.1; done\n'
 
 
 def write_spec(workspace: Path) -> Path:
@@ -49,7 +49,11 @@ async def test_cancel_by_command(client: LanguageClient, workspace: Path) -> Non
     assert get(cancelled, "cancelled") == [run_id]
     await wait_for(lambda: events_of(client, run_id, "run_finished"), timeout=20)
     assert get(events_of(client, run_id, "run_finished")[0], "action") == "cancelled"
-    assert finished_states(client, run_id) == {"slow": "cancelled", "also_slow": "cancelled", "after": "cancelled"}
+    assert finished_states(client, run_id) == {
+        "slow": "cancelled",
+        "also_slow": "cancelled",
+        "after": "cancelled",
+    }
 
 
 def progress_supported(client: LanguageClient) -> bool:
@@ -81,4 +85,6 @@ async def test_cancel_by_progress(client: LanguageClient, workspace: Path) -> No
     assert finished_states(client, run_id)["also_slow"] == "cancelled"
     await wait_for(lambda: progress_kinds(client, run_token)[-1:] == ["end"])
     for agent in ("slow", "also_slow"):
-        await wait_for(lambda agent=agent: progress_kinds(client, f"counterpoint/agent/{run_id}/{agent}")[-1:] == ["end"])
+        await wait_for(
+            lambda agent=agent: progress_kinds(client, f"counterpoint/agent/{run_id}/{agent}")[-1:] == ["end"]
+        )

@@ -77,7 +77,9 @@ async def test_columns_follow_the_client_encoding(client: LanguageClient, worksp
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     (error,) = [d for d in client.diagnostics[uri] if d.severity == types.DiagnosticSeverity.Error]
     prefix = "needs: büild😀, "
-    expected = len(prefix.encode("utf-8")) if encoding(client) == "utf-8" else len(prefix.encode("utf-16-le")) // 2
+    expected = (
+        len(prefix.encode("utf-8")) if encoding(client) == "utf-8" else len(prefix.encode("utf-16-le")) // 2
+    )
     assert error.range.start.character == expected
 
 

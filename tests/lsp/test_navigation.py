@@ -50,7 +50,13 @@ async def test_hover_definition_symbols(client: LanguageClient, workspace: Path)
     assert text.splitlines()[location.range.start.line].strip().startswith("mutations_ready:")
 
     symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
-    assert [s.name for s in symbols or []] == ["backend", "frontend", "quality", "docs", "integrator"]
+    assert [s.name for s in symbols or []] == [
+        "backend",
+        "frontend",
+        "quality",
+        "docs",
+        "integrator",
+    ]
 
 
 async def test_completion(client: LanguageClient, workspace: Path) -> None:
@@ -65,7 +71,8 @@ async def test_completion(client: LanguageClient, workspace: Path) -> None:
     line = next(i for i, row in enumerate(edited.splitlines()) if row == "needs: ")
     result = await client.text_document_completion_async(
         types.CompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=7)
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=7),
         )
     )
     assert result is not None
@@ -75,7 +82,8 @@ async def test_completion(client: LanguageClient, workspace: Path) -> None:
     runner_line = next(i for i, row in enumerate(edited.splitlines()) if row.startswith("runner:"))
     result = await client.text_document_completion_async(
         types.CompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=runner_line, character=8)
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=runner_line, character=8),
         )
     )
     assert result is not None
@@ -90,7 +98,9 @@ async def test_code_lenses_and_inlay_hints(client: LanguageClient, workspace: Pa
     titles = [lens.command.title for lens in lenses or [] if lens.command]
     assert titles[0].startswith("▶ Run all 5 agents (critical path 3")
     assert "▶ Run frontend" in titles
-    run_all = next(lens for lens in lenses or [] if lens.command and lens.command.title.startswith("▶ Run all"))
+    run_all = next(
+        lens for lens in lenses or [] if lens.command and lens.command.title.startswith("▶ Run all")
+    )
     assert run_all.command is not None and run_all.command.command == Commands.RUN
 
     # Run it through the lens's own command; while live, lenses offer Cancel and hints show states.
@@ -98,7 +108,10 @@ async def test_code_lenses_and_inlay_hints(client: LanguageClient, workspace: Pa
     await wait_for(lambda: events_of(client, run_id, "agent_started"))
     lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
     assert any(lens.command and lens.command.title.startswith("■ Cancel run") for lens in lenses or [])
-    full = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=len(text.splitlines()), character=0))
+    full = types.Range(
+        start=types.Position(line=0, character=0),
+        end=types.Position(line=len(text.splitlines()), character=0),
+    )
     hints = await client.text_document_inlay_hint_async(types.InlayHintParams(text_document=doc, range=full))
     labels = [str(h.label) for h in hints or []]
     assert any("running" in label for label in labels), labels

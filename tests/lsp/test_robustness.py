@@ -28,7 +28,11 @@ from tests.lsp.helpers import execute, get
     ],
 )
 async def test_bad_commands_get_errors(
-    client: LanguageClient, workspace: Path, command: str, argument: dict[str, object], expected: str
+    client: LanguageClient,
+    workspace: Path,
+    command: str,
+    argument: dict[str, object],
+    expected: str,
 ) -> None:
     if argument.get("uri") == "SPEC":
         argument = {**argument, "uri": (workspace / SPEC_NAME).as_uri()}

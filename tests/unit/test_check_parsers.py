@@ -96,9 +96,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(args, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=60)
 
 
 def _parse(fmt: str, proc: subprocess.CompletedProcess[str], cwd: Path) -> ParseResult:
@@ -233,8 +231,7 @@ def test_gcc_family_synthetic_lines(tmp_path: Path) -> None:
             "web/broken.js:1:5: Parsing error: Unexpected token [Error]",
             "app/models.py:3:80: E501 line too long (88 > 79 characters)",
             "app/models.py:10:1: W391 blank line at end of file",
-            f"  {tmp_path}/app/views.py:5:12 - error: "
-            '"foo" is not defined (reportUndefinedVariable)',
+            f'  {tmp_path}/app/views.py:5:12 - error: "foo" is not defined (reportUndefinedVariable)',
             f'  {tmp_path}/app/views.py:9:1 - warning: Import "x" could not be resolved',
             f"{tmp_path}/native/lib.c:2:10: fatal error: missing.h: No such file or directory",
             "12:30:01: build started",
@@ -343,17 +340,13 @@ def test_sarif_base_ids_levels_arguments_and_no_location(tmp_path: Path) -> None
                     {
                         "ruleId": "R3",
                         "message": {"text": "rel"},
-                        "locations": [
-                            {"physicalLocation": {"artifactLocation": {"uri": "lib/a.py"}}}
-                        ],
+                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": "lib/a.py"}}}],
                     },
                 ],
             }
         ],
     }
-    result = parse_output(
-        "sarif", stdout=json.dumps(log), stderr="", cwd=tmp_path, exit_code=0, check="s"
-    )
+    result = parse_output("sarif", stdout=json.dumps(log), stderr="", cwd=tmp_path, exit_code=0, check="s")
     assert result.problems == []
     assert _rows(result) == [
         ("src/m x.py", 4, None, "info", "name a shadows b", "R1"),
@@ -412,12 +405,8 @@ def test_pytest_plain_output(project: Path, tb: str) -> None:
 def test_pytest_native_tracebacks(project: Path) -> None:
     result = _parse("pytest", _pytest(project, "--tb=native"), project)
     rows = _test_rows(result)
-    assert [(r[0], r[1], r[3]) for r in rows] == [
-        (r[0], r[1], r[3]) for r in EXPECTED_TEST_FAILURES
-    ]
-    assert ("tests/test_thing.py", 9, "AssertionError: assert (1 + 1) == 3") in [
-        r[:3] for r in rows
-    ]
+    assert [(r[0], r[1], r[3]) for r in rows] == [(r[0], r[1], r[3]) for r in EXPECTED_TEST_FAILURES]
+    assert ("tests/test_thing.py", 9, "AssertionError: assert (1 + 1) == 3") in [r[:3] for r in rows]
 
 
 def test_pytest_summary_only_points_at_the_test_definition(project: Path) -> None:
@@ -456,9 +445,7 @@ def test_pytest_syntax_error_in_collected_file(tmp_path: Path) -> None:
     proc = _run([str(VENV_BIN / "python"), "-m", "pytest", "-p", "no:cacheprovider"], tmp_path)
     assert proc.returncode == 2
     result = _parse("pytest", proc, tmp_path)
-    assert _rows(result) == [
-        ("test_syn.py", 2, None, "error", "SyntaxError: invalid syntax", "test_syn.py")
-    ]
+    assert _rows(result) == [("test_syn.py", 2, None, "error", "SyntaxError: invalid syntax", "test_syn.py")]
 
 
 # --------------------------------------------------------------------------- JUnit
@@ -523,9 +510,7 @@ def test_junit_synthetic_attributes_js_stack_and_classname_guess(tmp_path: Path)
 # --------------------------------------------------------------------------- malformed
 
 
-def _problems(
-    fmt: str, *, stdout: str = "", stderr: str = "", cwd: Path, code: int = 1
-) -> list[str]:
+def _problems(fmt: str, *, stdout: str = "", stderr: str = "", cwd: Path, code: int = 1) -> list[str]:
     result = parse_output(fmt, stdout=stdout, stderr=stderr, cwd=cwd, exit_code=code, check="c")
     assert result.findings == []
     return result.problems
@@ -544,15 +529,11 @@ def test_garbage_and_wrong_documents(tmp_path: Path) -> None:
     (tmp_path / "bin.xml").write_bytes(bytes(range(256)) * 4)
     assert _problems("junit:bin.xml", cwd=tmp_path)[0].startswith("the JUnit XML could not")
     (tmp_path / "page.xml").write_text("<html><body>oops</body></html>")
-    assert _problems("junit:page.xml", cwd=tmp_path) == [
-        "not a JUnit report: the root element is <html>"
-    ]
+    assert _problems("junit:page.xml", cwd=tmp_path) == ["not a JUnit report: the root element is <html>"]
     assert _problems("sarif", stdout='{"runs": [', cwd=tmp_path) == [
         "the SARIF output is not JSON: '{\"runs\": ['"
     ]
-    assert _problems("sarif", stdout="[1, 2]", cwd=tmp_path) == [
-        "the SARIF output has no runs[] list"
-    ]
+    assert _problems("sarif", stdout="[1, 2]", cwd=tmp_path) == ["the SARIF output has no runs[] list"]
     garbage = bytes(range(256)).decode("latin-1")
     for fmt in ("gcc", "pytest", "sarif", "junit"):
         problems = _problems(fmt, stdout=garbage, stderr=garbage, cwd=tmp_path, code=3)
@@ -574,9 +555,7 @@ def test_empty_output_with_nonzero_exit(tmp_path: Path) -> None:
 
 def test_missing_and_stale_report_files(tmp_path: Path) -> None:
     problems = _problems("junit:.counterpoint/junit.xml", cwd=tmp_path, code=2)
-    assert problems == [
-        "exited 2 without writing .counterpoint/junit.xml (No such file or directory)"
-    ]
+    assert problems == ["exited 2 without writing .counterpoint/junit.xml (No such file or directory)"]
     old = tmp_path / "old.xml"
     old.write_text('<testsuite><testcase name="t"><failure message="m"/></testcase></testsuite>')
     past = time.time() - 600
@@ -594,9 +573,7 @@ def test_missing_and_stale_report_files(tmp_path: Path) -> None:
     assert result.problems[0].startswith("exited 1 without writing old.xml (the file there is")
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     fmt=st.sampled_from(["gcc", "pytest", "sarif", "junit", "none"]),
     text=st.text(alphabet=st.sampled_from(list(':()[]<>{}"E_= -./\n\x00é1aF')), max_size=300),

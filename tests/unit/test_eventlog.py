@@ -1,4 +1,7 @@
-"""Tests for the SQLite event log: order, subscribers, filters, concurrency, two processes, redaction."""
+"""Tests for the SQLite event log.
+
+Order and ids, subscribers, filters, concurrency, two processes on one file, redaction.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from counterpoint_protocol.events import Event, parse_timestamp
-
 from counterpoint.engine.eventlog import EventLog, query_events
 from counterpoint.engine.redact import Redactor
+from counterpoint_protocol.events import Event, parse_timestamp
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ async def event_log(db: Path) -> AsyncIterator[EventLog]:
 def raw_rows(db: Path) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT id, run_id, type, actor, action, metadata FROM events ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT id, run_id, type, actor, action, metadata FROM events ORDER BY id"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -42,7 +46,15 @@ async def test_append_returns_stored_events_in_order(event_log: EventLog) -> Non
     queried = await event_log.query("r1")
     assert queried == stored
     first = queried[0]
-    assert set(first.model_dump()) == {"id", "run_id", "type", "actor", "action", "metadata", "timestamp"}
+    assert set(first.model_dump()) == {
+        "id",
+        "run_id",
+        "type",
+        "actor",
+        "action",
+        "metadata",
+        "timestamp",
+    }
     assert first.metadata == {"n": 0} and first.actor == "backend"
     assert first.timestamp.endswith("Z") and parse_timestamp(first.timestamp).year >= 2024
     # Timestamps never go backwards in id order.
@@ -91,7 +103,9 @@ async def test_query_filters(event_log: EventLog) -> None:
     assert [e.metadata["line"] for e in outputs] == ["r2 backend", "r2 frontend"]
     front = await event_log.query("r1", actor="frontend")
     assert [e.type for e in front] == ["agent_started", "agent_output", "agent_finished"]
-    assert [e.type for e in await event_log.query(type="agent_finished", actor="backend")] == ["agent_finished"] * 2
+    assert [e.type for e in await event_log.query(type="agent_finished", actor="backend")] == [
+        "agent_finished"
+    ] * 2
     page = await event_log.query("r1", after_id=r1[1].id, limit=2)
     assert page == r1[2:4]
     assert await event_log.query("nope") == []
@@ -137,7 +151,12 @@ asyncio.run(main())
 
 async def test_two_processes_on_one_database(event_log: EventLog, db: Path) -> None:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(db), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        CHILD,
+        str(db),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert child.stdout is not None
     assert (await asyncio.wait_for(child.stdout.readline(), 20)).strip() == b"ready"

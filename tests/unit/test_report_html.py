@@ -1,7 +1,8 @@
-"""Tests for the HTML report: the timeline picture from a real run, escaping, and the extra sections."""
+"""Tests for the HTML report: the timeline of a real run, escaping, and the extra sections."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -9,12 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
-
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.report_html import STATUS_COLOURS, render_html
 from counterpoint.engine.report_timeline import CRIT
-from counterpoint.engine.run import RunOptions
+from counterpoint.engine.run import Run, RunOptions
+from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = '<img src=x onerror="alert(1)">'
@@ -30,7 +30,7 @@ def make_spec(folder: Path, agents: dict[str, tuple[list[dict[str, Any]], dict[s
         specs.append(
             AgentSpec(
                 name=name,
-                settings=AgentSettings(runner="replay", transcript=file, **settings),
+                settings=AgentSettings.model_validate({"runner": "replay", "transcript": file, **settings}),
                 heading_range=where,
                 name_range=where,
                 section_end_line=i,
@@ -60,7 +60,10 @@ async def run_report(tmp_path: Path) -> tuple[dict[str, Any], str]:
     spec = make_spec(
         tmp_path,
         {
-            "backend": ([think, {"action": "emit", "signal": "schema_ready"}, think], {"emits": ["schema_ready"]}),
+            "backend": (
+                [think, {"action": "emit", "signal": "schema_ready"}, think],
+                {"emits": ["schema_ready"]},
+            ),
             "frontend": ([think], {"needs": ["schema_ready"]}),
             "docs": ([think], {"needs": ["frontend"]}),
             HOSTILE: ([{"action": "fail", "message": "broke <script>alert(2)</script>"}], {}),
@@ -69,11 +72,13 @@ async def run_report(tmp_path: Path) -> tuple[dict[str, Any], str]:
     )
     engine = await Engine.open(tmp_path)
     try:
-        run = engine.create_run(spec, RunOptions(watch=False))
-        report = await engine.execute(run)
+        # The run itself, then the engine's report writer (what `Engine.execute` does after it).
+        run = Run(spec, engine.log, tmp_path, RunOptions(watch=False))
+        await run.execute()
+        report = await engine.write_report(run.run_id)
     finally:
         await engine.aclose()
-    page = Path(report["files"]["html"]).read_text()
+    page = await asyncio.to_thread(Path(report["files"]["html"]).read_text)
     return report, page
 
 
@@ -93,7 +98,7 @@ async def test_timeline_of_a_real_run(tmp_path: Path) -> None:
     assert outlined == {"backend", "frontend", "docs"}
     # One diamond for the signal, arrows for both releases (signal -> frontend, frontend -> docs).
     paths = list(svg.iter(f"{SVG}path"))
-    titles = [(p.find(f"{SVG}title").text or "") for p in paths if p.find(f"{SVG}title") is not None]  # type: ignore[union-attr]
+    titles = [p.findtext(f"{SVG}title") or "" for p in paths]
     assert sum(t.startswith("signal schema_ready") for t in titles) == 1
     assert "schema_ready released frontend" in titles
     assert "frontend released docs" in titles
@@ -129,15 +134,50 @@ def test_findings_usage_integration_and_file_signals() -> None:
         "parallelism": 1.25,
         "critical_path": {"agents": [], "length_s": 0.0},
         "agents": [
-            {"name": "a", "status": "succeeded", "start_s": 0.1, "end_s": 2.0, "duration_s": 1.9, "needs": []},
-            {"name": "b", "status": "running", "start_s": 1.0, "end_s": None, "duration_s": None,
-             "needs": ["schema_ready"], "released_by": "schema_ready", "wait_start_s": 0.1},
+            {
+                "name": "a",
+                "status": "succeeded",
+                "start_s": 0.1,
+                "end_s": 2.0,
+                "duration_s": 1.9,
+                "needs": [],
+            },
+            {
+                "name": "b",
+                "status": "running",
+                "start_s": 1.0,
+                "end_s": None,
+                "duration_s": None,
+                "needs": ["schema_ready"],
+                "released_by": "schema_ready",
+                "wait_start_s": 0.1,
+            },
         ],
-        "signals": [{"name": "schema_ready", "at_s": 1.0, "actor": None, "metadata": {"path": "app/s.py"},
-                     "released": ["b"]}],
-        "context": {"bytes_loaded": 1000, "tokens_loaded": 250, "agents": 2, "bytes_per_agent_load": 2000,
-                    "tokens_per_agent_load": 500},
-        "findings": [{"path": "app/x.py", "line": 7, "message": "unused <import>", "at_s": 3.5, "check": "ruff"}],
+        "signals": [
+            {
+                "name": "schema_ready",
+                "at_s": 1.0,
+                "actor": None,
+                "metadata": {"path": "app/s.py"},
+                "released": ["b"],
+            }
+        ],
+        "context": {
+            "bytes_loaded": 1000,
+            "tokens_loaded": 250,
+            "agents": 2,
+            "bytes_per_agent_load": 2000,
+            "tokens_per_agent_load": 500,
+        },
+        "findings": [
+            {
+                "path": "app/x.py",
+                "line": 7,
+                "message": "unused <import>",
+                "at_s": 3.5,
+                "check": "ruff",
+            }
+        ],
         "integration": {"rounds": 2, "open": ["x <y>"]},
         "usage": {"a": {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.0123}},
         "events": 42,

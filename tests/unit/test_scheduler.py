@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint_protocol.events import Event
-from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
-
 from counterpoint.engine.eventlog import EventLog
 from counterpoint.engine.run import GateAnswer, Run, RunOptions
+from counterpoint_protocol.events import Event
+from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 
 def think(seconds: float) -> dict[str, Any]:
@@ -44,8 +43,8 @@ def make_spec(
         specs.append(
             AgentSpec(
                 name=name,
-                settings=AgentSettings(
-                    runner="replay", transcript=f"transcripts/{name}.jsonl", **settings
+                settings=AgentSettings.model_validate(
+                    {"runner": "replay", "transcript": f"transcripts/{name}.jsonl", **settings}
                 ),
                 task=f"task of {name}",
                 heading_range=where,
@@ -74,9 +73,12 @@ async def run_spec(
 def index(events: list[Event], type: str, actor: str | None = None, action: str | None = None) -> int:
     """Position of the first event matching type (and actor/action if given)."""
     for i, event in enumerate(events):
-        if event.type == type and (actor is None or event.actor == actor):
-            if action is None or event.action == action:
-                return i
+        if (
+            event.type == type
+            and (actor is None or event.actor == actor)
+            and (action is None or event.action == action)
+        ):
+            return i
     raise AssertionError(f"no {type} event for actor={actor} action={action}")
 
 
@@ -88,7 +90,10 @@ async def test_agent_starts_right_after_its_signal(tmp_path: Path, event_log: Ev
     spec = make_spec(
         tmp_path,
         {
-            "backend": ([think(0.05), emit("schema_ready", file="app/schema.py"), think(0.2)], {"emits": ["schema_ready"]}),
+            "backend": (
+                [think(0.05), emit("schema_ready", file="app/schema.py"), think(0.2)],
+                {"emits": ["schema_ready"]},
+            ),
             "frontend": ([think(0.01)], {"needs": ["schema_ready"]}),
             "tests": ([think(0.01)], {"needs": ["schema_ready"]}),
         },
@@ -121,7 +126,9 @@ async def test_agent_name_need_waits_for_success(tmp_path: Path, event_log: Even
 
 
 async def test_max_parallel_is_never_exceeded(tmp_path: Path, event_log: EventLog) -> None:
-    agents = {f"a{i}": ([think(0.02 * (i % 3 + 1))], {}) for i in range(8)}
+    agents: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
+        f"a{i}": ([think(0.02 * (i % 3 + 1))], {}) for i in range(8)
+    }
     spec = make_spec(tmp_path, agents)
     _run, status, events = await run_spec(event_log, spec, tmp_path, max_parallel=3)
     assert status == "succeeded"
@@ -146,7 +153,10 @@ async def test_failure_blocks_dependants_and_the_rest_go_on(tmp_path: Path, even
     spec = make_spec(
         tmp_path,
         {
-            "backend": ([think(0.02), {"action": "fail", "message": "schema broken"}], {"emits": ["schema_ready"]}),
+            "backend": (
+                [think(0.02), {"action": "fail", "message": "schema broken"}],
+                {"emits": ["schema_ready"]},
+            ),
             "frontend": ([think(0.01)], {"needs": ["schema_ready"]}),
             "docs": ([think(0.01)], {"needs": ["backend"]}),
             "review": ([think(0.01)], {"needs": ["docs"]}),
@@ -198,14 +208,20 @@ async def test_cancel_mid_run(tmp_path: Path, event_log: EventLog) -> None:
         },
     )
     run = Run(spec, event_log, tmp_path, RunOptions(watch=False))
+    quick_done = asyncio.Event()
+    run.listeners.append(lambda kind, name: quick_done.set() if name == "quick" else None)
     task = asyncio.create_task(run.execute())
-    while run.agents["quick"].state.value != "succeeded" or run.agents["backend"].state.value != "running":
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(quick_done.wait(), 10)
+    assert run.agents["backend"].state.value == "running"
     run.cancel()
     status = await asyncio.wait_for(task, 10)
     events = await event_log.query(run.run_id)
     assert status == "cancelled"
-    assert finished_status(events) == {"backend": "cancelled", "frontend": "cancelled", "quick": "succeeded"}
+    assert finished_status(events) == {
+        "backend": "cancelled",
+        "frontend": "cancelled",
+        "quick": "succeeded",
+    }
     assert events[-1].type == "run_finished" and events[-1].action == "cancelled"
     assert events[-1].metadata["agents"]["backend"] == "cancelled"
 
@@ -246,7 +262,10 @@ async def test_retries_until_success(tmp_path: Path, event_log: EventLog) -> Non
 async def test_gate_with_approve_all(tmp_path: Path, event_log: EventLog) -> None:
     spec = make_spec(
         tmp_path,
-        {"backend": ([think(0.01)], {}), "deploy": ([think(0.01)], {"needs": ["backend"], "gate": "approve"})},
+        {
+            "backend": ([think(0.01)], {}),
+            "deploy": ([think(0.01)], {"needs": ["backend"], "gate": "approve"}),
+        },
     )
     _run, status, events = await run_spec(event_log, spec, tmp_path, approve_all=True)
     assert status == "succeeded"
@@ -283,3 +302,21 @@ async def test_gate_handler_skip_and_start(tmp_path: Path, event_log: EventLog) 
     answers = {e.actor: e.action for e in events if e.type == "gate_answered"}
     assert answers == {"migrate": "start", "deploy": "skip"}
     assert index(events, "agent_gated", "deploy") < index(events, "gate_answered", "deploy")
+
+
+async def test_queued_agents_start_first_come_first_served(tmp_path: Path, event_log: EventLog) -> None:
+    # With one slot: `waiting` is queued behind `first`; `dependant` becomes ready later (when
+    # `first` ends) and must not jump ahead of `waiting` into the freed slot.
+    spec = make_spec(
+        tmp_path,
+        {
+            "first": ([think(0.05)], {}),
+            "waiting": ([think(0.01)], {}),
+            "dependant": ([think(0.01)], {"needs": ["first"]}),
+        },
+    )
+    _run, status, events = await run_spec(event_log, spec, tmp_path, max_parallel=1)
+    assert status == "succeeded"
+    starts = [e.actor for e in events if e.type == "agent_started"]
+    assert starts == ["first", "waiting", "dependant"]
+    assert index(events, "agent_finished", "first") + 1 < index(events, "agent_started", "dependant")

@@ -82,9 +82,7 @@ def example_folder(tmp_path: Path) -> Path:
 
 
 def test_issue_example_is_clean_once_docs_has_a_transcript(example_folder: Path) -> None:
-    text = ISSUE_EXAMPLE.replace(
-        "needs: backend ", "transcript: transcripts/docs.jsonl\nneeds: backend "
-    )
+    text = ISSUE_EXAMPLE.replace("needs: backend ", "transcript: transcripts/docs.jsonl\nneeds: backend ")
     spec = load(text, example_folder)
     assert [(d.code, d.severity) for d in spec.diagnostics] == [("unused-signal", Severity.HINT)]
     assert spec.diagnostics[0].range == r(13, 21, 36)  # mutations_ready: nobody needs it
@@ -129,10 +127,7 @@ def test_unknown_signal_on_the_needs_item() -> None:
 
 
 def test_needs_satisfied_by_glob_emitter_or_agent_name() -> None:
-    text = (
-        "---\nsignals:\n  ready: 'a.txt'\n---\n"
-        f"## a\n{CMD}emits: done\n## b\n{CMD}needs: ready, done, a\n"
-    )
+    text = f"---\nsignals:\n  ready: 'a.txt'\n---\n## a\n{CMD}emits: done\n## b\n{CMD}needs: ready, done, a\n"
     assert load(text).diagnostics == []
 
 
@@ -147,10 +142,7 @@ def test_dependency_cycle_on_each_needs_item() -> None:
 
 
 def test_signal_with_glob_breaks_the_cycle() -> None:
-    text = (
-        "---\nsignals:\n  sa: 'out/*.txt'\n---\n"
-        f"## a\n{CMD}needs: b\nemits: sa\n## b\n{CMD}needs: sa\n"
-    )
+    text = f"---\nsignals:\n  sa: 'out/*.txt'\n---\n## a\n{CMD}needs: b\nemits: sa\n## b\n{CMD}needs: sa\n"
     spec = load(text)
     assert found(spec, "dependency-cycle") == []
     assert agent_dependencies(spec) == {"a": {"b"}, "b": set()}
@@ -316,9 +308,7 @@ def test_load_spec_sorts_parse_and_validation_findings() -> None:
 
 
 def test_format_cli() -> None:
-    diag = SpecDiagnostic(
-        range=r(2, 4, 9), severity=Severity.ERROR, message="boom", code="unknown-key"
-    )
+    diag = SpecDiagnostic(range=r(2, 4, 9), severity=Severity.ERROR, message="boom", code="unknown-key")
     assert format_cli(diag, "x.agents.md") == "x.agents.md:3:5: error: boom [unknown-key]"
     hint = diag.model_copy(update={"severity": Severity.HINT})
     assert format_cli(hint, "p").startswith("p:3:5: note: boom")

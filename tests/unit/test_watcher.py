@@ -148,9 +148,7 @@ async def test_stop_is_idempotent_and_leaves_nothing_running(root: Path) -> None
     await watcher.stop()
     await watcher.stop()
     assert asyncio.all_tasks() == tasks_before
-    leftover = [
-        t for t in set(threading.enumerate()) - threads_before if t.name.startswith("counterpoint")
-    ]
+    leftover = [t for t in set(threading.enumerate()) - threads_before if t.name.startswith("counterpoint")]
     assert leftover == []
 
 
@@ -224,9 +222,7 @@ async def test_file_signal_source_fires_once_per_distinct_content(root: Path) ->
         existing.write_text("v1")  # unchanged rewrite: no signal
         schema = root / "app" / "schema.py"
         schema.write_text("class Course: ...\n")
-        assert await wait_for(
-            lambda: ("schema_ready", schema) in {(n, root / m["path"]) for n, m in fired}
-        )
+        assert await wait_for(lambda: ("schema_ready", schema) in {(n, root / m["path"]) for n, m in fired})
         assert ("app_changed", {"path": "app/schema.py", "kind": "added"}) in fired
         assert await wait_for(lambda: existing in {c.path for c in raw})
         schema.write_text("class Course: ...\n")  # same bytes again
@@ -281,9 +277,7 @@ async def test_signal_fires_during_a_burst_in_an_ignored_folder(root: Path) -> N
 
 async def test_start_on_a_missing_root_fails_cleanly(tmp_path: Path) -> None:
     tasks_before = asyncio.all_tasks()
-    source = FileSignalSource(
-        tmp_path / "missing", tmp_path / "missing", {"s": ["a.txt"]}, lambda n, m: None
-    )
+    source = FileSignalSource(tmp_path / "missing", tmp_path / "missing", {"s": ["a.txt"]}, lambda n, m: None)
     with pytest.raises(FileNotFoundError):
         await source.start()
     assert asyncio.all_tasks() == tasks_before

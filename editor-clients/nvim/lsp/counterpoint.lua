@@ -21,6 +21,14 @@ return {
     on_dir(vim.fs.root(bufnr, { '.git', '.counterpoint' }) or vim.fs.dirname(name))
   end,
   handlers = {
+    -- Through vim.notify (Neovim prints Info/Log messages with nvim_out_write,
+    -- which notification plugins never see and which stack into hit-enter prompts).
+    ['window/showMessage'] = function(_, params)
+      local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+      local message = (params.message or ''):gsub('^Counterpoint: ', '')
+      vim.notify('Counterpoint: ' .. message, levels[params.type] or vim.log.levels.INFO)
+      return vim.NIL
+    end,
     [protocol.notifications.event] = function(err, params, ctx)
       if not err then
         require('counterpoint.events').on_event(params, ctx)

@@ -8,6 +8,8 @@ import type { CounterpointEvent, StatusResult } from "./protocol";
 
 export const TERMINAL_STATES = new Set(["succeeded", "failed", "timed_out", "cancelled", "blocked", "skipped"]);
 export const FAILED_STATES = new Set(["failed", "timed_out", "blocked"]);
+/** Events not listed under their agent: signals have their own line, a tool call's file_written says it. */
+const QUIET_TYPES = new Set(["signal", "tool_call", "usage"]);
 
 /** Event type → the state an agent is in after it (agent_finished carries the state as its action). */
 const STATE_OF_EVENT: Record<string, string> = {
@@ -64,6 +66,7 @@ export interface RunCounts {
   waiting: number;
   done: number;
   failed: number;
+  cancelled: number;
 }
 
 export interface RunModelOptions {
@@ -145,7 +148,7 @@ export class RunModel {
         break;
     }
     if (actor && event.type.startsWith("agent_")) this.applyAgentEvent(this.agent(run, actor), event);
-    else if (actor && run.agents.has(actor) && event.type !== "signal") {
+    else if (actor && run.agents.has(actor) && !QUIET_TYPES.has(event.type)) {
       const agent = run.agents.get(actor)!;
       this.note(agent, event, describeEvent(event));
     }
@@ -259,11 +262,12 @@ export class RunModel {
 }
 
 export function countAgents(run: RunModelState): RunCounts {
-  const counts: RunCounts = { total: 0, running: 0, waiting: 0, done: 0, failed: 0 };
+  const counts: RunCounts = { total: 0, running: 0, waiting: 0, done: 0, failed: 0, cancelled: 0 };
   for (const agent of run.agents.values()) {
     counts.total += 1;
     if (agent.state === "running") counts.running += 1;
     else if (FAILED_STATES.has(agent.state)) counts.failed += 1;
+    else if (agent.state === "cancelled") counts.cancelled += 1;
     else if (TERMINAL_STATES.has(agent.state)) counts.done += 1;
     else counts.waiting += 1;
   }
@@ -319,7 +323,7 @@ export function describeAgent(agent: AgentModel, now: Date): string {
       return duration ? `running ${duration}` : "running";
     default: {
       const base = duration ? `${agent.state.replace("_", " ")} ${duration}` : agent.state.replace("_", " ");
-      return agent.error && agent.state !== "succeeded" ? `${base}: ${agent.error}` : base;
+      return agent.error && agent.state !== "succeeded" && agent.error !== agent.state ? `${base}: ${agent.error}` : base;
     }
   }
 }
@@ -342,7 +346,7 @@ export function describeEvent(event: CounterpointEvent): string {
       return typeof meta.line === "string" ? `> ${meta.line}` : "> (output)";
     case "agent_finished": {
       const d = typeof meta.duration_s === "number" ? ` in ${formatSeconds(meta.duration_s)}` : "";
-      const err = typeof meta.error === "string" ? `: ${meta.error}` : "";
+      const err = typeof meta.error === "string" && meta.error !== event.action ? `: ${meta.error}` : "";
       return `${event.action ?? "finished"}${d}${err}`;
     }
     case "signal":

@@ -58,6 +58,7 @@ export function runTitle(run: RunModelState): string {
 export function countsText(run: RunModelState): string {
   const c = countAgents(run);
   const parts = [`${c.running} running`, `${c.done} done`, `${c.failed} failed`];
+  if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
   if (c.waiting) parts.push(`${c.waiting} waiting`);
   return parts.join(" · ");
 }
@@ -140,7 +141,7 @@ export function statusBarText(model: RunModel): { text: string; tooltip: string;
   const c = countAgents(run);
   const live = run.state === "running";
   const icon = live ? "$(sync~spin)" : c.failed ? "$(error)" : run.state === "cancelled" ? "$(circle-slash)" : "$(pass)";
-  const text = `${icon} ${c.running} running · ${c.done} done · ${c.failed} failed`;
+  const text = `${icon} ${c.running} running · ${c.done} done · ${c.failed} failed${c.cancelled ? ` · ${c.cancelled} cancelled` : ""}`;
   const tooltip = `Counterpoint run ${run.runId} (${runTitle(run)}): ${live ? "running" : run.state}. Click to show the Agents view.`;
   return { text, tooltip, live };
 }
@@ -148,7 +149,7 @@ export function statusBarText(model: RunModel): { text: string; tooltip: string;
 /** The progress notification of a run: a message and the share of finished agents (0-100). */
 export function progressOf(run: RunModelState): { message: string; percent: number } {
   const c = countAgents(run);
-  const finished = c.done + c.failed;
+  const finished = c.done + c.failed + c.cancelled;
   const percent = c.total ? Math.round((finished / c.total) * 100) : 0;
   const agents = [...run.agents.values()];
   const running = agents.filter((a) => a.state === "running").map((a) => a.name);

@@ -126,6 +126,23 @@ def seats_left(store: Store, course_id: str) -> int:
     return course.capacity - sum(1 for e in store.enrollments if e.course_id == course_id)
 '''
 
+COMPONENTS = '''"""Small HTML components: a course card and a progress bar."""
+
+from __future__ import annotations
+
+from html import escape
+
+from enrollment.schema import Course, Enrollment
+
+
+def course_card(course: Course, seats_left: int) -> str:
+    return f"<article class=course><h2>{escape(course.title)}</h2><p>{seats_left} seats left</p></article>"
+
+
+def progress_bar(enrollment: Enrollment) -> str:
+    return f"<progress max=100 value={enrollment.progress}>{enrollment.progress}%</progress>"
+'''
+
 INIT = '''"""Course enrollment: schema, mutations and queries."""
 '''
 
@@ -246,20 +263,22 @@ TRANSCRIPTS: dict[str, list[dict[str, object]]] = {
         step("write_file", path="app/enrollment/schema.py", content=SCHEMA),
         step("think", seconds=1.0, text="Reviewing the schema against the ontology"),
         step("emit", signal="schema_ready", metadata={"tables": ["courses", "enrollments"], "types": ["Course", "Enrollment"]}),
+        step("think", seconds=1.5, text="Writing queries with multi-tenant filtering"),
+        step("write_file", path="app/enrollment/queries.py", content=QUERIES),
         step("think", seconds=2.0, text="Writing mutations with event logging"),
         step("write_file", path="app/enrollment/mutations.py", content=MUTATIONS),
         step("emit", signal="mutations_ready", metadata={"operations": ["enroll", "unenroll", "update_progress"]}),
-        step("think", seconds=1.5, text="Writing queries"),
-        step("write_file", path="app/enrollment/queries.py", content=QUERIES),
+        step("think", seconds=3.0, text="Reviewing the audit trail of every mutation"),
         step("say", text="Backend done: schema, 3 mutations, 4 queries."),
     ],
     "frontend": [
         step("say", text="schema_ready: generating the page from Course and Enrollment."),
-        step("think", seconds=2.5, text="Building the course listing page"),
+        step("think", seconds=1.5, text="Building the course listing page and the enrollment form"),
         step("write_file", path="app/web/__init__.py", content='"""Web layer."""\n'),
-        step("think", seconds=1.5, text="Building the enrollment form"),
         step("write_file", path="app/web/pages.py", content=PAGES_WITH_MISTAKE),
-        step("say", text="Frontend done: course list page, enrollment form."),
+        step("think", seconds=4.5, text="Building the CourseCard and ProgressBar components"),
+        step("write_file", path="app/web/components.py", content=COMPONENTS),
+        step("say", text="Frontend done: course list page, enrollment form, components."),
     ],
     "quality": [
         step("say", text="schema_ready: writing acceptance tests from the schema."),
@@ -270,7 +289,7 @@ TRANSCRIPTS: dict[str, list[dict[str, object]]] = {
     ],
     "docs": [
         step("say", text="mutations_ready: documenting the API contracts."),
-        step("think", seconds=1.5, text="Writing API documentation"),
+        step("think", seconds=2.5, text="Writing API documentation"),
         step("write_file", path="app/docs/API.md", content=API_DOCS),
     ],
     "integrator": [

@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     from counterpoint.cli import cmd_check, cmd_events, cmd_lsp, cmd_report, cmd_run
 
     parser = argparse.ArgumentParser(
-        prog="counterpoint", description="Run parallel coding agents on a Markdown spec, coordinated by events."
+        prog="counterpoint",
+        description="Run parallel coding agents on a Markdown spec, coordinated by events.",
     )
     parser.add_argument("--version", action="version", version=f"counterpoint {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")

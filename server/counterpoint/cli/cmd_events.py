@@ -53,7 +53,9 @@ def handle(args: argparse.Namespace) -> int:
         while True:
             events = query_events(path, run_id, args.type, last, 10_000, args.actor)
             for event in events:
-                line = json.dumps(event.model_dump(), ensure_ascii=False) if args.json else format_event(event)
+                line = (
+                    json.dumps(event.model_dump(), ensure_ascii=False) if args.json else format_event(event)
+                )
                 sys.stdout.write(line + "\n")
                 last = event.id
             sys.stdout.flush()

@@ -9,8 +9,8 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from counterpoint.cli.common import fail
 from counterpoint.cli.cmd_events import workspace_db
+from counterpoint.cli.common import fail
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.report import render_markdown
 

@@ -21,7 +21,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("spec", type=Path, metavar="SPEC")
     p.add_argument("--agents", help="comma-separated agents to run (with what they need)")
     p.add_argument("--max-parallel", type=int, help="most agents running at once")
-    p.add_argument("--speed", type=float, default=1.0, help="replay: scale recorded durations (2 = twice as fast)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay: scale recorded durations (2 = twice as fast)",
+    )
     p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
     p.add_argument("--yes", action="store_true", help="approve every gate")
     p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
@@ -51,7 +56,10 @@ async def _run(args: argparse.Namespace) -> int:
     spec = await read_spec(args.spec)
     if spec.has_errors:
         print_diagnostics(spec)
-        return fail(f"{display_path(args.spec)} has errors; fix them (see `counterpoint check`) and run again", 1)
+        return fail(
+            f"{display_path(args.spec)} has errors; fix them (see `counterpoint check`) and run again",
+            1,
+        )
     agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
     unknown = [a for a in agents or [] if spec.agent(a) is None]
     if unknown:
@@ -63,7 +71,9 @@ async def _run(args: argparse.Namespace) -> int:
 
     async def consent(workspace: str, what: str) -> bool:
         answer = await asyncio.to_thread(
-            _ask_tty, f"The spec in {workspace} wants to run `{what}`. Allow commands from this workspace?", "[y/N]:"
+            _ask_tty,
+            f"The spec in {workspace} wants to run `{what}`. Allow commands from this workspace?",
+            "[y/N]:",
         )
         return answer in ("y", "yes")
 

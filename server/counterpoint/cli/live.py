@@ -65,13 +65,21 @@ class LiveView:
         elif event.type in _PLAIN_TYPES:
             at = time.monotonic() - self._t0
             detail = {
-                EventType.SIGNAL: lambda: f"signal {event.action}" + (f" by {event.actor}" if event.actor else ""),
-                EventType.AGENT_WAITING: lambda: f"{event.actor} waiting on {', '.join(event.metadata.get('waiting_on', []))}",
+                EventType.SIGNAL: lambda: (
+                    f"signal {event.action}" + (f" by {event.actor}" if event.actor else "")
+                ),
+                EventType.AGENT_WAITING: lambda: (
+                    f"{event.actor} waiting on {', '.join(event.metadata.get('waiting_on', []))}"
+                ),
                 EventType.AGENT_STARTED: lambda: f"{event.actor} started",
-                EventType.AGENT_FINISHED: lambda: f"{event.actor} {event.action}"
-                + (f" in {event.metadata['duration_s']:.2f}s" if "duration_s" in event.metadata else "")
-                + (f": {event.metadata['error']}" if event.metadata.get("error") else ""),
-                EventType.FINDING: lambda: f"finding ({event.actor}): {event.metadata.get('path')}:{event.metadata.get('line')}: {event.metadata.get('message')}",
+                EventType.AGENT_FINISHED: lambda: (
+                    f"{event.actor} {event.action}"
+                    + (f" in {event.metadata['duration_s']:.2f}s" if "duration_s" in event.metadata else "")
+                    + (f": {event.metadata['error']}" if event.metadata.get("error") else "")
+                ),
+                EventType.FINDING: lambda: (
+                    f"finding ({event.actor}): {event.metadata.get('path')}:{event.metadata.get('line')}: {event.metadata.get('message')}"
+                ),
                 EventType.CHECK_FINISHED: lambda: f"check {event.actor} {event.action}",
                 EventType.NOTICE: lambda: f"notice: {event.action}",
             }[EventType(event.type)]()

@@ -17,9 +17,7 @@ from counterpoint_protocol.spec import AgentSpec
 
 S = AgentStatus
 _ALLOWED: dict[AgentStatus, frozenset[AgentStatus]] = {
-    S.PENDING: frozenset(
-        {S.WAITING, S.GATED, S.QUEUED, S.RUNNING, S.BLOCKED, S.CANCELLED, S.SKIPPED}
-    ),
+    S.PENDING: frozenset({S.WAITING, S.GATED, S.QUEUED, S.RUNNING, S.BLOCKED, S.CANCELLED, S.SKIPPED}),
     S.WAITING: frozenset({S.GATED, S.QUEUED, S.RUNNING, S.BLOCKED, S.CANCELLED, S.SKIPPED}),
     S.GATED: frozenset({S.QUEUED, S.RUNNING, S.SKIPPED, S.CANCELLED, S.BLOCKED}),
     S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.BLOCKED}),

@@ -100,6 +100,4 @@ class ConsentPolicy:
 
     async def require(self, what: str) -> None:
         if not await self.allowed(what):
-            raise ConsentDenied(
-                f"not allowed to run {what!r}: " + HOW_TO_GRANT.format(config=trust_file())
-            )
+            raise ConsentDenied(f"not allowed to run {what!r}: " + HOW_TO_GRANT.format(config=trust_file()))

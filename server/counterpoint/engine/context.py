@@ -75,13 +75,9 @@ async def load_shared_context(spec_dir: Path, names: list[str] | None) -> Shared
     wanted = list(names) if names is not None else list(DEFAULT_CONTEXT)
     texts = await asyncio.gather(*(_read(spec_dir / name) for name in wanted))
     files = tuple(
-        ContextFile(name, text)
-        for name, text in zip(wanted, texts, strict=True)
-        if text is not None
+        ContextFile(name, text) for name, text in zip(wanted, texts, strict=True) if text is not None
     )
     missing = (
-        tuple(name for name, text in zip(wanted, texts, strict=True) if text is None)
-        if explicit
-        else ()
+        tuple(name for name, text in zip(wanted, texts, strict=True) if text is None) if explicit else ()
     )
     return SharedContext(files, missing)

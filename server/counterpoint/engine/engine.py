@@ -42,7 +42,8 @@ def db_path(root: Path) -> Path:
 async def read_spec(path: Path, *, check_files: bool = True) -> Spec:
     async with aiofiles.open(path, encoding="utf-8", errors="replace") as fh:
         text = await fh.read()
-    return await asyncio.to_thread(load_spec, text, path.resolve(), check_files=check_files)
+    resolved = await asyncio.to_thread(path.resolve)
+    return await asyncio.to_thread(load_spec, text, resolved, check_files=check_files)
 
 
 class Engine:
@@ -66,9 +67,7 @@ class Engine:
     def live_run_for(self, spec_path: str) -> Run | None:
         return next((r for r in self.live_runs() if r.spec.path == spec_path), None)
 
-    def create_run(
-        self, spec: Spec, options: RunOptions | None = None, *, run_id: str | None = None
-    ) -> Run:
+    def create_run(self, spec: Spec, options: RunOptions | None = None, *, run_id: str | None = None) -> Run:
         live = self.live_run_for(spec.path)
         if live is not None:
             raise RunRefused(
@@ -97,9 +96,7 @@ class Engine:
         """Execute in the background (for the language server)."""
         return self.spawner.spawn(self.execute(run), name=f"run {run.run_id}")
 
-    async def events(
-        self, run_id: str | None = None, type: str | None = None, **kw: Any
-    ) -> list[Event]:
+    async def events(self, run_id: str | None = None, type: str | None = None, **kw: Any) -> list[Event]:
         return await self.log.query(run_id, type, **kw)
 
     async def resolve_run_id(self, run: str | None) -> str | None:

@@ -102,9 +102,7 @@ class EventLog:
         self = cls(path, redactor)
         await asyncio.to_thread(self._init_db)
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(
-            target=self._writer, name="counterpoint-eventlog", daemon=True
-        )
+        self._thread = threading.Thread(target=self._writer, name="counterpoint-eventlog", daemon=True)
         self._thread.start()
         return self
 
@@ -294,9 +292,7 @@ class EventLog:
         limit: int | None = None,
         actor: str | None = None,
     ) -> list[Event]:
-        return await asyncio.to_thread(
-            query_events, self.path, run_id, type, after_id, limit, actor
-        )
+        return await asyncio.to_thread(query_events, self.path, run_id, type, after_id, limit, actor)
 
     async def runs(self, limit: int = 50) -> list[RunRecord]:
         return await asyncio.to_thread(list_runs, self.path, limit)

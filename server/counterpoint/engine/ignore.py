@@ -100,9 +100,7 @@ class IgnoreRules:
         """Every non-ignored regular file under `directory` (blocking; run it in a thread)."""
         found: list[Path] = []
         for current, dirnames, filenames in os.walk(directory):
-            dirnames[:] = [
-                d for d in dirnames if not self.is_ignored(os.path.join(current, d), is_dir=True)
-            ]
+            dirnames[:] = [d for d in dirnames if not self.is_ignored(os.path.join(current, d), is_dir=True)]
             for name in filenames:
                 full = os.path.join(current, name)
                 if os.path.isfile(full) and not self.is_ignored(full, is_dir=False):

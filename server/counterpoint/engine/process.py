@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from counterpoint.engine.watchdog import Watchdog
+
 log = logging.getLogger(__name__)
 
 MAX_LINE = 8192
@@ -26,6 +28,22 @@ _PR_SET_PDEATHSIG = 1
 
 _live: set[int] = set()
 """Process group ids of every live child, for killing them all at exit."""
+_watchdog: Watchdog | None = None
+
+
+def watch_group(pgid: int) -> None:
+    """Register a child's process group: killed at exit, and by the watchdog if we die."""
+    global _watchdog
+    _live.add(pgid)
+    if _watchdog is None:
+        _watchdog = Watchdog()
+    _watchdog.watch(pgid)
+
+
+def release_group(pgid: int) -> None:
+    _live.discard(pgid)
+    if _watchdog is not None:
+        _watchdog.release(pgid)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -56,9 +74,7 @@ class ProcessResult:
     stderr_tail: list[str]
 
 
-async def _pump(
-    stream: asyncio.StreamReader, on_line: Callable[[str], None], tail: list[str]
-) -> None:
+async def _pump(stream: asyncio.StreamReader, on_line: Callable[[str], None], tail: list[str]) -> None:
     pending = b""
     while True:
         chunk = await stream.read(65536)
@@ -111,7 +127,7 @@ async def run_process(
         preexec_fn=_die_with_parent,
     )
     pgid = proc.pid
-    _live.add(pgid)
+    watch_group(pgid)
     out_tail: list[str] = []
     err_tail: list[str] = []
     try:
@@ -143,7 +159,7 @@ async def run_process(
             except (TimeoutError, asyncio.CancelledError):
                 pass
         kill_group(pgid, signal.SIGKILL)
-        _live.discard(pgid)
+        release_group(pgid)
         if proc.returncode is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 2)

@@ -12,7 +12,8 @@ from typing import Any
 
 REDACTED = "***"
 _SECRET_KEY = re.compile(
-    r"(^|[_\-.])(api[_-]?key|apikey|token|secret|secret[_-]?key|passw(or)?d|authorization|credentials?)$", re.I
+    r"(^|[_\-.])(api[_-]?key|apikey|token|secret|secret[_-]?key|passw(or)?d|authorization|credentials?)$",
+    re.I,
 )
 _SECRET_VALUE = re.compile(
     r"(sk-(ant-)?[A-Za-z0-9_\-]{16,}"  # OpenAI / Anthropic style keys
@@ -24,9 +25,7 @@ _SECRET_VALUE = re.compile(
 
 
 def _secret_env_values() -> list[str]:
-    return [
-        value for key, value in os.environ.items() if _SECRET_KEY.search(key) and len(value) >= 8
-    ]
+    return [value for key, value in os.environ.items() if _SECRET_KEY.search(key) and len(value) >= 8]
 
 
 class Redactor:

@@ -42,9 +42,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
 
     started = next((e for e in events if e.type == T.RUN_STARTED), events[0])
     finished = next((e for e in reversed(events) if e.type == T.RUN_FINISHED), None)
-    agents: dict[str, _AgentRow] = {
-        name: _AgentRow(name) for name in started.metadata.get("agents", [])
-    }
+    agents: dict[str, _AgentRow] = {name: _AgentRow(name) for name in started.metadata.get("agents", [])}
     signals: list[dict[str, Any]] = []
     fired: dict[str, float] = {}
     context: dict[str, Any] = {}
@@ -56,9 +54,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
     for event in events:
         actor = event.actor
         row = (
-            agents.setdefault(actor, _AgentRow(actor))
-            if actor and event.type.startswith("agent_")
-            else None
+            agents.setdefault(actor, _AgentRow(actor)) if actor and event.type.startswith("agent_") else None
         )
         if event.type == T.AGENT_WAITING and row is not None:
             row.status = "waiting"
@@ -108,9 +104,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
             notices.append(event.action)
 
     # Which signal (or agent) released each agent: the need met last before it started.
-    agent_end = {
-        r.name: r.end for r in agents.values() if r.status == "succeeded" and r.end is not None
-    }
+    agent_end = {r.name: r.end for r in agents.values() if r.status == "succeeded" and r.end is not None}
     # ``agent:<name>`` (an integrator's needs): that agent ended, whatever its status.
     any_end = {f"agent:{r.name}": (r.end, r.name) for r in agents.values() if r.end is not None}
     for row in agents.values():
@@ -131,10 +125,16 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                     signal["released"].append(row.name)
 
     wall = (
-        float(finished.metadata.get("wall_s"))
+        float(finished.metadata["wall_s"])
         if finished and "wall_s" in finished.metadata
         else (at(events[-1]))
     )
+    integrators = set(started.metadata.get("integrators", []))
+    builders_end = max(
+        (r.end for r in agents.values() if r.end is not None and r.name not in integrators),
+        default=None,
+    )
+    integration = integration_issues(events, at, builders_end)
     rows = [r for r in agents.values() if r.start is not None and r.end is not None]
     busy = sum((r.end or 0) - (r.start or 0) for r in rows)
     critical = critical_path(agents, signals)
@@ -173,11 +173,53 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         "checks": checks,
         "findings": findings,
         "usage": usage,
-        "shared_writes": {path: sorted(who) for path, who in writes.items() if len(who) > 1},
+        "shared_writes": {path: sorted(who) for path, who in writes.items() if len(who - integrators) > 1},
+        "integration": integration,
         "notices": notices,
         "events": len(events),
     }
     return report
+
+
+def integration_issues(events: list[Event], at: Any, builders_end: float | None) -> dict[str, Any]:
+    """Every distinct finding: when it was first found, whether that was before the last
+    (non-integrator) agent finished, and whether a later run of its check no longer had it."""
+    issues: dict[str, dict[str, Any]] = {}
+    last_keys: dict[str, tuple[float, set[str]]] = {}
+    for event in events:
+        if event.type == T.FINDING:
+            key = str(event.metadata.get("key") or event.action)
+            if key not in issues:
+                found = at(event)
+                issues[key] = {
+                    "key": key,
+                    "check": event.actor,
+                    "message": event.metadata.get("message"),
+                    "path": event.metadata.get("path"),
+                    "line": event.metadata.get("line"),
+                    "severity": event.metadata.get("severity"),
+                    "found_at_s": found,
+                    "early": builders_end is not None and found < builders_end,
+                    "fixed": False,
+                    "fixed_at_s": None,
+                    "builtin": bool(event.metadata.get("builtin")),
+                }
+        elif event.type == T.CHECK_FINISHED and event.actor:
+            last_keys[event.actor] = (at(event), {str(k) for k in event.metadata.get("keys", [])})
+    for issue in issues.values():
+        latest = last_keys.get(str(issue["check"]))
+        if latest is not None and issue["key"] not in latest[1] and latest[0] >= issue["found_at_s"]:
+            issue["fixed"] = True
+            issue["fixed_at_s"] = latest[0]
+    found = list(issues.values())
+    return {
+        "found": len(found),
+        "early": sum(1 for i in found if i["early"]),
+        "fixed": sum(1 for i in found if i["fixed"]),
+        "open": sum(1 for i in found if not i["fixed"]),
+        "builders_finished_at_s": builders_end,
+        "issues": found,
+    }
 
 
 def critical_path(agents: dict[str, _AgentRow], signals: list[dict[str, Any]]) -> dict[str, Any]:
@@ -249,6 +291,22 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"for {ctx.get('agents', 0)} agents; loading it per agent would have cost {ctx.get('bytes_per_agent_load', 0)} "
             f"bytes (~{ctx.get('tokens_per_agent_load', 0)} tokens).",
         ]
+    integration = report.get("integration") or {}
+    if integration.get("found"):
+        lines += [
+            "",
+            f"Integration issues: {integration['found']} found, {integration['early']} early (before the last "
+            f"building agent finished at {integration['builders_finished_at_s'] or 0:.2f}s), "
+            f"{integration['fixed']} fixed, {integration['open']} open.",
+            "",
+        ]
+        for issue in integration["issues"]:
+            where = f"{issue['path']}:{issue['line']}" if issue.get("line") else (issue.get("path") or "")
+            state = f"fixed at {issue['fixed_at_s']:.2f}s" if issue["fixed"] else "open"
+            early = "early" if issue["early"] else "late"
+            lines.append(
+                f"- [{issue['check']}] {where}: {issue['message']} (found at {issue['found_at_s']:.2f}s, {early}; {state})"
+            )
     if report.get("shared_writes"):
         lines += [
             "",

@@ -16,6 +16,7 @@ from typing import Any
 
 from counterpoint.engine.report_timeline import render_timeline
 
+TIMES = "\u00d7"  # the multiplication sign of "2.06x"
 STATUS_COLOURS = {
     "succeeded": "#2f9e5b",
     "failed": "#d64545",
@@ -42,7 +43,8 @@ h2 { font-size:16px; margin:28px 0 10px; }
 .fig { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:9px 13px; }
 .fig b { display:block; font-size:20px; font-variant-numeric:tabular-nums; }
 .fig span { color:var(--muted); font-size:12px; }
-.picture { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 12px 4px; }
+.picture { background:var(--card); border:1px solid var(--line); border-radius:10px;
+  padding:12px 12px 4px; }
 .picture svg { display:block; width:100%; height:auto; }
 .legend { display:flex; flex-wrap:wrap; gap:6px 16px; font-size:12px; color:var(--muted);
   margin:0 4px 8px; }
@@ -55,7 +57,8 @@ dl { display:grid; grid-template-columns:max-content 1fr; gap:5px 16px; margin:0
 dt { color:var(--muted); } dd { margin:0; font-variant-numeric:tabular-nums; }
 table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line);
   border-radius:8px; overflow:hidden; font-variant-numeric:tabular-nums; }
-th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
+th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line);
+  vertical-align:top; }
 th { background:#f0f2f5; font-weight:600; font-size:12px; color:#475467; }
 td.num, th.num { text-align:right; white-space:nowrap; }
 tr:last-child td { border-bottom:0; }
@@ -64,7 +67,8 @@ code { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; background:#f0f2f5
   border-radius:3px; }
 .crit { color:var(--crit); font-weight:600; }
 .muted { color:var(--muted); }
-ul.plain { margin:0; padding:10px 16px 10px 30px; background:var(--card); border:1px solid var(--line);
+ul.plain { margin:0; padding:10px 16px 10px 30px; background:var(--card);
+  border:1px solid var(--line);
   border-radius:8px; }
 footer { margin-top:28px; color:var(--muted); font-size:12px; }
 """
@@ -138,7 +142,7 @@ def _figures(report: dict[str, Any], agents: list[dict[str, Any]]) -> str:
     cells = [
         (_secs(report.get("wall_s")), "wall time"),
         (_secs(report.get("busy_s")), "busy (sum of agents)"),
-        (f"{report.get('parallelism', 0):.2f}×", "parallelism (busy / wall)"),
+        (f"{report.get('parallelism', 0):.2f}{TIMES}", "parallelism (busy / wall)"),
         (_secs(length), "critical path" + (f" ({length / wall:.0%} of wall)" if wall else "")),
         (f"{done} / {len(agents)}", "agents succeeded"),
     ]
@@ -167,31 +171,53 @@ def _summary(report: dict[str, Any]) -> str:
     rows = [
         ("status", _badge(str(report.get("status", "unknown")))),
         ("wall time", _secs(report.get("wall_s"))),
-        ("busy time", _secs(report.get("busy_s")) + ' <span class="muted">(sum of agent durations)</span>'),
-        ("parallelism", f"{report.get('parallelism', 0):.2f}× achieved"
-         + (f" · max_parallel {_e(report['max_parallel'])}" if report.get("max_parallel") else "")),
+        (
+            "busy time",
+            _secs(report.get("busy_s")) + ' <span class="muted">(sum of agent durations)</span>',
+        ),
+        (
+            "parallelism",
+            f"{report.get('parallelism', 0):.2f}{TIMES} achieved"
+            + (f" · max_parallel {_e(report['max_parallel'])}" if report.get("max_parallel") else ""),
+        ),
         ("critical path", f'<span class="crit">{chain}</span> ({_secs(crit.get("length_s"))})'),
     ]
     ctx = report.get("context") or {}
     if ctx:
         rows.append(("context loaded once", _context_text(ctx, "bytes_loaded", "tokens_loaded")))
-        rows.append(("loaded per agent", _context_text(ctx, "bytes_per_agent_load", "tokens_per_agent_load")
-                     + f' <span class="muted">({_number(ctx.get("agents"))} agents)</span>'))
+        rows.append(
+            (
+                "loaded per agent",
+                _context_text(ctx, "bytes_per_agent_load", "tokens_per_agent_load")
+                + f' <span class="muted">({_number(ctx.get("agents"))} agents)</span>',
+            )
+        )
         if ctx.get("missing"):
             rows.append(("missing context", ", ".join(f"<code>{_e(m)}</code>" for m in ctx["missing"])))
     signals = report.get("signals") or []
     if signals:
-        rows.append(("signals", "<br>".join(
-            f"<code>{_e(s.get('name'))}</code> at {_secs(s.get('at_s'))}"
-            + (f" by {_e(s['actor'])}" if s.get("actor") else " (file)")
-            + (f" → {', '.join(_e(r) for r in s['released'])}" if s.get("released") else "")
-            for s in signals
-        )))
+        rows.append(
+            (
+                "signals",
+                "<br>".join(
+                    f"<code>{_e(s.get('name'))}</code> at {_secs(s.get('at_s'))}"
+                    + (f" by {_e(s['actor'])}" if s.get("actor") else " (file)")
+                    + (f" → {', '.join(_e(r) for r in s['released'])}" if s.get("released") else "")
+                    for s in signals
+                ),
+            )
+        )
     shared = report.get("shared_writes") or {}
     if shared:
-        rows.append(("written by several", "<br>".join(
-            f"<code>{_e(path)}</code> ({', '.join(_e(w) for w in who)})" for path, who in shared.items()
-        )))
+        rows.append(
+            (
+                "written by several",
+                "<br>".join(
+                    f"<code>{_e(path)}</code> ({', '.join(_e(w) for w in who)})"
+                    for path, who in shared.items()
+                ),
+            )
+        )
     for notice in report.get("notices") or []:
         rows.append(("notice", _e(notice)))
     body = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
@@ -213,21 +239,33 @@ def _findings(report: dict[str, Any]) -> str:
         items = []
         for f in findings[:200]:
             where = _e(f.get("path") or "?") + (f":{_e(f['line'])}" if f.get("line") is not None else "")
-            meta = " · ".join(x for x in (_e(f["check"]) if f.get("check") else "",
-                                          _secs(f.get("at_s")) if f.get("at_s") is not None else "") if x)
-            items.append(f"<li><code>{where}</code> {_e(f.get('message', ''))}"
-                         + (f' <span class="muted">({meta})</span>' if meta else "") + "</li>")
+            meta = " · ".join(
+                x
+                for x in (
+                    _e(f["check"]) if f.get("check") else "",
+                    _secs(f.get("at_s")) if f.get("at_s") is not None else "",
+                )
+                if x
+            )
+            items.append(
+                f"<li><code>{where}</code> {_e(f.get('message', ''))}"
+                + (f' <span class="muted">({meta})</span>' if meta else "")
+                + "</li>"
+            )
         more = f'<li class="muted">… {len(findings) - 200} more</li>' if len(findings) > 200 else ""
         out.append(f"<h2>Findings ({len(findings)})</h2><ul class=plain>{''.join(items)}{more}</ul>")
     checks = report.get("checks") or {}
     if checks:
         rows = "".join(
             f"<tr><td>{_e(name)}</td><td class=num>{_number(c.get('runs'))}</td>"
-            f"<td>{_e(c.get('status', c.get('exit_code', '-')))}</td><td class=num>{_secs(c.get('last_at_s'))}</td></tr>"
+            f"<td>{_e(c.get('status', c.get('exit_code', '-')))}</td>"
+            f"<td class=num>{_secs(c.get('last_at_s'))}</td></tr>"
             for name, c in checks.items()
         )
-        out.append("<h2>Checks</h2><table><tr><th>check</th><th class=num>runs</th><th>last result</th>"
-                   f"<th class=num>last at</th></tr>{rows}</table>")
+        out.append(
+            "<h2>Checks</h2><table><tr><th>check</th><th class=num>runs</th><th>last result</th>"
+            f"<th class=num>last at</th></tr>{rows}</table>"
+        )
     integration = report.get("integration")
     if integration:
         out.append("<h2>Integration</h2>" + _generic(integration))
@@ -240,7 +278,9 @@ def _generic(value: Any, depth: int = 0) -> str:
         body = "".join(f"<dt>{_e(k)}</dt><dd>{_generic(v, depth + 1)}</dd>" for k, v in value.items())
         return f"<dl>{body}</dl>"
     if isinstance(value, list) and depth < 3:
-        return "<ul class=plain>" + "".join(f"<li>{_generic(v, depth + 1)}</li>" for v in value[:200]) + "</ul>"
+        return (
+            "<ul class=plain>" + "".join(f"<li>{_generic(v, depth + 1)}</li>" for v in value[:200]) + "</ul>"
+        )
     if isinstance(value, float):
         return _number(value)
     return _e(value)
@@ -256,10 +296,12 @@ def _usage(report: dict[str, Any]) -> str:
     for actor, totals in usage.items():
         cells = "".join(f"<td class=num>{_number(totals.get(k))}</td>" for k in keys)
         rows.append(f"<tr><td>{_e(actor)}</td>{cells}</tr>")
-    total_cells = "".join(
-        f"<td class=num><b>{_number(sum(t.get(k, 0) for t in usage.values() if isinstance(t.get(k, 0), int | float)))}</b></td>"
-        for k in keys
-    )
+
+    def total(key: str) -> float:
+        values = (t.get(key, 0) for t in usage.values())
+        return sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+
+    total_cells = "".join(f"<td class=num><b>{_number(total(k))}</b></td>" for k in keys)
     rows.append(f"<tr><td><b>total</b></td>{total_cells}</tr>")
     return f"<h2>LLM usage</h2><table><tr><th>agent</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -276,13 +318,17 @@ def _agent_table(report: dict[str, Any], agents: list[dict[str, Any]]) -> str:
         rows.append(
             f"<tr><td>{name}</td><td>{_badge(str(a.get('status', '?')))}</td>"
             f"<td>{_e(a.get('runner') or '-')}</td>"
-            f"<td class=num>{_secs(a.get('start_s'))}</td><td class=num>{_secs(a.get('end_s'))}</td>"
+            f"<td class=num>{_secs(a.get('start_s'))}</td>"
+            f"<td class=num>{_secs(a.get('end_s'))}</td>"
             f"<td class=num>{_secs(a.get('duration_s'))}</td>"
             f"<td class=num>{attempts if attempts else '-'}</td>"
             f"<td>{needs}</td><td>{_e(a.get('released_by') or '-')}</td>"
             f"<td class=err>{_e(a.get('error') or '')}</td></tr>"
         )
-    head = ("<tr><th>agent</th><th>status</th><th>runner</th><th class=num>start</th><th class=num>end</th>"
-            "<th class=num>duration</th><th class=num>attempts</th><th>needs</th><th>released by</th>"
-            "<th>error</th></tr>")
+    head = (
+        "<tr><th>agent</th><th>status</th><th>runner</th><th class=num>start</th>"
+        "<th class=num>end</th>"
+        "<th class=num>duration</th><th class=num>attempts</th><th>needs</th><th>released by</th>"
+        "<th>error</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"

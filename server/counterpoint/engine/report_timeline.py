@@ -10,6 +10,7 @@ every agent it released. The critical path's bars, names and arrows are purple.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from html import escape
@@ -91,9 +92,14 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
         f'aria-label="timeline of the run">',
         "<defs>",
         *(
-            f'<marker id="{mid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            f'orient="auto-start-reverse"><path d="M0,1 L10,5 L0,9 z" fill="{colour}"/></marker>'
-            for mid, colour in (("arr", ARROW), ("arr-crit", CRIT))
+            f'<marker id="{mid}" viewBox="0 0 10 10" refX="9" refY="5" '
+            'markerUnits="userSpaceOnUse" '
+            f'markerWidth="{size:.1f}" markerHeight="{size:.1f}" orient="auto-start-reverse">'
+            f'<path d="M0,1 L10,5 L0,9 z" fill="{colour}"/></marker>'
+            for mid, colour, size in (
+                ("arr", ARROW, min(9.0, lay.row_h * 0.6)),
+                ("arr-crit", CRIT, min(12.0, lay.row_h * 0.8)),
+            )
         ),
         "</defs>",
     ]
@@ -107,8 +113,8 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
             f'<line x1="{lay.x0}" x2="{lay.x1}" y1="{lay.lane_y}" y2="{lay.lane_y}" '
             f'stroke="#d0d5dd" stroke-dasharray="2 3"/>'
         )
-    sched_start = min((_num(a.get("start_s")) for a in agents if _num(a.get("start_s")) is not None),
-                      default=None)
+    starts = [t for t in (_num(a.get("start_s")) for a in agents) if t is not None]
+    sched_start = min(starts, default=None)
     for i, agent in enumerate(agents):
         out += _agent_row(lay, i, agent, colours, str(agent.get("name")) in critical, sched_start)
     markers = _signal_positions(lay, signals)
@@ -133,14 +139,23 @@ def _grid(lay: _Layout, n: int) -> list[str]:
         label = f"{t:g} s" if step >= 1 else f"{t:.{max(0, -math.floor(math.log10(step)))}f} s"
         out.append(f'<line x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom:.1f}" stroke="#eaecf0"/>')
         for y in (TOP - 8, bottom + 18):
-            out.append(f'<text x="{x}" y="{y:.1f}" text-anchor="middle" font-size="11" fill="{MUTED}">{label}</text>')
+            out.append(
+                f'<text x="{x}" y="{y:.1f}" text-anchor="middle" font-size="11" fill="{MUTED}">{label}</text>'
+            )
     end = lay.x(lay.t_max)
-    out.append(f'<line x1="{end}" x2="{end}" y1="{TOP}" y2="{bottom:.1f}" stroke="#98a2b3" stroke-dasharray="3 3"/>')
+    out.append(
+        f'<line x1="{end}" x2="{end}" y1="{TOP}" y2="{bottom:.1f}" stroke="#98a2b3" stroke-dasharray="3 3"/>'
+    )
     return out
 
 
 def _agent_row(
-    lay: _Layout, i: int, agent: dict[str, Any], colours: dict[str, str], critical: bool, sched: float | None
+    lay: _Layout,
+    i: int,
+    agent: dict[str, Any],
+    colours: dict[str, str],
+    critical: bool,
+    sched: float | None,
 ) -> list[str]:
     name = str(agent.get("name", "?"))
     status = str(agent.get("status", "?"))
@@ -150,7 +165,8 @@ def _agent_row(
     weight = ' font-weight="700"' if critical else ""
     fill = CRIT if critical else INK
     out = [
-        f'<text x="{GUTTER}" y="{y + font * 0.35:.1f}" text-anchor="end" font-size="{font}" fill="{fill}"{weight}>'
+        f'<text x="{GUTTER}" y="{y + font * 0.35:.1f}" text-anchor="end" font-size="{font}" '
+        f'fill="{fill}"{weight}>'
         f"<title>{_e(name)}</title>{_e(_short(name, 24))}</text>"
     ]
     start, end = _num(agent.get("start_s")), _num(agent.get("end_s"))
@@ -161,8 +177,11 @@ def _agent_row(
         wait = sched
     if wait is not None and start - wait > 0.001:
         x1, x2 = lay.x(wait), lay.x(start)
+        dense = lay.row_h < 14
         out.append(
-            f'<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="#98a2b3" stroke-width="2" stroke-linecap="round">'
+            f'<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="#98a2b3" '
+            f'stroke-width="{1 if dense else 2}" '
+            f'opacity="{0.4 if dense else 1}" stroke-linecap="round">'
             f"<title>{_e(name)} waited {start - wait:.2f} s</title></line>"
         )
     ran = status not in ("blocked", "skipped", "pending", "waiting") or (end or start) - start > 0
@@ -182,7 +201,8 @@ def _agent_row(
     width = max(2.0, x2 - x1)
     stroke = f' stroke="{CRIT}" stroke-width="2.5"' if critical else ""
     out.append(
-        f'<rect x="{x1}" y="{y - h / 2:.1f}" width="{width:.1f}" height="{h}" rx="3" fill="{colour}"{stroke}>'
+        f'<rect x="{x1}" y="{y - h / 2:.1f}" width="{width:.1f}" height="{h}" rx="3" '
+        f'fill="{colour}"{stroke}>'
         f"<title>{tip}</title></rect>"
     )
     duration = _num(agent.get("duration_s"))
@@ -193,15 +213,23 @@ def _agent_row(
         if width > 56:
             ink = INK if status in ("cancelled", "blocked", "skipped") else "#fff"
             out.append(
-                f'<text x="{x1 + 6:.1f}" y="{y + 4:.1f}" font-size="11" fill="{ink}" font-weight="600" '
+                f'<text x="{x1 + 6:.1f}" y="{y + 4:.1f}" font-size="11" fill="{ink}" '
+                'font-weight="600" '
                 f'pointer-events="none">{_e(text)}</text>'
             )
             text = ""
         if status != "succeeded" or text:
             label_colour = colour if status != "succeeded" else MUTED
             extra = status if status != "succeeded" else ""
-            out.append(_side_label(x1 + width + 6, y, " ".join(p for p in (text, extra) if p),
-                                   agent.get("error"), label_colour))
+            out.append(
+                _side_label(
+                    x1 + width + 6,
+                    y,
+                    " ".join(p for p in (text, extra) if p),
+                    agent.get("error"),
+                    label_colour,
+                )
+            )
     return out
 
 
@@ -214,7 +242,8 @@ def _side_label(x: float, y: float, text: str, error: Any, colour: str) -> str:
             full = " ".join(w for w in text.split() if w[0].isdigit())
         full = f"{full}: {error}" if full else str(error)
     return (
-        f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" fill="{colour}"><title>{_e(full)}</title>'
+        f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" fill="{colour}">'
+        f"<title>{_e(full)}</title>"
         f"{_e(_short(full, 48))}</text>"
     )
 
@@ -251,7 +280,7 @@ def _arrows(
 ) -> list[str]:
     by_name = {str(a.get("name")): a for a in agents}
     emitter = {str(s.get("name")): str(s.get("actor")) for s in signals}
-    crit_edges = set(zip(chain, chain[1:], strict=False))
+    crit_edges = set(itertools.pairwise(chain))
     out: list[str] = []
     thin = len(agents) > 100
     for agent in agents:
@@ -275,7 +304,8 @@ def _arrows(
         colour, marker, width = (CRIT, "arr-crit", 2.0) if crit else (ARROW, "arr", 1.3)
         opacity = "1" if crit else ("0.35" if thin else "0.9")
         out.append(
-            f'<path d="M{sx:.1f},{sy:.1f} C{sx + bend:.1f},{sy:.1f} {tx - bend:.1f},{ty:.1f} {tx:.1f},{ty:.1f}" '
+            f'<path d="M{sx:.1f},{sy:.1f} C{sx + bend:.1f},{sy:.1f} '
+            f'{tx - bend:.1f},{ty:.1f} {tx:.1f},{ty:.1f}" '
             f'fill="none" stroke="{colour}" stroke-width="{width}" opacity="{opacity}" '
             f'marker-end="url(#{marker})"><title>{_e(need)} released {_e(name)}</title></path>'
         )
@@ -292,15 +322,18 @@ def _signal_markers(
         name = str(signal.get("name"))
         x, y = markers[name]
         file_fired = signal.get("actor") is None or y == lay.lane_y
-        tip = [f"signal {name} at {(_num(signal.get('at_s')) or 0):.2f} s",
-               f"fired by {signal['actor']}" if signal.get("actor") else "fired by a file event"]
+        tip = [
+            f"signal {name} at {(_num(signal.get('at_s')) or 0):.2f} s",
+            f"fired by {signal['actor']}" if signal.get("actor") else "fired by a file event",
+        ]
         if signal.get("metadata"):
             tip.append(_short(json.dumps(signal["metadata"], default=str), 300))
         if signal.get("released"):
             tip.append("released " + ", ".join(str(n) for n in signal["released"]))
         fill = "#fff" if file_fired else INK
         out.append(
-            f'<path d="M{x},{y - r} L{x + r},{y} L{x},{y + r} L{x - r},{y} z" fill="{fill}" stroke="{INK}" '
+            f'<path d="M{x},{y - r} L{x + r},{y} L{x},{y + r} L{x - r},{y} z" '
+            f'fill="{fill}" stroke="{INK}" '
             f'stroke-width="1.6"><title>{_e(chr(10).join(tip))}</title></path>'
         )
         if not lay.labels:
@@ -312,7 +345,8 @@ def _signal_markers(
                 spans.append((x - 2, x + width))
                 out.append(
                     f'<text x="{x + 2:.1f}" y="{y + dy:.1f}" font-size="10.5" fill="{INK}" '
-                    f'font-family="ui-monospace,SFMono-Regular,Menlo,monospace">{_e(_short(name, 28))}</text>'
+                    'font-family="ui-monospace,SFMono-Regular,Menlo,monospace">'
+                    f"{_e(_short(name, 28))}</text>"
                 )
                 break
     return out

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from counterpoint_protocol.events import STATE_EVENT, AgentStatus, EventType, utc_timestamp
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
@@ -32,6 +32,10 @@ from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
 from counterpoint.engine.spawner import TaskSpawner
 from counterpoint.engine.workspace import WorkspaceTools, WriteRecord
+
+if TYPE_CHECKING:
+    from counterpoint.engine.checks.runner import CheckManager
+    from counterpoint.engine.watcher import FileChange
 
 log = logging.getLogger(__name__)
 S = AgentStatus
@@ -84,9 +88,9 @@ def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
         if name in chosen:
             continue
         chosen.add(name)
-        agent = spec.agent(name)
-        assert agent is not None
-        for need in agent.settings.needs:
+        found = spec.agent(name)
+        assert found is not None
+        for need in found.settings.needs:
             if need in names:
                 stack.append(need)
             else:  # a signal: whoever emits it (a glob's file is usually written by one of them too)
@@ -129,9 +133,7 @@ class Run:
         for runtime in self.agents.values():
             for signal in runtime.spec.settings.emits:
                 self._emitters.setdefault(signal, []).append(runtime)
-        self.max_parallel = (
-            self.options.max_parallel or spec.max_parallel or max(1, len(self.agents))
-        )
+        self.max_parallel = self.options.max_parallel or spec.max_parallel or max(1, len(self.agents))
         self.signals: dict[str, dict[str, Any]] = {}
         self.signal_times: dict[str, str] = {}
         self.signal_actor: dict[str, str | None] = {}
@@ -157,17 +159,24 @@ class Run:
         self.listeners: list[Callable[[str, Any], None]] = []
         """Engine-internal hooks (checks): called with ("signal", name) / ("agent_finished", name)."""
         self.result_status: str = "running"
+        self.checks: CheckManager | None = None
+        self.change_listeners: list[Callable[[list[FileChange]], None]] = []
+        """Hooks called with raw file changes seen by the watcher (checks' watch globs, attribution)."""
 
     # -- events ---------------------------------------------------------------------------------
 
-    def _emit(
-        self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any
-    ) -> None:
+    def _emit(self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any) -> None:
         """Append an event without waiting (the log keeps order; `flush` waits for commit)."""
         try:
             self.log.append_nowait(self.run_id, type, actor, action, metadata)
         except RuntimeError:
             log.warning("event after log closed: %s %s %s", type, actor, action)
+
+    def emit_event(
+        self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any
+    ) -> None:
+        """Append an event of this run (for engine parts such as checks)."""
+        self._emit(type, actor, action, **metadata)
 
     def _set_state(self, agent: AgentRuntime, new: AgentStatus, **metadata: Any) -> None:
         agent.transition(new)
@@ -200,6 +209,8 @@ class Run:
 
     async def _on_write(self, record: WriteRecord) -> None:
         self.writes.setdefault(record.path, []).append(record)
+        if self.checks is not None:
+            self.checks.builtin.tool_write(record.actor, record.path)
         self._emit(
             EventType.FILE_WRITTEN,
             record.actor,
@@ -211,9 +222,7 @@ class Run:
 
     # -- signals ----------------------------------------------------------------------------------
 
-    def fire(
-        self, name: str, metadata: dict[str, Any] | None = None, actor: str | None = None
-    ) -> bool:
+    def fire(self, name: str, metadata: dict[str, Any] | None = None, actor: str | None = None) -> bool:
         """Fire a signal; returns False if it had fired already (a signal fires once per run)."""
         metadata = dict(metadata or {})
         if actor is not None and actor in self.agents:
@@ -247,6 +256,12 @@ class Run:
         self._waiters.setdefault(name, []).append(future)
         return await asyncio.wait_for(future, timeout)
 
+    def can_still_fire(self, need: str) -> bool:
+        return self._can_still_fire(need)
+
+    def why_dead(self, need: str) -> str:
+        return self._why_dead(need)
+
     def _can_still_fire(self, need: str) -> bool:
         if need in self.signals:
             return True
@@ -262,9 +277,7 @@ class Run:
         needs = set(agent.needs)
         # An agent outside the selection that is needed by name: it is not run, so the need stays.
         if agent.spec.settings.integrate:
-            needs |= {
-                f"agent:{a.name}" for a in self.agents.values() if not a.spec.settings.integrate
-            }
+            needs |= {f"agent:{a.name}" for a in self.agents.values() if not a.spec.settings.integrate}
         return needs
 
     def _start_scheduling(self) -> None:
@@ -291,7 +304,8 @@ class Run:
         self._enqueue(agent)
 
     def _enqueue(self, agent: AgentRuntime) -> None:
-        if self._running < self.max_parallel:
+        # First come, first served: an agent ready now never takes a slot ahead of queued ones.
+        if self._running < self.max_parallel and not self._queue:
             self._launch(agent)
         else:
             self._set_state(agent, S.QUEUED, running=self._running, max_parallel=self.max_parallel)
@@ -340,8 +354,10 @@ class Run:
             while True:
                 try:
                     runner = get_runner(settings.runner)
-                    ctx = self._context(agent)
-                    await asyncio.wait_for(runner.run(ctx), settings.timeout)
+                    if settings.integrate and self.checks is not None and self.checks.states:
+                        await self._integrate(agent)
+                    else:
+                        await asyncio.wait_for(runner.run(self._context(agent)), settings.timeout)
                     final = S.SUCCEEDED
                     agent.error = None
                     break
@@ -374,6 +390,46 @@ class Run:
                 self._set_state(agent, final, attempts=agent.attempts)
                 self._after_terminal(agent)
             self._drain_queue()
+
+    async def _integrate(self, agent: AgentRuntime) -> None:
+        """The integrator: fix the open findings, let the checks run again, up to ``rounds`` times."""
+        assert self.checks is not None
+        settings = agent.spec.settings
+        runner = get_runner(settings.runner)
+        await self.checks.wait_idle()
+        for round_no in range(1, settings.rounds + 1):
+            open_errors = [f for f in self.checks.open_findings() if f.get("severity") == "error"]
+            if not open_errors:
+                self._emit(
+                    EventType.AGENT_OUTPUT,
+                    agent.name,
+                    None,
+                    line="checks pass: nothing to integrate"
+                    if round_no == 1
+                    else f"checks pass after round {round_no - 1}",
+                )
+                return
+            self._emit(
+                EventType.AGENT_OUTPUT,
+                agent.name,
+                "round",
+                line=f"round {round_no}: {len(open_errors)} open finding(s)",
+                round=round_no,
+            )
+            ctx = self._context(agent)
+            ctx.task = (
+                agent.spec.task.rstrip()
+                + "\n\n# Open findings of the integration checks\n\n"
+                + self.checks.findings_text()
+            )
+            await asyncio.wait_for(runner.run(ctx), settings.timeout)
+            await self.checks.rerun_all(f"after {agent.name} round {round_no}")
+        remaining = [f for f in self.checks.open_findings() if f.get("severity") == "error"]
+        if remaining:
+            raise AgentFailed(
+                f"checks still fail after {settings.rounds} round(s): "
+                + "; ".join(str(f.get("message")) for f in remaining[:3])
+            )
 
     def _context(self, agent: AgentRuntime) -> AgentContext:
         cwd = self.spec_dir / agent.spec.settings.cwd if agent.spec.settings.cwd else self.spec_dir
@@ -439,9 +495,7 @@ class Run:
                 if agent.state != S.WAITING:
                     continue
                 dead = sorted(
-                    n
-                    for n in agent.waiting_on
-                    if not n.startswith("agent:") and not self._can_still_fire(n)
+                    n for n in agent.waiting_on if not n.startswith("agent:") and not self._can_still_fire(n)
                 )
                 if dead:
                     agent.error = "; ".join(self._why_dead(n) for n in dead)
@@ -451,9 +505,7 @@ class Run:
             if not changed and not self._active():
                 stalled = [a for a in self.agents.values() if a.state == S.WAITING]
                 for agent in stalled:
-                    agent.error = "nothing left in the run can fire " + ", ".join(
-                        sorted(agent.waiting_on)
-                    )
+                    agent.error = "nothing left in the run can fire " + ", ".join(sorted(agent.waiting_on))
                     self._set_state(agent, S.BLOCKED, unmet=sorted(agent.waiting_on))
                     self._after_blocked(agent)
                     changed = True
@@ -496,6 +548,8 @@ class Run:
             elif agent.state == S.RUNNING and agent.task is not None:
                 agent.task.cancel()
         self._queue.clear()
+        if self.checks is not None:
+            self.checks.cancel()
         if all(a.terminal for a in self.agents.values()):
             self._done.set()
 
@@ -528,6 +582,8 @@ class Run:
             max_parallel=self.max_parallel,
             selection=self.options.agents,
             pid=os.getpid(),
+            integrators=[a.name for a in self.integrators],
+            checks=[c.settings.name for c in self.spec.checks],
             restored_signals=sorted(self.options.restored_signals),
             completed_agents=sorted(self.options.completed_agents),
         )
@@ -543,9 +599,13 @@ class Run:
             await self._start_watching()
             self.state = "running"
             self._start_scheduling()
+            for listener in list(self.listeners):
+                listener("started", "")
             if not self.agents:
                 self._done.set()
             await self._done.wait()
+            if self.checks is not None and not self.cancelled:
+                await self.checks.wait_idle()
         except asyncio.CancelledError:
             self.cancel()
             await self._wait_agents()
@@ -574,7 +634,15 @@ class Run:
             fire_file,
             extra_ignores=self.options.watcher_ignores,
         )
+        self.file_source.add_listener(self._on_changes)
         await self.file_source.start()
+
+    def _on_changes(self, changes: list[FileChange]) -> None:
+        for listener in list(self.change_listeners):
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("file change listener failed")
 
     async def _finish(self) -> None:
         await self._wait_agents()
@@ -588,7 +656,9 @@ class Run:
         statuses = {a.name: a.state.value for a in self.agents.values()}
         if self.cancelled:
             self.result_status = "cancelled"
-        elif all(a.state == S.SUCCEEDED for a in self.agents.values()):
+        elif all(a.state == S.SUCCEEDED for a in self.agents.values()) and not (
+            self.checks is not None and self.checks.open_errors()
+        ):
             self.result_status = "succeeded"
         else:
             self.result_status = "failed"
@@ -599,6 +669,7 @@ class Run:
             self.result_status,
             wall_s=round(self.finished_mono - self.started_mono, 4),
             agents=statuses,
+            open_findings=len(self.checks.open_findings()) if self.checks is not None else 0,
         )
         await self.log.flush()
         await self.log.finish_run(self.run_id, self.result_status)

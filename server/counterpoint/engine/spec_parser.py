@@ -215,9 +215,7 @@ class _SpecParser:
     # -- helpers ---------------------------------------------------------------
 
     def report(self, rng: SourceRange, code: str, message: str, severity: Severity) -> None:
-        self.diagnostics.append(
-            SpecDiagnostic(range=rng, severity=severity, message=message, code=code)
-        )
+        self.diagnostics.append(SpecDiagnostic(range=rng, severity=severity, message=message, code=code))
 
     def error(self, rng: SourceRange, code: str, message: str) -> None:
         self.report(rng, code, message, Severity.ERROR)
@@ -340,9 +338,7 @@ class _SpecParser:
             problem = getattr(exc, "problem", None) or str(exc)
             raise SettingValueError(f"invalid YAML value: {problem}") from exc
 
-    def pairs(
-        self, node: yaml.MappingNode, prefix: str
-    ) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
+    def pairs(self, node: yaml.MappingNode, prefix: str) -> Iterator[tuple[str, yaml.Node, yaml.Node]]:
         """(key, key node, value node) of a mapping; records key ranges, reports duplicates."""
         try:
             yaml.constructor.SafeConstructor().flatten_mapping(node)
@@ -576,8 +572,7 @@ class _SpecParser:
                 self.report(
                     key_range,
                     "duplicate-key",
-                    f"'{key}' is already set on line {setting_ranges[key].line + 1}; "
-                    "this value is used",
+                    f"'{key}' is already set on line {setting_ranges[key].line + 1}; this value is used",
                     Severity.WARNING,
                 )
             end_col = max(value_range.end_col, setting.end())

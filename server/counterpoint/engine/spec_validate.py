@@ -137,9 +137,7 @@ def _emitters(spec: Spec) -> dict[str, set[str]]:
     return emitters
 
 
-def _need_targets(
-    spec: Spec, need: str, names: set[str], emitters: dict[str, set[str]]
-) -> set[str]:
+def _need_targets(spec: Spec, need: str, names: set[str], emitters: dict[str, set[str]]) -> set[str]:
     targets = {need} if need in names else set()
     if need not in spec.signals:
         targets |= emitters.get(need, set())
@@ -163,9 +161,7 @@ class _Validator:
         self.programs: dict[str, str | None] = {}
 
     def report(self, rng: SourceRange, code: str, message: str, severity: Severity) -> None:
-        self.diagnostics.append(
-            SpecDiagnostic(range=rng, severity=severity, message=message, code=code)
-        )
+        self.diagnostics.append(SpecDiagnostic(range=rng, severity=severity, message=message, code=code))
 
     def error(self, rng: SourceRange, code: str, message: str) -> None:
         self.report(rng, code, message, Severity.ERROR)
@@ -399,9 +395,7 @@ class _Validator:
                     Severity.WARNING,
                 )
         elif self.which(program) is None:
-            self.report(
-                rng, "program-not-found", f"program '{program}' is not on PATH", Severity.WARNING
-            )
+            self.report(rng, "program-not-found", f"program '{program}' is not on PATH", Severity.WARNING)
 
     def which(self, program: str) -> str | None:
         if program not in self.programs:

@@ -50,9 +50,7 @@ class FileChange:
 class _WatchLoop:
     """One `RustNotify` instance and the thread that drains it into the watcher."""
 
-    def __init__(
-        self, watcher: WorkspaceWatcher, paths: list[str], *, recursive: bool, name: str
-    ) -> None:
+    def __init__(self, watcher: WorkspaceWatcher, paths: list[str], *, recursive: bool, name: str) -> None:
         self._watcher = watcher
         self.paths = paths
         self._stop = threading.Event()
@@ -139,9 +137,7 @@ class WorkspaceWatcher:
         top_dirs: list[str] = []
         with os.scandir(self.root) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and not self.rules.is_ignored(
-                    entry.path, is_dir=True
-                ):
+                if entry.is_dir(follow_symlinks=False) and not self.rules.is_ignored(entry.path, is_dir=True):
                     top_dirs.append(entry.path)
         if top_dirs:
             tree_loop = _WatchLoop(self, top_dirs, recursive=True, name="tree")

@@ -35,9 +35,7 @@ class WriteRecord:
     created: bool
 
 
-ToolRecorder = Callable[
-    [str, str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[None]
-]
+ToolRecorder = Callable[[str, str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[None]]
 """(actor, tool, arguments, result, error) -> None: records a tool call as an event."""
 WriteListener = Callable[[WriteRecord], Awaitable[None]]
 
@@ -103,11 +101,7 @@ class WorkspaceTools:
             await self._record(actor, tool, args, None, message)
             raise ToolError(message) from exc
         summary = (
-            result
-            if isinstance(result, dict)
-            else {"count": len(result)}
-            if isinstance(result, list)
-            else {}
+            result if isinstance(result, dict) else {"count": len(result)} if isinstance(result, list) else {}
         )
         await self._record(actor, tool, args, summary, None)
         return result
@@ -128,9 +122,7 @@ class WorkspaceTools:
         result: str = await self._call(actor, "read_file", {"path": path}, run)
         return result
 
-    async def list_files(
-        self, actor: str, path: str = ".", pattern: str | None = None
-    ) -> list[str]:
+    async def list_files(self, actor: str, path: str = ".", pattern: str | None = None) -> list[str]:
         def walk() -> list[str]:
             start = self.resolve(path)
             if not start.is_dir():
@@ -140,11 +132,7 @@ class WorkspaceTools:
                 dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
                 for name in sorted(filenames):
                     rel = self.relative(Path(dirpath) / name)
-                    if (
-                        pattern is None
-                        or fnmatch.fnmatch(rel, pattern)
-                        or fnmatch.fnmatch(name, pattern)
-                    ):
+                    if pattern is None or fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern):
                         found.append(rel)
                 if len(found) > 5000:
                     break
@@ -153,9 +141,7 @@ class WorkspaceTools:
         async def run() -> list[str]:
             return await asyncio.to_thread(walk)
 
-        result: list[str] = await self._call(
-            actor, "list_files", {"path": path, "pattern": pattern}, run
-        )
+        result: list[str] = await self._call(actor, "list_files", {"path": path, "pattern": pattern}, run)
         return result
 
     async def search(
@@ -192,9 +178,7 @@ class WorkspaceTools:
                 raise ToolError("search text is empty")
             return await asyncio.to_thread(scan)
 
-        result: list[dict[str, Any]] = await self._call(
-            actor, "search", {"text": text, "path": path}, run
-        )
+        result: list[dict[str, Any]] = await self._call(actor, "search", {"text": text, "path": path}, run)
         return result
 
     async def write_file(self, actor: str, path: str, content: str) -> dict[str, Any]:
@@ -229,7 +213,7 @@ class WorkspaceTools:
 
     async def _write(self, actor: str, target: Path, content: str) -> dict[str, Any]:
         data = content.encode("utf-8")
-        created = not target.exists()
+        created = not await asyncio.to_thread(target.exists)
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.counterpoint-tmp")
         async with aiofiles.open(tmp, "wb") as fh:

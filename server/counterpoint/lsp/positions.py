@@ -23,7 +23,9 @@ def to_lsp_range(lines: Sequence[str], source: SourceRange, codec: PositionCodec
     return types.Range(start=position(source.line, source.col), end=position(source.end_line, source.end_col))
 
 
-def from_lsp_position(lines: Sequence[str], position: types.Position, codec: PositionCodec) -> tuple[int, int]:
+def from_lsp_position(
+    lines: Sequence[str], position: types.Position, codec: PositionCodec
+) -> tuple[int, int]:
     """(line, code-point column) for a client position."""
     pos = codec.position_from_client_units(list(lines), types.Position(position.line, position.character))
     return pos.line, pos.character

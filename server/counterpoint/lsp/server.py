@@ -7,7 +7,7 @@ import atexit
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.messages import ServerSettings
 from counterpoint_protocol.methods import SPEC_SUFFIX
@@ -22,6 +22,9 @@ from counterpoint.engine.process import kill_all_children
 from counterpoint.engine.run import Run
 from counterpoint.engine.spawner import TaskSpawner
 
+if TYPE_CHECKING:
+    from counterpoint.lsp.features.documents import DiagnosticStore, SpecDocuments
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +32,11 @@ class CounterpointServer(LanguageServer):
     """Holds the engines (one per workspace root), parsed specs, settings and live UI state."""
 
     def __init__(self) -> None:
-        super().__init__("counterpoint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "counterpoint",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
         self.settings = ServerSettings()
         self.engines: dict[Path, Engine] = {}
         self._engine_locks: dict[Path, asyncio.Lock] = {}
@@ -39,6 +46,8 @@ class CounterpointServer(LanguageServer):
         self.ui: Any = None
         """The RunUI (progress, notifications, diagnostics of runs); set in features.register."""
         self.shutting_down = False
+        self.diagnostics: DiagnosticStore
+        self.documents: SpecDocuments
 
     # -- capabilities ---------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ def validate_settings(raw: Any) -> tuple[ServerSettings, list[str]]:
         except ValidationError as exc:
             for error in exc.errors():
                 key = str(error["loc"][0]) if error["loc"] else ""
-                problems.append(f"setting counterpoint.{key}: {error['msg']} (got {raw.get(key)!r}); using the default")
+                problems.append(
+                    f"setting counterpoint.{key}: {error['msg']} (got {raw.get(key)!r}); using the default"
+                )
                 raw.pop(key, None)
     return ServerSettings(), problems

@@ -1,6 +1,7 @@
 -- The integration diagnostic: during a run of the example, its `tests` check
 -- finds the page calling a mutation the backend never defined, and the server
--- publishes it as a diagnostic on a workspace file (source counterpoint/<check>).
+-- publishes it as a diagnostic on a workspace file (source counterpoint/<check>);
+-- once the integrator fixed it and the check ran again, the diagnostic clears.
 -- Waits up to 60 s for it.
 local H = dofile(vim.fs.dirname(arg[0]) .. '/helpers.lua')
 require('counterpoint').setup({})
@@ -34,4 +35,18 @@ H.wait(60000, function()
     return e.type == 'run_finished' and e.run_id == state.last_run_id
   end) ~= nil
 end, 'run finished')
+
+-- The integrator fixed it and the check ran again: the finding's diagnostic is gone.
+local function check_diagnostics()
+  local n = 0
+  for _, d in ipairs(vim.diagnostic.get()) do
+    if type(d.source) == 'string' and d.source:match('^counterpoint/') then
+      n = n + 1
+    end
+  end
+  return n
+end
+H.wait(30000, function()
+  return check_diagnostics() == 0
+end, 'the integration diagnostic cleared after the fix')
 H.done()

@@ -171,7 +171,11 @@ function M.apply_status(info)
   end
   local run = ensure_run(info.runId)
   run.spec = text_of(info.spec) or run.spec
-  run.state = text_of(info.state) or run.state
+  -- Keep the outcome a run_finished event told (the status may only say "finished").
+  local status_state = text_of(info.state)
+  if status_state and not (status_state == 'finished' and TERMINAL[run.state]) then
+    run.state = status_state
+  end
   for _, a in ipairs(info.agents or {}) do
     if type(a) == 'table' and type(a.name) == 'string' then
       local agent = ensure_agent(run, a.name)

@@ -223,6 +223,10 @@ local function show(kind, bufnr, nlines)
   end
   vim.wo[view.winid].wrap = false
   vim.wo[view.winid].cursorline = true
+  vim.wo[view.winid].number = false
+  vim.wo[view.winid].relativenumber = false
+  vim.wo[view.winid].signcolumn = 'no'
+  vim.wo[view.winid].foldcolumn = '0'
 end
 
 ---@param kind string

@@ -74,6 +74,7 @@ export function prepareProfile(run, vsix) {
     "extensions.autoUpdate": false,
     "extensions.autoCheckUpdates": false,
     "git.enabled": false,
+    "files.autoSave": "off",
     "editor.minimap.enabled": false,
     "window.commandCenter": false,
     "counterpoint.server.command": SERVER_COMMAND,

@@ -4,7 +4,7 @@
 // Screenshots of each moment go to artifacts/vscode/ (and one to docs/screenshots/vscode.png).
 import { test, expect, chromium } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ARTIFACTS,
@@ -82,6 +82,38 @@ function runStatus() {
   return page.locator(".statusbar-item", { hasText: /running · \d+ done · \d+ failed/ });
 }
 
+/** Pids of the language servers in code-server's process group. */
+function serverPids() {
+  const out = execFileSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 2 && Number(f[1]) === server.pgid && f.slice(2).join(" ").includes("counterpoint lsp"))
+    .map((f) => Number(f[0]));
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Drags the sash right of the side bar so that the Agents view's lines fit. */
+async function widenSideBar(by) {
+  const box = await page.locator(".part.sidebar").boundingBox();
+  if (!box) return;
+  const x = box.x + box.width + 1;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + by, y, { steps: 5 });
+  await page.mouse.up();
+  await page.mouse.move(x + by + 400, y);
+}
+
 /** The events the server logged for the last run, read with the CLI (to know whether checks ran). */
 function lastRunEvents() {
   const cli = SERVER_COMMAND.replace(/ lsp$/, "");
@@ -98,6 +130,7 @@ function lastRunEvents() {
 
 test.beforeAll(async () => {
   if (!existsSync(VSIX)) throw new Error(`${VSIX} is missing: run npm run package first`);
+  rmSync(ARTIFACTS, { recursive: true, force: true });
   run = makeRunFolder();
   workspace = copyExample(run);
   prepareProfile(run, VSIX);
@@ -157,12 +190,16 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     await expect(problemsRows("nonexistent").first()).toBeVisible();
     await expect(page.locator(".monaco-editor .squiggly-error, .monaco-editor .squiggly-warning").first()).toBeVisible();
     await shot("01-spec-diagnostic");
-    // Undo back to the saved text (not dirty any more): the diagnostic goes away.
-    for (let i = 0; i < 20 && (await page.locator(".tabs-container .tab.dirty").count()) > 0; i++) {
+    // Undo the mistake and save: the diagnostic goes away.
+    const lines = page.locator(".monaco-editor .view-lines").first();
+    for (let i = 0; i < 20 && (await lines.innerText()).includes("nonexistent"); i++) {
       await page.keyboard.press("Control+Z");
     }
+    expect(await lines.innerText()).not.toContain("nonexistent");
+    await page.keyboard.press("Control+S");
     await expect(page.locator(".tabs-container .tab.dirty")).toHaveCount(0);
     await expect(problemsRows("nonexistent")).toHaveCount(0);
+    expect(readFileSync(join(workspace, SPEC), "utf8")).not.toContain("nonexistent");
   });
 
   let sawIntegration = false;
@@ -171,6 +208,7 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Counterpoint: Course enrollment" });
     await expect(toast).toBeVisible();
     await expect(runStatus()).toBeVisible();
+    await widenSideBar(180);
     await expect(agentRow("backend").first()).toBeVisible();
     await expect(agentRow("frontend").first()).toBeVisible();
     await expect(agentsView().locator(".monaco-list-row", { hasText: /running/ }).first()).toBeVisible();
@@ -178,11 +216,18 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     // While the run goes on, watch the Problems panel for a finding of the example's tests check.
     const deadline = Date.now() + 60_000;
     const finished = agentsView().locator(".monaco-list-row", { hasText: /Course enrollment — (succeeded|failed)/ });
+    const succeededRow = agentsView().locator(".monaco-list-row", { hasText: /succeeded \d/ });
+    const runningRow = agentsView().locator(".monaco-list-row", { hasText: /running \d/ });
+    let midway = false;
     while (Date.now() < deadline) {
       await noErrorToast();
+      if (!midway && (await succeededRow.count()) > 0 && (await runningRow.count()) > 0 && (await toast.count()) > 0) {
+        midway = true;
+        await shot("03-run-midway");
+      }
       if (!sawIntegration && (await problemsRows("pages.py").count()) > 0) {
         sawIntegration = true;
-        await shot("03-integration-diagnostic");
+        await shot("03b-integration-diagnostic");
       }
       if ((await finished.count()) > 0) break;
       await page.waitForTimeout(150);
@@ -193,6 +238,18 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     await expect(agentRow("integrator").first()).toContainText("succeeded");
     await expect(agentsView().locator(".monaco-list-row", { hasText: "Signals" }).first()).toBeVisible();
     await shot("04-run-finished");
+  });
+
+  await test.step("the run's events and its report", async () => {
+    await palette("Counterpoint: Show Run Events");
+    await expect(page.locator(".part.panel .view-lines").first()).toContainText("run_started");
+    await expect(page.locator(".part.panel .view-lines").first()).toContainText("run_finished");
+    await shot("05-events");
+    await palette("Counterpoint: Open Run Report");
+    await expect(page.locator(".tabs-container .tab", { hasText: "Counterpoint Report" })).toBeVisible();
+    await page.waitForTimeout(500);
+    await shot("05-report");
+    await noErrorToast();
   });
 
   await test.step("the integration diagnostic of the example's check was shown", async () => {
@@ -225,5 +282,29 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
   });
 
   mkdirSync(join(REPO_ROOT, "docs", "screenshots"), { recursive: true });
-  copyFileSync(join(ARTIFACTS, "04-run-finished.png"), README_SHOT);
+  const best = existsSync(join(ARTIFACTS, "03-run-midway.png")) ? "03-run-midway.png" : "04-run-finished.png";
+  copyFileSync(join(ARTIFACTS, best), README_SHOT);
+
+  const pids = serverPids();
+  expect(pids.length, "the language server ran under code-server").toBeGreaterThan(0);
+
+  await test.step("a server command that does not exist: an error that says how to fix it", async () => {
+    const settingsFile = join(run, "user-data", "User", "settings.json");
+    const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
+    settings["counterpoint.server.command"] = "/nonexistent/bin/counterpoint lsp";
+    writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+    const error = page.locator(".notifications-toasts .notification-toast:has(.codicon-error)", { hasText: "could not start" });
+    await expect(error.first()).toBeVisible();
+    await expect(error.first()).toContainText("counterpoint.server.command");
+    await expect(page.locator(".statusbar-item", { hasText: "Counterpoint failed" })).toBeVisible();
+    await shot("07-server-missing");
+  });
+
+  await test.step("closing VS Code leaves no language server behind", async () => {
+    await context.close();
+    context = undefined;
+    await stopCodeServer(server);
+    server = undefined;
+    await expect.poll(() => pids.filter(alive), { timeout: 10_000 }).toEqual([]);
+  });
 });

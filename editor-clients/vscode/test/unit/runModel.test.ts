@@ -27,7 +27,7 @@ test("run_started lists the agents; state events move each agent", () => {
   assert.deepEqual([...run.agents.keys()], ["backend", "frontend", "integrator"]);
   assert.equal(run.agents.get("backend")!.state, "running");
   assert.deepEqual(run.agents.get("frontend")!.waitingOn, ["api_ready"]);
-  assert.deepEqual(countAgents(run), { total: 3, running: 1, waiting: 2, done: 0, failed: 0 });
+  assert.deepEqual(countAgents(run), { total: 3, running: 1, waiting: 2, done: 0, failed: 0, cancelled: 0 });
   const now = new Date(Date.UTC(2026, 0, 1, 10, 0, 12));
   assert.equal(describeAgent(run.agents.get("backend")!, now), "running 12s");
   assert.equal(describeAgent(run.agents.get("frontend")!, now), "waiting on api_ready");
@@ -52,7 +52,7 @@ test("signals, output, finishing with duration and error, and the run's end", ()
   model.apply(ev("run_finished", null, "failed", { wall_s: 4.2, agents: { backend: "succeeded", frontend: "failed", integrator: "blocked" } }, 5));
   assert.equal(run.state, "failed");
   assert.equal(model.live().length, 0);
-  assert.deepEqual(countAgents(run), { total: 3, running: 0, waiting: 0, done: 1, failed: 2 });
+  assert.deepEqual(countAgents(run), { total: 3, running: 0, waiting: 0, done: 1, failed: 2, cancelled: 0 });
 });
 
 test("a repeated event (same id) is ignored", () => {
@@ -86,6 +86,8 @@ test("only the newest runs are kept, live ones never dropped", () => {
 test("the tree shows each run with its agents (state, duration, waits, events) and its signals", () => {
   const model = new RunModel();
   startedRun(model);
+  model.apply(ev("tool_call", "backend", "write_file", { args: { path: "api.py" } }, 1));
+  model.apply(ev("file_written", "backend", "api.py", { bytes: 3 }, 1));
   model.apply(ev("signal", "backend", "api_ready", {}, 2));
   model.apply(ev("agent_finished", "backend", "succeeded", { duration_s: 2 }, 2));
   const now = new Date(Date.UTC(2026, 0, 1, 10, 0, 5));
@@ -96,7 +98,7 @@ test("the tree shows each run with its agents (state, duration, waits, events) a
   const backend = runNode.children.find((n) => n.label === "backend")!;
   assert.equal(backend.description, "succeeded 2.0s");
   assert.equal(backend.icon, "pass");
-  assert.deepEqual(backend.children.map((c) => c.label), ["succeeded in 2.0s", "fired api_ready", "started"]);
+  assert.deepEqual(backend.children.map((c) => c.label), ["succeeded in 2.0s", "fired api_ready", "wrote api.py", "started"]);
   const integrator = runNode.children.find((n) => n.label === "integrator")!;
   assert.equal(integrator.description, "waiting on backend, frontend");
   const signals = runNode.children.find((n) => n.contextValue === "signals")!;
@@ -116,8 +118,11 @@ test("the status bar and the progress notification summarise the current run", (
   assert.equal(progress.message, "0/3 done · running: backend · frontend waits on api_ready; integrator waits on backend, frontend");
   model.apply(ev("agent_finished", "backend", "succeeded", { duration_s: 1 }, 1));
   assert.equal(progressOf(model.get("run-1")!).percent, 33);
+  model.apply(ev("agent_finished", "frontend", "cancelled", { duration_s: 0.5, error: "cancelled" }, 2));
+  model.apply(ev("agent_finished", "integrator", "cancelled", { error: "cancelled" }, 2));
   model.apply(ev("run_finished", null, "cancelled", {}, 2));
-  assert.match(statusBarText(model)!.text, /^\$\(circle-slash\) 0 running · 1 done · 0 failed$/);
+  assert.equal(statusBarText(model)!.text, "$(circle-slash) 0 running · 1 done · 0 failed · 2 cancelled");
+  assert.equal(describeAgent(model.get("run-1")!.agents.get("frontend")!, new Date()), "cancelled 0.5s");
 });
 
 test("status from counterpoint.status seeds runs the extension did not see start", () => {

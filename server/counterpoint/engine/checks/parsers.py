@@ -126,9 +126,7 @@ def parse_output(
     if exit_code != 0 and not result.findings and not result.problems:
         first = _first_line(stdout) or _first_line(stderr)
         if first:
-            result.problems.append(
-                f"exited {exit_code} and printed nothing I could read: {first[:200]}"
-            )
+            result.problems.append(f"exited {exit_code} and printed nothing I could read: {first[:200]}")
         else:
             result.problems.append(f"exited {exit_code} and printed nothing")
     return result
@@ -221,9 +219,7 @@ def _parse_gcc_line(line: str, cwd: Path, check: str) -> tuple[Finding, bool] | 
         rule_match = _BRACKET_RULE.search(message)
         if rule_match:
             rule, message = rule_match["rule"], message[: rule_match.start()]
-        return _finding(match, cwd, check, severity, message, rule, end_line, end_col), (
-            word == "note"
-        )
+        return _finding(match, cwd, check, severity, message, rule, end_line, end_col), (word == "note")
     for pattern in (_TSC, _PYRIGHT):
         match = pattern.match(line)
         if match:

@@ -29,9 +29,7 @@ DETAIL_LIMIT = 4000
 
 _PYTEST_FRAME = re.compile(r"^(?P<path>[^\s:>][^:]*?):(?P<line>\d+):(?: (?P<rest>.*))?$")
 _PYTHON_FRAME = re.compile(r'^(?:E\s+)?\s*File "(?P<path>[^"]+)", line (?P<line>\d+)')
-_JS_FRAME = re.compile(
-    r"^\s*at (?:.*?\()?(?:file://)?(?P<path>[^\s()]+?):(?P<line>\d+):(?P<col>\d+)\)?\s*$"
-)
+_JS_FRAME = re.compile(r"^\s*at (?:.*?\()?(?:file://)?(?P<path>[^\s()]+?):(?P<line>\d+):(?P<col>\d+)\)?\s*$")
 _EXCEPTION_LINE = re.compile(
     r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Failure|Failed|Interrupt|Warning)"
     r"(?::\s.*)?$"
@@ -152,9 +150,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _junit_finding(
-    case: ET.Element, outcome: ET.Element, cwd: Path, check: str, zero_based: bool
-) -> Finding:
+def _junit_finding(case: ET.Element, outcome: ET.Element, cwd: Path, check: str, zero_based: bool) -> Finding:
     body = outcome.text or ""
     info = analyze_traceback(body, cwd)
     name = case.get("name", "")
@@ -226,9 +222,7 @@ def parse_pytest(text: str, *, cwd: Path, check: str) -> list[Finding]:
         elif section == "short test summary info":
             summary_match = _SUMMARY.match(line)
             if summary_match:
-                summary.append(
-                    (summary_match["kind"], summary_match["nodeid"], summary_match["msg"])
-                )
+                summary.append((summary_match["kind"], summary_match["nodeid"], summary_match["msg"]))
     findings: list[Finding] = []
     used: set[int] = set()
     for block in blocks:
@@ -247,9 +241,7 @@ def _bare_title(title: str) -> str:
     return title
 
 
-def _match_nodeid(
-    title: str, summary: list[tuple[str, str, str | None]], used: set[int]
-) -> str | None:
+def _match_nodeid(title: str, summary: list[tuple[str, str, str | None]], used: set[int]) -> str | None:
     bare = _bare_title(title)
     kind = "ERROR" if title.startswith("ERROR ") else "FAILED"
     for index, (summary_kind, nodeid, _msg) in enumerate(summary):

@@ -29,10 +29,11 @@ from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import (
     MAX_LINE,
     _die_with_parent,
-    _live,
     _pump,
     child_env,
     kill_group,
+    release_group,
+    watch_group,
 )
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
 from counterpoint.engine.runners.command import agent_prompt
@@ -202,9 +203,7 @@ class CounterpointClient:
             seen.status, changed = update.status, True
         seen.paths = _paths_of(update.locations, update.raw_input) or seen.paths
         if changed:
-            self.ctx.output(
-                f"tool: {seen.title or update.tool_call_id} ({seen.status or 'pending'})"
-            )
+            self.ctx.output(f"tool: {seen.title or update.tool_call_id} ({seen.status or 'pending'})")
 
     def _plan(self, entries: list[Any]) -> None:
         current = {entry.content: entry.status for entry in entries}
@@ -365,7 +364,7 @@ class _Session:
         except OSError as exc:
             raise AgentFailed(f"could not start {self.command!r}: {exc}") from exc
         self.proc = proc
-        _live.add(proc.pid)
+        watch_group(proc.pid)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, self.stderr_tail))
         conn = connect_to_agent(cast("Client", self.client), proc.stdin, proc.stdout)
@@ -389,16 +388,12 @@ class _Session:
                 )
                 session = await self._call(
                     "session/new",
-                    conn.new_session(
-                        cwd=str(await asyncio.to_thread(ctx.cwd.resolve)), mcp_servers=[]
-                    ),
+                    conn.new_session(cwd=str(await asyncio.to_thread(ctx.cwd.resolve)), mcp_servers=[]),
                     HANDSHAKE_TIMEOUT,
                 )
                 self.client.session_id = session.session_id
                 prompt_task = asyncio.ensure_future(
-                    conn.prompt(
-                        session_id=session.session_id, prompt=[text_block(agent_prompt(ctx))]
-                    )
+                    conn.prompt(session_id=session.session_id, prompt=[text_block(agent_prompt(ctx))])
                 )
                 response = await self._call("session/prompt", prompt_task, None)
             except RequestError as exc:
@@ -432,9 +427,7 @@ class _Session:
         task = asyncio.ensure_future(request)
         exited = asyncio.ensure_future(self.proc.wait())
         try:
-            done, _ = await asyncio.wait(
-                {task, exited}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait({task, exited}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
             if task not in done and exited in done:
                 # A last answer may still be in the pipe.
                 done, _ = await asyncio.wait({task}, timeout=1.0)
@@ -493,7 +486,7 @@ class _Session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(proc.wait()), 2)
         kill_group(pgid, signal.SIGKILL)
-        _live.discard(pgid)
+        release_group(pgid)
         if proc.returncode is None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 2)
@@ -502,9 +495,7 @@ class _Session:
 _STOP_REASONS = {
     "refusal": "the ACP agent refused the task (stop reason: refusal)",
     "max_tokens": "the ACP agent ran out of tokens (stop reason: max_tokens)",
-    "max_turn_requests": (
-        "the ACP agent hit its limit of model requests (stop reason: max_turn_requests)"
-    ),
+    "max_turn_requests": ("the ACP agent hit its limit of model requests (stop reason: max_turn_requests)"),
     "cancelled": "the ACP agent cancelled its turn (stop reason: cancelled)",
 }
 

@@ -26,8 +26,7 @@ PRESETS: dict[str, str] = {
     # break on Linux's 128 KiB limit for one argument. Codex's --full-auto is deprecated in
     # favour of --sandbox workspace-write; Gemini's --yolo in favour of --approval-mode yolo.
     "claude-code": (
-        "claude -p --output-format text --permission-mode acceptEdits"
-        ' "Carry out the task given on stdin."'
+        'claude -p --output-format text --permission-mode acceptEdits "Carry out the task given on stdin."'
     ),
     "aider": 'aider --yes-always --no-pretty --no-stream --message-file "$COUNTERPOINT_TASK_FILE"',
     "codex": 'codex exec --sandbox workspace-write "Carry out the task given on stdin."',
@@ -113,11 +112,7 @@ class CommandRunner(Runner):
             await asyncio.gather(*pending)
         if result.exit_code != 0:
             last = next(
-                (
-                    line
-                    for line in reversed(result.stderr_tail + result.stdout_tail)
-                    if line.strip()
-                ),
+                (line for line in reversed(result.stderr_tail + result.stdout_tail) if line.strip()),
                 "",
             )
             detail = f": {last}" if last else ""

@@ -75,9 +75,7 @@ def user_prompt(ctx: AgentContext, role: Role | None) -> str:
         parts.append(f'<role name="{role.name}">\n{role.prompt}\n</role>')
     if settings.emits:
         parts.append(
-            "Emit these signals (emit_signal) when their work is done: "
-            + ", ".join(settings.emits)
-            + "."
+            "Emit these signals (emit_signal) when their work is done: " + ", ".join(settings.emits) + "."
         )
     parts.append(f"# Task\n\n{ctx.task.strip() or '(no task text)'}")
     return "\n\n".join(parts)
@@ -86,9 +84,7 @@ def user_prompt(ctx: AgentContext, role: Role | None) -> str:
 class _Session:
     """One agent's live session: streaming lines, usage accounting, the transcript."""
 
-    def __init__(
-        self, ctx: AgentContext, endpoint: Endpoint, prices: PriceTable, budget: RunBudget
-    ) -> None:
+    def __init__(self, ctx: AgentContext, endpoint: Endpoint, prices: PriceTable, budget: RunBudget) -> None:
         self.ctx = ctx
         self.endpoint = endpoint
         self.prices = prices
@@ -178,9 +174,7 @@ class LLMRunner(Runner):
     async def run(self, ctx: AgentContext) -> None:
         settings = ctx.agent.settings
         role = (
-            await asyncio.to_thread(load_role, ctx.workspace_root, settings.role)
-            if settings.role
-            else None
+            await asyncio.to_thread(load_role, ctx.workspace_root, settings.role) if settings.role else None
         )
         if role is not None and role.unknown_tools:
             ctx.output(
@@ -193,9 +187,7 @@ class LLMRunner(Runner):
         prices = await asyncio.to_thread(PriceTable.load, ctx.options.get("prices"))
         budget = ctx.options.get("budget")
         if not isinstance(budget, RunBudget):
-            budget = RunBudget(
-                ctx.spec.budget_usd
-            )  # without the run's shared one: this agent's own
+            budget = RunBudget(ctx.spec.budget_usd)  # without the run's shared one: this agent's own
         session = _Session(ctx, endpoint, prices, budget)
         failure: str | None = None
         try:
@@ -228,8 +220,9 @@ class LLMRunner(Runner):
                 "anthropic_cache_instructions": True,
                 "anthropic_cache_messages": True,
             }
+        model, client = build_model(endpoint)
         agent: Agent[None, str] = Agent(
-            build_model(endpoint),
+            model,
             system_prompt=system_prompt(ctx),
             tools=make_tools(ctx, role.tools if role else None, session.recorder),
             retries=TOOL_RETRIES,
@@ -258,13 +251,16 @@ class LLMRunner(Runner):
         except BudgetExceeded as exc:
             raise AgentFailed(str(exc)) from exc
         except UsageLimitExceeded as exc:
-            raise AgentFailed(
-                f"{ctx.name} reached its limit ({_limit_name(settings)}): {exc}"
-            ) from exc
+            raise AgentFailed(f"{ctx.name} reached its limit ({_limit_name(settings)}): {exc}") from exc
         except UnexpectedModelBehavior as exc:
             raise AgentFailed(f"{endpoint.qualified}: {exc.message}") from exc
         except ModelAPIError as exc:
             raise explain_model_error(exc, endpoint) from exc
+        finally:
+            try:
+                await client.close()
+            except Exception:  # closing must not hide why the agent ended
+                log.debug("closing the %s client failed", endpoint.provider, exc_info=True)
 
 
 def _limit_name(settings: Any) -> str:

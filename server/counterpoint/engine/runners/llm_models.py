@@ -110,8 +110,11 @@ def resolve_endpoint(model: str | None, settings: dict[str, Any] | None) -> Endp
     )
 
 
-def build_model(endpoint: Endpoint) -> Any:
-    """A pydantic-ai model for the endpoint, on an SDK client that retries transient errors."""
+def build_model(endpoint: Endpoint) -> tuple[Any, Any]:
+    """A pydantic-ai model for the endpoint and its SDK client (which retries transient errors).
+
+    The caller closes the client (``await client.close()``) when the agent ends.
+    """
     if endpoint.provider == "openai":
         from openai import AsyncOpenAI
         from pydantic_ai.models.openai import OpenAIChatModel
@@ -123,9 +126,8 @@ def build_model(endpoint: Endpoint) -> Any:
             max_retries=endpoint.max_retries,
             timeout=endpoint.timeout,
         )
-        return OpenAIChatModel(
-            endpoint.model_name, provider=OpenAIProvider(openai_client=openai_client)
-        )
+        provider = OpenAIProvider(openai_client=openai_client)
+        return OpenAIChatModel(endpoint.model_name, provider=provider), openai_client
     from anthropic import AsyncAnthropic
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
@@ -136,9 +138,8 @@ def build_model(endpoint: Endpoint) -> Any:
         max_retries=endpoint.max_retries,
         timeout=endpoint.timeout,
     )
-    return AnthropicModel(
-        endpoint.model_name, provider=AnthropicProvider(anthropic_client=anthropic_client)
-    )
+    anthropic_provider = AnthropicProvider(anthropic_client=anthropic_client)
+    return AnthropicModel(endpoint.model_name, provider=anthropic_provider), anthropic_client
 
 
 def explain_model_error(exc: Exception, endpoint: Endpoint) -> AgentFailed:
@@ -156,8 +157,7 @@ def explain_model_error(exc: Exception, endpoint: Endpoint) -> AgentFailed:
             )
         if status == 404:
             return AgentFailed(
-                f"{endpoint.qualified}: not found at {where} (404): "
-                "check the model name and the URL"
+                f"{endpoint.qualified}: not found at {where} (404): check the model name and the URL"
             )
         if status == 429 or status >= 500:
             return AgentFailed(
@@ -218,9 +218,7 @@ def parse_role(text: str, name: str) -> Role:
             mapped.extend(t for t in ours if t not in mapped)
         tools = tuple(mapped)
     model = front.get("model")
-    model_name = (
-        None if not model or model == "inherit" else CLAUDE_ALIASES.get(str(model), str(model))
-    )
+    model_name = None if not model or model == "inherit" else CLAUDE_ALIASES.get(str(model), str(model))
     return Role(
         name=str(front.get("name") or name),
         description=str(front.get("description") or ""),
@@ -257,6 +255,4 @@ def load_role(workspace_root: Path, name: str) -> Role:
     try:
         return parse_role(text, name)
     except yaml.YAMLError as exc:
-        raise AgentFailed(
-            f"role {name!r}: the front matter of {path} is not valid YAML ({exc})"
-        ) from exc
+        raise AgentFailed(f"role {name!r}: the front matter of {path} is not valid YAML ({exc})") from exc

@@ -81,14 +81,7 @@ class TranscriptRecorder:
 
 
 def transcript_path(ctx: AgentContext) -> Path:
-    return (
-        ctx.workspace_root
-        / ".counterpoint"
-        / "runs"
-        / ctx.run_id
-        / "transcripts"
-        / f"{ctx.name}.jsonl"
-    )
+    return ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "transcripts" / f"{ctx.name}.jsonl"
 
 
 def short_args(args: object, limit: int = 120) -> str:
@@ -109,9 +102,7 @@ def short_args(args: object, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def make_tools(
-    ctx: AgentContext, allowed: tuple[str, ...] | None, recorder: TranscriptRecorder
-) -> list[Any]:
+def make_tools(ctx: AgentContext, allowed: tuple[str, ...] | None, recorder: TranscriptRecorder) -> list[Any]:
     """pydantic-ai tools for this agent (``allowed`` None: all of them)."""
     from pydantic_ai import ModelRetry, Tool
 
@@ -139,11 +130,7 @@ def make_tools(
             hits = await tools.search(actor, text, path)
         except ToolError as exc:
             raise ModelRetry(str(exc)) from exc
-        return (
-            "\n".join(f"{h['path']}:{h['line']}: {h['text']}" for h in hits)
-            if hits
-            else "(no matches)"
-        )
+        return "\n".join(f"{h['path']}:{h['line']}: {h['text']}" for h in hits) if hits else "(no matches)"
 
     async def write_file(path: str, content: str) -> str:
         """Create or overwrite a file with the whole `content`."""
@@ -182,9 +169,7 @@ def make_tools(
                 command, cwd=ctx.cwd, env=child_env(ctx.env), on_stdout=collect, timeout=limit
             )
         except TimeoutError:
-            await ctx.record(
-                "tool_call", "run_command", {"args": {"command": command}, "error": "timed out"}
-            )
+            await ctx.record("tool_call", "run_command", {"args": {"command": command}, "error": "timed out"})
             raise ModelRetry(f"`{command}` timed out after {limit:g} s") from None
         await ctx.record(
             "tool_call",

@@ -78,9 +78,7 @@ class ReplayRunner(Runner):
                 for line in str(step.get("text", "")).splitlines() or [""]:
                     ctx.output(line)
             elif action == "write_file":
-                await ctx.tools.write_file(
-                    ctx.name, str(step["path"]), str(step.get("content", ""))
-                )
+                await ctx.tools.write_file(ctx.name, str(step["path"]), str(step.get("content", "")))
                 ctx.output(f"wrote {step['path']}")
             elif action == "edit_file":
                 await ctx.tools.edit_file(
@@ -103,9 +101,7 @@ class ReplayRunner(Runner):
         except KeyError as exc:
             ctx.output(f"warning: {where}: {action} without {exc.args[0]!r}; step skipped")
         except TimeoutError as exc:
-            raise AgentFailed(
-                f"{where}: timed out waiting for signal {step.get('signal')!r}"
-            ) from exc
+            raise AgentFailed(f"{where}: timed out waiting for signal {step.get('signal')!r}") from exc
 
     async def _run_command(self, ctx: AgentContext, command: str, where: str) -> None:
         try:
@@ -113,11 +109,7 @@ class ReplayRunner(Runner):
         except ConsentDenied as exc:
             raise AgentFailed(str(exc)) from exc
         ctx.output(f"$ {command}")
-        result = await run_process(
-            command, cwd=ctx.cwd, env=child_env(ctx.env), on_stdout=ctx.output
-        )
-        await ctx.record(
-            "tool_call", "run_command", {"command": command, "exit_code": result.exit_code}
-        )
+        result = await run_process(command, cwd=ctx.cwd, env=child_env(ctx.env), on_stdout=ctx.output)
+        await ctx.record("tool_call", "run_command", {"command": command, "exit_code": result.exit_code})
         if result.exit_code != 0:
             raise AgentFailed(f"{where}: `{command}` exited with {result.exit_code}")

@@ -43,7 +43,9 @@ def parse(model: type[P], command: str, args: tuple[Any, ...]) -> P:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'argument'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'argument'}: {e['msg']}" for e in exc.errors()
+        )
         raise JsonRpcInvalidParams(f"{command}: {problems}") from exc
 
 
@@ -119,7 +121,10 @@ def register(server: CounterpointServer) -> None:
         params = parse(RerunParams, Commands.RERUN, args)
         engine = await _engine_of_run(ls, params.runId)
         new = await engine.continue_run(
-            params.runId, reason="rerun", agent=params.agent, options=RunOptions(max_parallel=ls.settings.maxParallel)
+            params.runId,
+            reason="rerun",
+            agent=params.agent,
+            options=RunOptions(max_parallel=ls.settings.maxParallel),
         )
         engine.start(new)
         return {"runId": new.run_id, "agents": list(new.agents)}
@@ -128,7 +133,9 @@ def register(server: CounterpointServer) -> None:
     async def resume(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
         params = parse(ResumeParams, Commands.RESUME, args)
         engine = await _engine_of_run(ls, params.runId)
-        new = await engine.continue_run(params.runId, reason="resume", options=RunOptions(max_parallel=ls.settings.maxParallel))
+        new = await engine.continue_run(
+            params.runId, reason="resume", options=RunOptions(max_parallel=ls.settings.maxParallel)
+        )
         engine.start(new)
         return {"runId": new.run_id, "agents": list(new.agents)}
 
@@ -163,7 +170,9 @@ def register(server: CounterpointServer) -> None:
         raw = args[0] if args else {}
         uri = raw.get("uri") if isinstance(raw, dict) else None
         if not isinstance(uri, str):
-            raise JsonRpcInvalidParams(f"{Commands.TRUST}: needs {{\"uri\": <a file or folder of the workspace>}}")
+            raise JsonRpcInvalidParams(
+                f'{Commands.TRUST}: needs {{"uri": <a file or folder of the workspace>}}'
+            )
         root = find_workspace_root(spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x")
         remember_trusted(root)
         return {"trusted": str(root)}
@@ -183,4 +192,3 @@ async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Any:
         if await engine.events(run_id, "run_started"):
             return engine
     raise JsonRpcInvalidParams(f"no such run {run_id}")
-

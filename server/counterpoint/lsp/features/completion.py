@@ -39,21 +39,31 @@ def register(server: CounterpointServer) -> None:
                 signals = set(spec.signals) | {s for a in spec.agents for s in a.settings.emits}
                 signals |= {n for a in spec.agents for n in a.settings.needs if spec.agent(n) is None}
                 for name in sorted(signals - done):
-                    items.append(types.CompletionItem(label=name, kind=types.CompletionItemKind.Event, detail="signal"))
+                    items.append(
+                        types.CompletionItem(label=name, kind=types.CompletionItemKind.Event, detail="signal")
+                    )
                 if key == "needs":
                     for agent in spec.agents:
                         if agent.name not in done:
                             items.append(
                                 types.CompletionItem(
-                                    label=agent.name, kind=types.CompletionItemKind.Class, detail="agent (when it succeeds)"
+                                    label=agent.name,
+                                    kind=types.CompletionItemKind.Class,
+                                    detail="agent (when it succeeds)",
                                 )
                             )
             elif key == "runner":
-                items = [types.CompletionItem(label=r, kind=types.CompletionItemKind.EnumMember) for r in RUNNER_NAMES]
+                items = [
+                    types.CompletionItem(label=r, kind=types.CompletionItemKind.EnumMember)
+                    for r in RUNNER_NAMES
+                ]
             elif key == "gate":
                 items = [types.CompletionItem(label="approve", kind=types.CompletionItemKind.EnumMember)]
             elif key in ("integrate",):
-                items = [types.CompletionItem(label=v, kind=types.CompletionItemKind.Value) for v in ("true", "false")]
+                items = [
+                    types.CompletionItem(label=v, kind=types.CompletionItemKind.Value)
+                    for v in ("true", "false")
+                ]
         elif re.fullmatch(r"[A-Za-z_]*", before):
             for name, field in AgentSettings.model_fields.items():
                 items.append(

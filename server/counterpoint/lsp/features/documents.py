@@ -133,8 +133,8 @@ class SpecDocuments:
 
 
 def register(server: CounterpointServer) -> None:
-    server.diagnostics = DiagnosticStore(server)  # type: ignore[attr-defined]
-    server.documents = SpecDocuments(server)  # type: ignore[attr-defined]
+    server.diagnostics = DiagnosticStore(server)
+    server.documents = SpecDocuments(server)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CounterpointServer, params: types.DidOpenTextDocumentParams) -> None:

@@ -46,8 +46,12 @@ def critical_chain(spec: Spec) -> list[str]:
                 best = chain
         return (*best, name)
 
-    chains = [longest(a.name) for a in spec.agents]
-    return list(max(chains, key=len)) if chains else []
+    best: tuple[str, ...] = ()
+    for agent in spec.agents:
+        chain = longest(agent.name)
+        if len(chain) > len(best):
+            best = chain
+    return list(best)
 
 
 def live_run(server: CounterpointServer, spec: Spec) -> Run | None:
@@ -102,13 +106,24 @@ def register(server: CounterpointServer) -> None:
             for agent in spec.agents:
                 if live and run is not None and agent.name in run.agents:
                     continue
-                lenses.append(lens(agent.heading_range, f"▶ Run {agent.name}", Commands.RUN, {"uri": uri, "agents": [agent.name]}))
+                lenses.append(
+                    lens(
+                        agent.heading_range,
+                        f"▶ Run {agent.name}",
+                        Commands.RUN,
+                        {"uri": uri, "agents": [agent.name]},
+                    )
+                )
                 if run is not None and not live and agent.name in run.agents:
                     state = run.agents[agent.name].state.value
                     if state in ("failed", "timed_out", "cancelled", "blocked"):
                         lenses.append(
-                            lens(agent.heading_range, f"↻ Rerun {agent.name} ({state})", Commands.RERUN,
-                                 {"runId": run.run_id, "agent": agent.name})
+                            lens(
+                                agent.heading_range,
+                                f"↻ Rerun {agent.name} ({state})",
+                                Commands.RERUN,
+                                {"runId": run.run_id, "agent": agent.name},
+                            )
                         )
         return lenses
 

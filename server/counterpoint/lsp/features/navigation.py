@@ -14,6 +14,7 @@ from counterpoint_protocol.events import parse_timestamp
 from counterpoint_protocol.spec import SourceRange, Spec
 from lsprotocol import types
 
+from counterpoint.engine.run import Run
 from counterpoint.lsp.positions import from_lsp_position, to_lsp_range
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ def describe(server: CounterpointServer, spec: Spec, name: str) -> str | None:
         return "\n\n".join(lines)
     globs = spec.signals.get(name)
     emit = emitters(spec, name)
-    users = needers(spec, name) + [c.settings.name + " (check)" for c in spec.checks if name in c.settings.after]
+    users = needers(spec, name) + [
+        c.settings.name + " (check)" for c in spec.checks if name in c.settings.after
+    ]
     if not (globs or emit or users):
         return None
     lines.append(f"**signal `{name}`**")
@@ -71,7 +74,7 @@ def describe(server: CounterpointServer, spec: Spec, name: str) -> str | None:
     return "\n\n".join(lines)
 
 
-def _runs_of(server: CounterpointServer, spec: Spec) -> list:  # type: ignore[type-arg]
+def _runs_of(server: CounterpointServer, spec: Spec) -> list[Run]:
     runs = [r for e in server.engines.values() for r in e.runs.values() if r.spec.path == spec.path]
     return sorted(runs, key=lambda r: r.started_mono, reverse=True)
 
@@ -129,7 +132,9 @@ def register(server: CounterpointServer) -> None:
         if text is None:
             return None
         rng = to_lsp_range(lines, SourceRange.on_line(line, start, end), document.position_codec)
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=rng)
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=rng
+        )
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: CounterpointServer, params: types.DefinitionParams) -> types.Location | None:
@@ -145,11 +150,14 @@ def register(server: CounterpointServer) -> None:
         if target is None:
             return None
         return types.Location(
-            uri=params.text_document.uri, range=to_lsp_range(document.lines, target, document.position_codec)
+            uri=params.text_document.uri,
+            range=to_lsp_range(document.lines, target, document.position_codec),
         )
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    async def symbols(ls: CounterpointServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    async def symbols(
+        ls: CounterpointServer, params: types.DocumentSymbolParams
+    ) -> list[types.DocumentSymbol]:
         spec = await ls.documents.get(params.text_document.uri)
         if spec is None:
             return []
@@ -159,7 +167,9 @@ def register(server: CounterpointServer) -> None:
         for agent in spec.agents:
             end_line = max(agent.heading_range.line, agent.section_end_line)
             full = SourceRange(line=agent.heading_range.line, col=0, end_line=end_line, end_col=10_000)
-            detail = agent.settings.runner + (f" · needs {', '.join(agent.settings.needs)}" if agent.settings.needs else "")
+            detail = agent.settings.runner + (
+                f" · needs {', '.join(agent.settings.needs)}" if agent.settings.needs else ""
+            )
             result.append(
                 types.DocumentSymbol(
                     name=agent.name,

@@ -106,9 +106,7 @@ class ProgressManager:
 
     async def _open(self, entry: _Token) -> None:
         try:
-            await asyncio.wait_for(
-                self.server.work_done_progress.create_async(entry.token), CREATE_TIMEOUT_S
-            )
+            await asyncio.wait_for(self.server.work_done_progress.create_async(entry.token), CREATE_TIMEOUT_S)
         except Exception as exc:  # the client refused or did not answer: fall back to log lines
             log.info("progress %s not created: %s", entry.token, exc)
             entry.state = "ended"
@@ -160,7 +158,9 @@ class ProgressManager:
                     self.server.work_done_progress.report(
                         entry.token,
                         types.WorkDoneProgressReport(
-                            message=entry.message, percentage=entry.percentage, cancellable=entry.cancellable
+                            message=entry.message,
+                            percentage=entry.percentage,
+                            cancellable=entry.cancellable,
                         ),
                     )
 

@@ -65,7 +65,10 @@ class RunUI:
         if self.server.settings.trust:
             run.consent.trust = True
         if self.server.settings.watcherIgnores:
-            run.options.watcher_ignores = [*run.options.watcher_ignores, *self.server.settings.watcherIgnores]
+            run.options.watcher_ignores = [
+                *run.options.watcher_ignores,
+                *self.server.settings.watcherIgnores,
+            ]
 
     async def ask_gate(self, run: Run, agent: str, question: str) -> GateAnswer:
         if not self.server.supports_show_message_request:
@@ -92,7 +95,10 @@ class RunUI:
             types.ShowMessageRequestParams(
                 type=types.MessageType.Warning,
                 message=f"A spec in {workspace} wants to run `{what}`. Allow commands from this workspace's specs?",
-                actions=[types.MessageActionItem(title="Allow"), types.MessageActionItem(title="Deny")],
+                actions=[
+                    types.MessageActionItem(title="Allow"),
+                    types.MessageActionItem(title="Deny"),
+                ],
             )
         )
         return answer is not None and answer.title == "Allow"
@@ -108,13 +114,22 @@ class RunUI:
             self._forward(event)
             self._progress(event)
             self._findings(event)
-            if event.type in (T.AGENT_STARTED, T.AGENT_FINISHED, T.AGENT_WAITING, T.RUN_FINISHED, T.RUN_STARTED):
+            if event.type in (
+                T.AGENT_STARTED,
+                T.AGENT_FINISHED,
+                T.AGENT_WAITING,
+                T.RUN_FINISHED,
+                T.RUN_STARTED,
+            ):
                 self.refresh_lenses()
             if event.type == T.RUN_FINISHED:
                 self._run_finished(event)
             elif event.type == T.AGENT_FINISHED and event.action in ("failed", "timed_out"):
                 error = event.metadata.get("error") or event.action
-                self._show(types.MessageType.Error, f"Counterpoint: agent {event.actor} {event.action}: {error}")
+                self._show(
+                    types.MessageType.Error,
+                    f"Counterpoint: agent {event.actor} {event.action}: {error}",
+                )
         except Exception:
             log.exception("handling event %s failed", event.id)
 
@@ -163,7 +178,7 @@ class RunUI:
                 agent_token(run.run_id, name),
                 f"agent {name}",
                 "started",
-                on_cancel=lambda: run.cancel_agent(name),
+                on_cancel=lambda: _discard(run.cancel_agent(name)),
             )
         elif event.type == T.AGENT_OUTPUT and event.actor:
             line = str(event.metadata.get("line", ""))
@@ -177,7 +192,13 @@ class RunUI:
             self.progress.end(run_token(run.run_id), event.action)
             for name in run.agents:
                 self.progress.end(agent_token(run.run_id, name), "run ended")
-        elif event.type in (T.AGENT_STARTED, T.AGENT_FINISHED, T.AGENT_WAITING, T.SIGNAL, T.AGENT_QUEUED):
+        elif event.type in (
+            T.AGENT_STARTED,
+            T.AGENT_FINISHED,
+            T.AGENT_WAITING,
+            T.SIGNAL,
+            T.AGENT_QUEUED,
+        ):
             self.progress.update(run_token(run.run_id), run_summary(run), run_percentage(run))
 
     def _run_finished(self, event: Event) -> None:
@@ -263,6 +284,10 @@ class RunUI:
 
     def end_all_progress(self) -> None:
         self.progress.end_all()
+
+
+def _discard(_: object) -> None:
+    return None
 
 
 def run_percentage(run: Run) -> int:

@@ -1,0 +1,152 @@
+"""Built-in integration checks, with no configuration.
+
+- An agent that declared ``emits: X`` and finished without X firing: a warning on that item.
+- A waiting agent whose needed signal can no longer fire: an error on that ``needs`` item
+  (the scheduler blocks the agent at once).
+- Two agents of one run wrote the same file: a warning on the file naming both. Writes
+  through Counterpoint's tools are attributed exactly; for command agents, file events seen
+  while they ran are used, and the finding says when that attribution is uncertain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from counterpoint_protocol.events import AgentStatus, EventType
+from counterpoint_protocol.spec import SourceRange
+
+if TYPE_CHECKING:
+    from counterpoint.engine.run import Run
+    from counterpoint.engine.watcher import FileChange
+
+CHECK_NAME = "integration"
+EMIT_GRACE_S = 0.5
+"""A signal whose file was just written may reach us a few ms after the agent ends."""
+
+
+class BuiltinChecks:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.findings: dict[str, dict[str, Any]] = {}
+        self.writers: dict[str, dict[str, bool]] = {}
+        """relative path -> agent -> exact (True: wrote through our tools)."""
+        self._tool_writes: dict[str, float] = {}
+
+    def open_findings(self) -> list[dict[str, Any]]:
+        return list(self.findings.values())
+
+    def _report(self, key: str, path: str, source: SourceRange, severity: str, message: str) -> None:
+        if key in self.findings:
+            return
+        meta = {
+            "check": CHECK_NAME,
+            "builtin": True,
+            "key": key,
+            "abs_path": path,
+            "path": path,
+            "line": source.line + 1,
+            "range": source.model_dump(),
+            "severity": severity,
+            "message": message,
+            "rule": key.split(":", 1)[0],
+        }
+        self.findings[key] = meta
+        self.run.emit_event(EventType.FINDING, CHECK_NAME, message, **meta)
+
+    # -- agents ------------------------------------------------------------------------------------
+
+    def agent_finished(self, name: str) -> None:
+        agent = self.run.agents.get(name)
+        if agent is None:
+            return
+        if agent.state == AgentStatus.BLOCKED:
+            for need in sorted(agent.waiting_on):
+                source = agent.spec.item_ranges.get("needs", {}).get(need)
+                if source is not None and not self.run.can_still_fire(need):
+                    self._report(
+                        f"unreachable-need:{name}:{need}",
+                        self.run.spec.path,
+                        source,
+                        "error",
+                        f"{name} needs {need}, which can no longer fire: {self.run.why_dead(need)}",
+                    )
+        elif agent.state == AgentStatus.SUCCEEDED and agent.spec.settings.emits:
+            loop = asyncio.get_running_loop()
+            loop.call_later(EMIT_GRACE_S, self._check_emits, name)
+
+    def _check_emits(self, name: str) -> None:
+        agent = self.run.agents[name]
+        for signal in agent.spec.settings.emits:
+            if signal in self.run.signals or signal in agent.fired:
+                continue
+            source = agent.spec.item_ranges.get("emits", {}).get(signal) or agent.spec.heading_range
+            self._report(
+                f"never-emitted:{name}:{signal}",
+                self.run.spec.path,
+                source,
+                "warning",
+                f"{name} declared `emits: {signal}` but finished without firing it",
+            )
+
+    # -- shared files ------------------------------------------------------------------------------
+
+    def tool_write(self, actor: str, rel_path: str) -> None:
+        self._tool_writes[rel_path] = time.monotonic()
+        self._add_writer(rel_path, actor, exact=True)
+
+    def files_changed(self, changes: list[FileChange]) -> None:
+        running = [
+            a.name
+            for a in self.run.agents.values()
+            if a.state == AgentStatus.RUNNING and a.spec.settings.runner == "command"
+        ]
+        if not running:
+            return
+        now = time.monotonic()
+        for change in changes:
+            if change.kind == "deleted":
+                continue
+            try:
+                rel = change.path.relative_to(self.run.spec_dir).as_posix()
+            except ValueError:
+                continue
+            if now - self._tool_writes.get(rel, -10.0) < 2.0:
+                continue  # our own tools wrote it: already attributed exactly
+            if len(running) == 1:
+                self._add_writer(rel, running[0], exact=True)
+            else:
+                for agent in running:
+                    self._add_writer(rel, agent, exact=False)
+
+    def _add_writer(self, rel: str, agent: str, *, exact: bool) -> None:
+        writers = self.writers.setdefault(rel, {})
+        writers[agent] = writers.get(agent, False) or exact
+        if len(writers) < 2:
+            return
+        names = sorted(writers)
+        uncertain = [n for n in names if not writers[n]]
+        message = f"{rel} was written by more than one agent: {', '.join(names)}"
+        if uncertain:
+            message += f" (uncertain for {', '.join(uncertain)}: command agents running at the same time)"
+        if self._integrator_fixing(names):
+            return
+        self._report(
+            f"shared-file:{rel}:{','.join(names)}",
+            str((self.run.spec_dir / rel).resolve()),
+            SourceRange.on_line(0, 0, 10_000),
+            "warning",
+            message,
+        )
+
+    def _integrator_fixing(self, names: list[str]) -> bool:
+        """The integrator editing what others wrote is its job, not an integration issue."""
+        others = [
+            n for n in names if not (n in self.run.agents and self.run.agents[n].spec.settings.integrate)
+        ]
+        return len(others) < 2
+
+
+_ = Path
