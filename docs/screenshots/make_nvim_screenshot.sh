@@ -12,6 +12,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PLUGIN="$(cd "$HERE/../../editor-clients/nvim" && pwd)"
 VENV_BIN="$(cd "$HERE/../../.venv/bin" 2>/dev/null && pwd || true)"
 [ -n "$VENV_BIN" ] && export PATH="$VENV_BIN:$PATH"
+missing=""
+for tool in tmux chromium; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing$missing" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >&2; }
+fi
 for tool in tmux chromium nvim counterpoint python3; do
   command -v "$tool" >/dev/null || { echo "missing: $tool (apt-get install tmux chromium; ./dev sync)" >&2; exit 1; }
 done

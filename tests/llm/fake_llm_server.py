@@ -9,10 +9,9 @@ prompt cache is emulated so that cached-token figures are meaningful: OpenAI-sty
 prefix seen before is cached; Anthropic-style, only prefixes ending at a ``cache_control``
 breakpoint are.
 
-Run as ``python tests/llm/fake_llm_server.py --flavor openai --latency 0.2 --tokens 200
---token-rate 100``
-for the benchmark: it prints its URL and answers every agent with "write a file, emit a
-signal, finish" (see `bench_script`).
+For the benchmark, run ``python tests/llm/fake_llm_server.py --flavor openai --latency 0.2
+--tokens 40 --token-rate 100``: it prints its URL and answers every agent with "write a
+file, emit a signal, finish" (see `bench_script`).
 """
 
 from __future__ import annotations
@@ -145,6 +144,11 @@ class PromptCache:
         return total, cached, written
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) drops SYNs when ten agents connect at once
+    daemon_threads = True
+
+
 class FakeLLMServer:
     """A threaded HTTP server; ``url`` is the base URL to give the SDK (ends in /v1)."""
 
@@ -165,8 +169,7 @@ class FakeLLMServer:
         self.cache = PromptCache()
         self.streamed_deltas = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
 
     @property

@@ -109,8 +109,26 @@ def test_run_from_counterpoint_command(nvim: Path, tmp_path: Path, workspace: Pa
     assert list((workspace / ".counterpoint" / "runs").glob("*/report.md")), "no report written"
 
 
+def processes_in(folder: Path) -> list[str]:
+    """Command lines of live processes whose working folder is `folder` (or below)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            if cwd == folder or folder in cwd.parents:
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def test_cancel(nvim: Path, tmp_path: Path, workspace: Path) -> None:
     run_script(nvim, "test_cancel.lua", tmp_path, workspace, timeout=60)
+    assert not processes_in(workspace), f"orphans after cancel and exit: {processes_in(workspace)}"
+
+
+def test_rerun_failed_agent(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    run_script(nvim, "test_rerun.lua", tmp_path, workspace, timeout=90)
 
 
 def test_checkhealth(nvim: Path, tmp_path: Path, workspace: Path) -> None:

@@ -125,9 +125,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                     signal["released"].append(row.name)
 
     wall = (
-        float(finished.metadata["wall_s"])
-        if finished and "wall_s" in finished.metadata
-        else (at(events[-1]))
+        float(finished.metadata["wall_s"]) if finished and "wall_s" in finished.metadata else (at(events[-1]))
     )
     integrators = set(started.metadata.get("integrators", []))
     builders_end = max(

@@ -2,7 +2,8 @@
 -- that line as you type, and it clears when the line goes. Code lenses and
 -- document symbols come from the real server too.
 local H = dofile(vim.fs.dirname(arg[0]) .. '/helpers.lua')
-require('counterpoint').setup({ settings = { logLevel = 'debug' } })
+-- As a new user with no options would: only enable the config of lsp/counterpoint.lua.
+vim.lsp.enable('counterpoint')
 
 local bufnr, client = H.open_spec(H.example_spec())
 H.log('server: %s', vim.inspect(client.server_info))

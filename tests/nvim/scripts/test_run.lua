@@ -7,6 +7,9 @@ require('counterpoint').setup({ settings = { maxParallel = 4, logLevel = 'info' 
 local state = require('counterpoint.state')
 
 local bufnr, client = H.open_spec(H.example_spec())
+-- The settings reach the server both ways: initializationOptions and workspace/configuration.
+assert(client.config.init_options.maxParallel == 4, vim.inspect(client.config.init_options))
+assert(client.settings.counterpoint.maxParallel == 4, vim.inspect(client.settings))
 local rec = H.record()
 local agents = require('counterpoint.spec').agent_names(bufnr)
 assert(#agents >= 2, 'the example has agents: ' .. vim.inspect(agents))

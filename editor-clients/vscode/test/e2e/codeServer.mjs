@@ -71,7 +71,7 @@ export function prepareProfile(run, vsix) {
     "chat.disableAIFeatures": true,
     "telemetry.telemetryLevel": "off",
     "update.mode": "none",
-    "extensions.autoUpdate": false,
+    "extensions.autoUpdate": "off",
     "extensions.autoCheckUpdates": false,
     "git.enabled": false,
     "files.autoSave": "off",

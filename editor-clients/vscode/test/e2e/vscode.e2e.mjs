@@ -159,6 +159,15 @@ test.afterEach(async ({}, testInfo) => {
   if (testInfo.status !== testInfo.expectedStatus) {
     failed = true;
     if (page) await shot("failure").catch(() => undefined);
+    // The extension's log (server stderr and the client's messages) tells why.
+    try {
+      const out = execFileSync("find", [join(run, "user-data", "logs"), "-name", "Counterpoint*.log"], { encoding: "utf8" });
+      for (const file of out.split("\n").filter(Boolean)) {
+        console.log(`--- ${file}\n${readFileSync(file, "utf8").split("\n").slice(-40).join("\n")}`);
+      }
+    } catch {
+      // no log
+    }
   }
 });
 
@@ -242,7 +251,7 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
 
   await test.step("the run's events and its report", async () => {
     await palette("Counterpoint: Show Run Events");
-    await expect(page.locator(".part.panel .view-lines").first()).toContainText("run_started");
+    await expect(page.locator(".part.panel .view-lines").first()).toContainText("agent_finished");
     await expect(page.locator(".part.panel .view-lines").first()).toContainText("run_finished");
     await shot("05-events");
     await palette("Counterpoint: Open Run Report");

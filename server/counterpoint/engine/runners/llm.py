@@ -17,7 +17,9 @@ pydantic-ai is imported inside `LLMRunner.run`, so the server starts without it.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 from typing import Any
 
 import aiofiles
@@ -168,11 +170,33 @@ class _Session:
         self.ctx.output(f"transcript saved: {path}")
 
 
+_HEAVY_MODULES = (
+    "pydantic_ai",
+    "pydantic_ai.models.openai",
+    "pydantic_ai.providers.openai",
+    "pydantic_ai.models.anthropic",
+    "pydantic_ai.providers.anthropic",
+)
+
+
+async def preload() -> None:
+    """Import pydantic-ai and the SDKs in a worker thread: the first import takes ~1 s."""
+    missing = [name for name in _HEAVY_MODULES if name not in sys.modules]
+    if missing:
+        await asyncio.to_thread(lambda: [importlib.import_module(name) for name in missing])
+
+
 class LLMRunner(Runner):
     name = "llm"
 
     async def run(self, ctx: AgentContext) -> None:
         settings = ctx.agent.settings
+        try:
+            await preload()
+        except ImportError as exc:
+            raise AgentFailed(
+                f"the llm runner needs pydantic-ai ({exc}): pip install 'counterpoint[llm]'"
+            ) from exc
         role = (
             await asyncio.to_thread(load_role, ctx.workspace_root, settings.role) if settings.role else None
         )
