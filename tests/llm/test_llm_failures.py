@@ -180,3 +180,18 @@ async def test_recorded_session_replays_to_the_same_files(
         {"file": "src/mod.py"},
     )
     assert len(openai_server.requests) == 4  # the replay asked the model nothing
+
+
+async def test_rate_limit_that_does_not_end_fails_with_the_status(
+    tmp_path: Path, event_log: EventLog, openai_server: FakeLLMServer
+) -> None:
+    busy = Failure(429, "rate limit reached for requests", {"retry-after-ms": "20"})
+    openai_server.responder = Script({"a": [busy] * 5})
+    spec = make_spec(tmp_path, {"a": {"model": "openai:gpt-test"}})
+    extra = {"llm_settings": llm_settings(openai_server, max_retries=2)}
+    _run, status, events = await run_spec(event_log, spec, tmp_path, extra=extra)
+    assert status == "failed"
+    message = errors(events)["a"]
+    assert "429 from http://127.0.0.1" in message and "after 2 retries" in message
+    assert "rate limit reached for requests" in message
+    assert len(openai_server.requests) == 3

@@ -77,8 +77,10 @@ def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout
         stdin=subprocess.DEVNULL,
     )
     output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    assert proc.returncode == 0, f"{script} failed (exit {proc.returncode})\n{output}"
-    assert f"PASS {SCRIPTS / script}" in proc.stdout, f"{script} did not reach the end\n{output}"
+    if proc.returncode != 0:
+        pytest.fail(f"{script} failed (exit {proc.returncode})\n{output}", pytrace=False)
+    if f"PASS {SCRIPTS / script}" not in proc.stdout:
+        pytest.fail(f"{script} did not reach the end\n{output}", pytrace=False)
     return proc.stdout
 
 

@@ -37,6 +37,7 @@ import {
   type RawSettings,
   SETTINGS_SECTION,
   configurationResponse,
+  findExecutable,
   launchFailureMessage,
   serverLaunch,
   serverSettingsPayload,
@@ -130,8 +131,18 @@ async function showLaunchFailure(error: unknown): Promise<void> {
   else if (choice === "Show Output") output.show(true);
 }
 
+let startAttempted = false;
+
 async function startClient(): Promise<void> {
+  startAttempted = true;
   setReady("starting");
+  const launch = serverLaunch(settings);
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (findExecutable(launch.command, process.env, cwd) === undefined) {
+    output.appendLine(`${launch.command} not found; PATH=${process.env.PATH ?? ""}`);
+    await showLaunchFailure(new Error(`${launch.command} not found`));
+    return;
+  }
   client = createClient();
   try {
     await client.start();
@@ -156,6 +167,7 @@ async function stopClient(): Promise<void> {
 
 /** Sends one server command; errors become an error message (and undefined). */
 async function execute(call: ExecuteCommand): Promise<unknown> {
+  if (!client && !startAttempted) await startClient();
   if (!client || !client.isRunning()) {
     void vscode.window.showErrorMessage(
       "Counterpoint: the language server is not running. Run \"Counterpoint: Restart Language Server\" or check the Counterpoint output.",
@@ -363,7 +375,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     display,
     vscode.workspace.onDidChangeConfiguration((e) => void onConfigurationChanged(e)),
   );
-  await startClient();
+  // Activated by any Markdown file: start the server only once there is a spec to serve.
+  const specOpen = vscode.workspace.textDocuments.some((d) => isSpecPath(d.uri.path));
+  if (specOpen || (await vscode.workspace.findFiles(SPEC_GLOB, "**/node_modules/**", 1)).length > 0) {
+    await startClient();
+    return;
+  }
+  const waiting = vscode.workspace.onDidOpenTextDocument((doc) => {
+    if (!isSpecPath(doc.uri.path) || startAttempted) return;
+    waiting.dispose();
+    void startClient();
+  });
+  context.subscriptions.push(waiting);
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,9 +1,11 @@
 /**
  * Client settings without `vscode`: validating the raw `counterpoint.*` values (a bad value is
- * reported and its default used), turning them into the server's launch command, the payload sent as
- * `initializationOptions` and answered to `workspace/configuration`, and the message shown when the
- * server cannot start.
+ * reported and its default used), turning them into the server's launch command (and finding that
+ * command before starting it), the payload sent as `initializationOptions` and answered to
+ * `workspace/configuration`, and the message shown when the server cannot start.
  */
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, isAbsolute, join } from "node:path";
 
 export const SETTINGS_SECTION = "counterpoint";
 export const DEFAULT_SERVER_COMMAND = "counterpoint lsp";
@@ -217,11 +219,44 @@ export function launchFailureMessage(launch: ServerLaunch, error: unknown): stri
   const detail = error instanceof Error ? error.message : String(error ?? "unknown error");
   const shown = [launch.command, ...launch.args].join(" ");
   const notFound = /ENOENT|not found|no such file/i.test(detail);
-  const fix = notFound
-    ? `Install Counterpoint (pip install counterpoint) or set "counterpoint.server.command" to the full path of ` +
-      `the counterpoint executable (e.g. /path/to/.venv/bin/counterpoint lsp), or "counterpoint.pythonPath" to ` +
-      `a Python that has it installed, then run "Counterpoint: Restart Language Server".`
-    : `Check that "${shown} --stdio" runs in a terminal, fix ${launch.source} if needed, and see the ` +
-      `"Counterpoint" output channel for the server's log.`;
-  return `Counterpoint: the language server could not start (${shown}): ${detail}. ${fix}`;
+  if (notFound) {
+    const where = launch.command.includes("/") ? "" : " on the PATH";
+    return (
+      `Counterpoint: the language server could not start: ${launch.command} was not found${where}. ` +
+      `Set "counterpoint.server.command" to the full path of the counterpoint executable ` +
+      `(e.g. /path/to/.venv/bin/counterpoint lsp) or "counterpoint.pythonPath" to a Python that has ` +
+      `Counterpoint installed (in its repository, ./dev sync makes .venv/bin/counterpoint).`
+    );
+  }
+  return (
+    `Counterpoint: the language server could not start (${shown}): ${detail}. Check that ` +
+    `"${shown} --stdio" runs in a terminal, fix ${launch.source} if needed, and see the "Counterpoint" ` +
+    `output for the server's log.`
+  );
+}
+
+/**
+ * The file a command would run, searched like a shell does (a name with a slash is taken as a path,
+ * relative to `cwd`; a bare name is looked up in `PATH`); undefined when there is no such executable.
+ */
+export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd?: string): string | undefined {
+  const isExecutable = (path: string): boolean => {
+    try {
+      if (!statSync(path).isFile()) return false;
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes("/") || command.includes("\\")) {
+    const path = isAbsolute(command) || !cwd ? command : join(cwd, command);
+    return isExecutable(path) ? path : undefined;
+  }
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const path = join(dir, command);
+    if (isExecutable(path)) return path;
+  }
+  return undefined;
 }

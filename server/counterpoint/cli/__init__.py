@@ -6,15 +6,16 @@ Subcommands live one per module: check, run (and resume), events, report, lsp.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from pathlib import Path
 
 from counterpoint import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from counterpoint.cli import cmd_check, cmd_events, cmd_lsp, cmd_report, cmd_run
-
+    """The parser; each subcommand's module is imported only when it runs (the LSP starts fast)."""
     parser = argparse.ArgumentParser(
         prog="counterpoint",
         description="Run parallel coding agents on a Markdown spec, coordinated by events.",
@@ -22,8 +23,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"counterpoint {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (cmd_check, cmd_run, cmd_events, cmd_report, cmd_lsp):
-        module.register(sub)
+    p = sub.add_parser("check", help="validate specs without running them")
+    p.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    p.set_defaults(handler="counterpoint.cli.cmd_check:handle")
+    p = sub.add_parser("run", help="run a spec's agents")
+    p.add_argument("spec", type=Path, metavar="SPEC")
+    p.add_argument("--agents", help="comma-separated agents to run (with what they need)")
+    p.add_argument("--max-parallel", type=int, help="most agents running at once")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay: scale recorded durations (2 = twice as fast)",
+    )
+    p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
+    p.add_argument("--yes", action="store_true", help="approve every gate")
+    p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.set_defaults(handler="counterpoint.cli.cmd_run:handle")
+    p = sub.add_parser("events", help="print the event log")
+    p.add_argument("--run", default="last", help="run id, or 'last' (default), or 'all'")
+    p.add_argument("--type", help="only events of this type")
+    p.add_argument("--actor", help="only events of this actor (agent or check)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler="counterpoint.cli.cmd_events:handle")
+    p = sub.add_parser("report", help="print a run's report (default: the last run)")
+    p.add_argument("run", nargs="?", default="last")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--open", action="store_true", help="open the HTML report in a browser")
+    p.add_argument("--workspace", type=Path, default=Path.cwd())
+    p.set_defaults(handler="counterpoint.cli.cmd_report:handle")
+    p = sub.add_parser("lsp", help="start the language server")
+    p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
+    p.set_defaults(handler="counterpoint.cli.cmd_lsp:handle")
     return parser
 
 
@@ -36,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        code: int = args.handler(args)
+        module_name, _, function = args.handler.partition(":")
+        handler = getattr(importlib.import_module(module_name), function)
+        code: int = handler(args)
     except KeyboardInterrupt:
         return 130
     return code

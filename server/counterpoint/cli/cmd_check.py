@@ -5,16 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.engine.engine import read_spec
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("check", help="validate specs without running them")
-    p.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
-    p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:

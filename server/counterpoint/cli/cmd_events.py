@@ -15,17 +15,6 @@ from counterpoint.engine.engine import db_path, find_workspace_root
 from counterpoint.engine.eventlog import last_run_id, query_events
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("events", help="print the event log")
-    p.add_argument("--run", default="last", help="run id, or 'last' (default), or 'all'")
-    p.add_argument("--type", help="only events of this type")
-    p.add_argument("--actor", help="only events of this actor (agent or check)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    p.add_argument("--json", action="store_true", help="one JSON object a line")
-    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
-    p.set_defaults(handler=handle)
-
-
 def format_event(event: Event) -> str:
     meta = json.dumps(event.metadata, ensure_ascii=False) if event.metadata else ""
     actor = event.actor or "-"

@@ -7,13 +7,6 @@ import argparse
 from counterpoint.cli.common import fail
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("lsp", help="start the language server")
-    p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
-    p.set_defaults(handler=handle)
-
-
 def handle(args: argparse.Namespace) -> int:
     from counterpoint.lsp.server import start
 

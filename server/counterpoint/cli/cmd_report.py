@@ -15,15 +15,6 @@ from counterpoint.engine.engine import Engine
 from counterpoint.engine.report import render_markdown
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="print a run's report (default: the last run)")
-    p.add_argument("run", nargs="?", default="last")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--open", action="store_true", help="open the HTML report in a browser")
-    p.add_argument("--workspace", type=Path, default=Path.cwd())
-    p.set_defaults(handler=handle)
-
-
 def handle(args: argparse.Namespace) -> int:
     path = workspace_db(args.workspace.resolve())
     if path is None:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 from counterpoint.cli.common import display_path, fail, print_diagnostics
@@ -14,24 +13,6 @@ from counterpoint.cli.live import LiveView
 from counterpoint.engine.engine import Engine, RunRefused, find_workspace_root, read_spec
 from counterpoint.engine.report import render_markdown
 from counterpoint.engine.run import GateAnswer, Run, RunOptions
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="run a spec's agents")
-    p.add_argument("spec", type=Path, metavar="SPEC")
-    p.add_argument("--agents", help="comma-separated agents to run (with what they need)")
-    p.add_argument("--max-parallel", type=int, help="most agents running at once")
-    p.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="replay: scale recorded durations (2 = twice as fast)",
-    )
-    p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
-    p.add_argument("--yes", action="store_true", help="approve every gate")
-    p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
-    p.add_argument("--quiet", action="store_true", help="no live progress")
-    p.set_defaults(handler=handle)
 
 
 def _ask_tty(question: str, choices: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from counterpoint_protocol.spec import Severity, Spec
-
-from counterpoint.engine.spec_validate import format_cli
+if TYPE_CHECKING:
+    from counterpoint_protocol.spec import Spec
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -25,6 +25,10 @@ def display_path(path: str | Path) -> str:
 
 def print_diagnostics(spec: Spec) -> tuple[int, int]:
     """Print every finding as ``path:line:col: severity: message``; returns (errors, warnings)."""
+    from counterpoint_protocol.spec import Severity
+
+    from counterpoint.engine.spec_validate import format_cli
+
     errors = warnings = 0
     for diag in spec.diagnostics:
         if diag.severity == Severity.HINT:

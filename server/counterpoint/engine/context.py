@@ -8,11 +8,14 @@ what loading it per agent would have cost.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiofiles
 
+log = logging.getLogger(__name__)
 DEFAULT_CONTEXT = ("AGENTS.md",)
 CHARS_PER_TOKEN = 4  # the usual approximation for English text and code
 
@@ -61,7 +64,15 @@ class SharedContext:
         }
 
 
-async def _read(path: Path) -> str | None:
+def _inside(path: Path, root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(root)
+
+
+async def _read(path: Path, root: Path) -> str | None:
+    """The file's text; None if it is missing or (symlinks resolved) outside ``root``."""
+    if not await asyncio.to_thread(_inside, path, root):
+        log.warning("context file %s is outside the workspace %s; not loaded", path, root)
+        return None
     try:
         async with aiofiles.open(path, encoding="utf-8", errors="replace") as fh:
             return await fh.read()
@@ -69,11 +80,18 @@ async def _read(path: Path) -> str | None:
         return None
 
 
-async def load_shared_context(spec_dir: Path, names: list[str] | None) -> SharedContext:
-    """Read the context files concurrently. ``names=None`` means the default (AGENTS.md if present)."""
+async def load_shared_context(
+    spec_dir: Path, names: list[str] | None, *, root: Path | None = None
+) -> SharedContext:
+    """Read the context files concurrently. ``names=None`` means the default (AGENTS.md if present).
+
+    Files outside the workspace ``root`` (default: the spec's folder) are not read and count as
+    missing: the spec comes from the workspace, which is not trusted with the user's other files.
+    """
     explicit = names is not None
     wanted = list(names) if names is not None else list(DEFAULT_CONTEXT)
-    texts = await asyncio.gather(*(_read(spec_dir / name) for name in wanted))
+    confine = await asyncio.to_thread((root or spec_dir).resolve)
+    texts = await asyncio.gather(*(_read(spec_dir / name, confine) for name in wanted))
     files = tuple(
         ContextFile(name, text) for name, text in zip(wanted, texts, strict=True) if text is not None
     )

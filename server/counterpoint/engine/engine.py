@@ -96,6 +96,48 @@ class Engine:
         """Execute in the background (for the language server)."""
         return self.spawner.spawn(self.execute(run), name=f"run {run.run_id}")
 
+    async def continue_run(
+        self, run_id: str, *, reason: str, agent: str | None = None, options: RunOptions | None = None
+    ) -> Run:
+        """A run that continues ``run_id`` from its log: ``resume`` (everything not yet succeeded)
+        or ``rerun`` (``agent`` and what was blocked by it). Signals and successes are restored."""
+        if run_id in self.runs and self.runs[run_id].state in ("starting", "running"):
+            raise RunRefused(f"run {run_id} is still live")
+        events = await self.log.query(run_id)
+        started = next((e for e in events if e.type == "run_started"), None)
+        if started is None:
+            raise RunRefused(f"no such run: {run_id}")
+        spec = await read_spec(Path(started.metadata["spec"]))
+        if spec.has_errors:
+            raise RunRefused(f"{spec.path} has errors now; fix them first")
+        status: dict[str, str] = {}
+        signals: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if event.type == "agent_finished" and event.actor:
+                status[event.actor] = event.action or "failed"
+            elif event.type == "agent_started" and event.actor:
+                status[event.actor] = "running"
+            elif event.type == "signal" and event.action:
+                signals.setdefault(event.action, event.metadata)
+        in_run = list(started.metadata.get("agents", []))
+        succeeded = {name for name in in_run if status.get(name) == "succeeded"}
+        if agent is not None:
+            if spec.agent(agent) is None:
+                raise RunRefused(f"no agent {agent!r} in {spec.path}")
+            chosen = {agent} | dependents(spec, agent)
+            chosen -= succeeded - {agent}
+        else:
+            chosen = set(in_run) - succeeded
+        if not chosen:
+            raise RunRefused(f"nothing to {reason}: every agent of run {run_id} succeeded")
+        options = options or RunOptions()
+        options.agents = [a.name for a in spec.agents if a.name in chosen]
+        options.exact = True
+        options.completed_agents = succeeded - chosen
+        options.restored_signals = signals
+        options.resumed = reason
+        return self.create_run(spec, options, run_id=run_id)
+
     async def events(self, run_id: str | None = None, type: str | None = None, **kw: Any) -> list[Event]:
         return await self.log.query(run_id, type, **kw)
 

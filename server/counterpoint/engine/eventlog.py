@@ -116,6 +116,27 @@ class EventLog:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def _row(
+        self, run_id: str, type: str, actor: str | None, action: str | None, metadata: dict[str, Any] | None
+    ) -> _Row:
+        if self._closed or self._loop is None:
+            raise RuntimeError("event log is closed")
+        meta = self.redactor.data(metadata) if metadata else {}
+        if action is not None:
+            action = self.redactor.text(action)
+        return (run_id, str(type), actor, action, json.dumps(meta, default=str), utc_timestamp())
+
+    def emit(
+        self,
+        run_id: str,
+        type: str,
+        actor: str | None = None,
+        action: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue an event without waiting for it (the log keeps the order; `flush` waits)."""
+        self._queue.put((self._row(run_id, type, actor, action, metadata), None))
+
     def append_nowait(
         self,
         run_id: str,
@@ -125,19 +146,8 @@ class EventLog:
         metadata: dict[str, Any] | None = None,
     ) -> asyncio.Future[Event]:
         """Queue an event; the future resolves with the stored event once it is committed."""
-        if self._closed or self._loop is None:
-            raise RuntimeError("event log is closed")
-        meta = self.redactor.data(metadata or {})
-        if action is not None:
-            action = self.redactor.text(action)
-        row: _Row = (
-            run_id,
-            str(type),
-            actor,
-            action,
-            json.dumps(meta, default=str),
-            utc_timestamp(),
-        )
+        row = self._row(run_id, type, actor, action, metadata)
+        assert self._loop is not None
         future: asyncio.Future[Event] = self._loop.create_future()
         self._queue.put((row, future))
         return future
@@ -191,18 +201,28 @@ class EventLog:
                 pass
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        events: list[tuple[asyncio.Future[Event], Event | BaseException]] = []
+        events: list[tuple[asyncio.Future[Event] | None, Event | BaseException]] = []
         try:
+            # One transaction under the write lock: the rows get consecutive ids.
             conn.execute("BEGIN IMMEDIATE")
-            for row, future in batch:
-                cur = conn.execute(
-                    "INSERT INTO events (run_id, type, actor, action, metadata, timestamp)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                assert cur.lastrowid is not None
-                events.append((future, row_to_event((cur.lastrowid, *row))))
+            conn.executemany(
+                "INSERT INTO events (run_id, type, actor, action, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+                [row for row, _future in batch],
+            )
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             conn.execute("COMMIT")
+            first = last - len(batch) + 1
+            for offset, (row, future) in enumerate(batch):
+                event = Event.model_construct(
+                    id=first + offset,
+                    run_id=row[0],
+                    type=row[1],
+                    actor=row[2],
+                    action=row[3],
+                    metadata=json.loads(row[4]),
+                    timestamp=row[5],
+                )
+                events.append((future, event))
         except BaseException as exc:  # the whole batch failed: report it to every waiter
             log.exception("event log write failed")
             try:
@@ -216,14 +236,14 @@ class EventLog:
             except RuntimeError:  # loop closed meanwhile
                 pass
 
-    def _deliver(self, events: list[tuple[asyncio.Future[Event], Event | BaseException]]) -> None:
+    def _deliver(self, events: list[tuple[asyncio.Future[Event] | None, Event | BaseException]]) -> None:
         for future, result in events:
             if isinstance(result, BaseException):
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_exception(result)
                 continue
             self.appended += 1
-            if not future.done():
+            if future is not None and not future.done():
                 future.set_result(result)
             for subscriber in list(self._subscribers):
                 try:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 S = AgentStatus
 GateAnswer = Literal["start", "skip", "cancel"]
+OUTPUT_BATCH_S = 0.1
 GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
 """(run, agent name, question) -> the person's answer."""
 
@@ -159,6 +160,8 @@ class Run:
         self.listeners: list[Callable[[str, Any], None]] = []
         """Engine-internal hooks (checks): called with ("signal", name) / ("agent_finished", name)."""
         self.result_status: str = "running"
+        self._output: dict[str, list[str]] = {}
+        self._output_sent: dict[str, float] = {}
         self.checks: CheckManager | None = None
         self.change_listeners: list[Callable[[list[FileChange]], None]] = []
         """Hooks called with raw file changes seen by the watcher (checks' watch globs, attribution)."""
@@ -168,9 +171,39 @@ class Run:
     def _emit(self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any) -> None:
         """Append an event without waiting (the log keeps order; `flush` waits for commit)."""
         try:
-            self.log.append_nowait(self.run_id, type, actor, action, metadata)
+            if actor is not None and actor in self._output:
+                self._flush_output(actor)
+            self.log.emit(self.run_id, type, actor, action, metadata)
         except RuntimeError:
             log.warning("event after log closed: %s %s %s", type, actor, action)
+
+    def _buffer_output(self, agent: str, line: str) -> None:
+        """Agent output is appended in batches (at most one event per agent every OUTPUT_BATCH_S):
+        the first line of a quiet agent goes out at once, the rest of a burst with the next batch."""
+        buffered = self._output.get(agent)
+        now = time.monotonic()
+        if buffered is None and now - self._output_sent.get(agent, 0.0) >= OUTPUT_BATCH_S:
+            self._output_sent[agent] = now
+            self.log.emit(self.run_id, EventType.AGENT_OUTPUT, agent, None, {"line": line})
+            return
+        if buffered is None:
+            buffered = self._output[agent] = []
+            delay = max(0.0, OUTPUT_BATCH_S - (now - self._output_sent.get(agent, 0.0)))
+            asyncio.get_running_loop().call_later(delay, self._flush_output, agent)
+        buffered.append(line)
+
+    def _flush_output(self, agent: str) -> None:
+        lines = self._output.pop(agent, None)
+        if not lines:
+            return
+        self._output_sent[agent] = time.monotonic()
+        metadata: dict[str, Any] = {"line": lines[-1]}
+        if len(lines) > 1:
+            metadata["lines"] = lines
+        try:
+            self.log.emit(self.run_id, EventType.AGENT_OUTPUT, agent, None, metadata)
+        except RuntimeError:
+            log.warning("output after log closed: %s", agent)
 
     def emit_event(
         self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any
@@ -439,7 +472,7 @@ class Run:
 
         def output(line: str) -> None:
             agent.last_output = line
-            self._emit(EventType.AGENT_OUTPUT, agent.name, None, line=line)
+            self._buffer_output(agent.name, line)
 
         async def record(type: str, action: str | None, metadata: dict[str, Any]) -> None:
             self._emit(type, agent.name, action, **metadata)
@@ -589,7 +622,7 @@ class Run:
         )
         await self.log.record_run(self.run_id, str(self.spec.path), os.getpid())
         try:
-            self.shared_context = await load_shared_context(self.spec_dir, self.spec.context)
+            self.shared_context = await load_shared_context(self.spec_dir, self.spec.context, root=self.root)
             self._emit(
                 EventType.CONTEXT_LOADED,
                 None,

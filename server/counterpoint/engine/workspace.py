@@ -11,6 +11,7 @@ import asyncio
 import fnmatch
 import hashlib
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,11 @@ class WorkspaceTools:
             target = self.resolve(path)
             if not target.is_file():
                 raise ToolError(f"no such file: {path}")
-            async with aiofiles.open(target, encoding="utf-8") as fh:
-                content = await fh.read()
+            try:
+                async with aiofiles.open(target, encoding="utf-8") as fh:
+                    content = await fh.read()
+            except UnicodeDecodeError as exc:
+                raise ToolError(f"edit_file: {path} is not UTF-8 text; rewrite it with write_file") from exc
             count = content.count(search) if search else 0
             if count == 0:
                 raise ToolError(f"edit_file: the search text was not found in {path}")
@@ -215,10 +219,15 @@ class WorkspaceTools:
         data = content.encode("utf-8")
         created = not await asyncio.to_thread(target.exists)
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.counterpoint-tmp")
-        async with aiofiles.open(tmp, "wb") as fh:
-            await fh.write(data)
-        await asyncio.to_thread(os.replace, tmp, target)
+        # One temporary file per write: concurrent writes of one path must not share (and mix) it.
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.counterpoint-tmp")
+        try:
+            async with aiofiles.open(tmp, "wb") as fh:
+                await fh.write(data)
+            await asyncio.to_thread(os.replace, tmp, target)
+        except BaseException:
+            await asyncio.to_thread(tmp.unlink, missing_ok=True)
+            raise
         record = WriteRecord(
             actor, self.relative(target), hashlib.sha256(data).hexdigest(), len(data), created
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from counterpoint_protocol.spec import SourceRange
 from lsprotocol import types
 from pygls.workspace import PositionCodec
+
+if TYPE_CHECKING:
+    from counterpoint_protocol.spec import SourceRange
 
 
 def to_lsp_range(lines: Sequence[str], source: SourceRange, codec: PositionCodec) -> types.Range:

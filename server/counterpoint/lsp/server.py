@@ -9,21 +9,24 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from counterpoint_protocol.messages import ServerSettings
 from counterpoint_protocol.methods import SPEC_SUFFIX
-from counterpoint_protocol.spec import Spec
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from counterpoint import __version__
-from counterpoint.engine.engine import Engine, find_workspace_root
-from counterpoint.engine.process import kill_all_children
-from counterpoint.engine.run import Run
 from counterpoint.engine.spawner import TaskSpawner
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.messages import ServerSettings
+    from counterpoint_protocol.spec import Spec
+
+    from counterpoint.engine.engine import Engine
+    from counterpoint.engine.run import Run
     from counterpoint.lsp.features.documents import DiagnosticStore, SpecDocuments
+
+# Heavy modules (pydantic models, the engine) are imported after `initialize` has been
+# answered, so that the editor gets its response as fast as from a bare pygls server.
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,9 @@ class CounterpointServer(LanguageServer):
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
-        self.settings = ServerSettings()
+        self._settings: ServerSettings | None = None
+        self.raw_settings: Any = None
+        """initializationOptions, validated once `initialize` has been answered."""
         self.engines: dict[Path, Engine] = {}
         self._engine_locks: dict[Path, asyncio.Lock] = {}
         self.specs: dict[str, Spec] = {}
@@ -48,6 +53,18 @@ class CounterpointServer(LanguageServer):
         self.shutting_down = False
         self.diagnostics: DiagnosticStore
         self.documents: SpecDocuments
+
+    @property
+    def settings(self) -> ServerSettings:
+        if self._settings is None:
+            from counterpoint_protocol.messages import ServerSettings
+
+            self._settings = ServerSettings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: ServerSettings) -> None:
+        self._settings = value
 
     # -- capabilities ---------------------------------------------------------------------------
 
@@ -64,6 +81,8 @@ class CounterpointServer(LanguageServer):
     # -- engines ----------------------------------------------------------------------------------
 
     async def engine_for(self, spec_path: Path) -> Engine:
+        from counterpoint.engine.engine import Engine, find_workspace_root
+
         root = find_workspace_root(spec_path)
         lock = self._engine_locks.setdefault(root, asyncio.Lock())
         async with lock:
@@ -104,6 +123,8 @@ class CounterpointServer(LanguageServer):
         if self.ui is not None:
             self.ui.end_all_progress()
         await self.spawner.aclose()
+        from counterpoint.engine.process import kill_all_children
+
         kill_all_children()
 
 
@@ -129,6 +150,8 @@ def create_server() -> CounterpointServer:
 def start(tcp: tuple[str, int] | None = None) -> None:
     """Serve on stdio (default) or TCP until the client goes away; nothing else writes to stdout."""
     import sys
+
+    from counterpoint.engine.process import kill_all_children
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     atexit.register(kill_all_children)

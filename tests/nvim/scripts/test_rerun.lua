@@ -51,6 +51,10 @@ end, 'the failure was notified as an error')
 
 vim.cmd('Counterpoint rerun')
 H.wait(10000, function()
+  local last = H.notifications[#H.notifications]
+  if last and last.msg:find('rerun failed') then
+    error('the server refused the rerun: ' .. last.msg)
+  end
   return state.last_run_id ~= first
 end, 'counterpoint.rerun answered a new run')
 local second = state.last_run_id

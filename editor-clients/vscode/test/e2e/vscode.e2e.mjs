@@ -298,14 +298,24 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
   expect(pids.length, "the language server ran under code-server").toBeGreaterThan(0);
 
   await test.step("a server command that does not exist: an error that says how to fix it", async () => {
-    const settingsFile = join(run, "user-data", "User", "settings.json");
-    const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
-    settings["counterpoint.server.command"] = "/nonexistent/bin/counterpoint lsp";
-    writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+    // As a user would: the Settings editor, the "Server: Command" setting.
+    await palette("Preferences: Open User Settings");
+    await expect(page.locator(".settings-editor .search-container")).toBeVisible();
+    await page.locator(".settings-editor .search-container .view-lines").first().click({ force: true });
+    await page.keyboard.type("counterpoint.server.command");
+    const field = page
+      .locator(".settings-editor .setting-item-contents", { hasText: "Command line that starts the language server" })
+      .locator("input")
+      .first();
+    await expect(field).toHaveValue(SERVER_COMMAND);
+    await field.fill("/nonexistent/bin/counterpoint lsp");
+    await page.keyboard.press("Tab");
     const error = page.locator(".notifications-toasts .notification-toast:has(.codicon-error)", { hasText: "could not start" });
     await expect(error.first()).toBeVisible();
     await expect(error.first()).toContainText("counterpoint.server.command");
     await expect(page.locator(".statusbar-item", { hasText: "Counterpoint failed" })).toBeVisible();
+    // One clear message: the command is looked for before the language client tries to spawn it.
+    await expect(page.locator(".notifications-toasts .notification-toast", { hasText: "couldn't create connection" })).toHaveCount(0);
     await shot("07-server-missing");
   });
 

@@ -1,10 +1,12 @@
 /** Settings → server launch, initializationOptions and workspace/configuration answers. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   DEFAULT_SETTINGS,
+  findExecutable,
   LOG_LEVELS,
   TRACE_LEVELS,
   configurationResponse,
@@ -108,9 +110,30 @@ test("initializationOptions and workspace/configuration carry the server's setti
 test("a server that cannot start gets a message with the fix", () => {
   const launch = serverLaunch(DEFAULT_SETTINGS);
   const missing = launchFailureMessage(launch, new Error("spawn counterpoint ENOENT"));
-  assert.match(missing, /could not start \(counterpoint lsp\): spawn counterpoint ENOENT/);
+  assert.match(missing, /could not start: counterpoint was not found on the PATH\./);
   assert.match(missing, /counterpoint\.server\.command/);
   assert.match(missing, /counterpoint\.pythonPath/);
+  const absolute = launchFailureMessage(serverLaunch({ ...DEFAULT_SETTINGS, serverCommand: "/x/counterpoint lsp" }), "not found");
+  assert.match(absolute, /\/x\/counterpoint was not found\. Set/);
   const crashed = launchFailureMessage(launch, "exit code 2");
   assert.match(crashed, /Check that "counterpoint lsp --stdio" runs in a terminal/);
+});
+
+test("the server command is found as a shell would find it, before starting it", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cp-find-"));
+  try {
+    const exe = join(dir, "counterpoint");
+    writeFileSync(exe, "#!/bin/sh\n");
+    chmodSync(exe, 0o755);
+    const plain = join(dir, "notes.txt");
+    writeFileSync(plain, "x");
+    assert.equal(findExecutable("counterpoint", { PATH: `/nonexistent:${dir}` }), exe);
+    assert.equal(findExecutable("counterpoint", { PATH: "/nonexistent" }), undefined);
+    assert.equal(findExecutable(exe, {}), exe);
+    assert.equal(findExecutable("./counterpoint", {}, dir), join(dir, "counterpoint"));
+    assert.equal(findExecutable(plain, {}), undefined, "not executable");
+    assert.equal(findExecutable(dir, {}), undefined, "a folder");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

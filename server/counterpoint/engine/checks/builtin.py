@@ -34,6 +34,10 @@ class BuiltinChecks:
         self.writers: dict[str, dict[str, bool]] = {}
         """relative path -> agent -> exact (True: wrote through our tools)."""
         self._tool_writes: dict[str, float] = {}
+        self._uncertain_changes: dict[str, int] = {}
+        """relative path -> changes seen while more than one command agent was running."""
+        self._pending: set[asyncio.Task[None]] = set()
+        """Emits checks waiting out their grace period."""
 
     def open_findings(self) -> list[dict[str, Any]]:
         return list(self.findings.values())
@@ -74,8 +78,18 @@ class BuiltinChecks:
                         f"{name} needs {need}, which can no longer fire: {self.run.why_dead(need)}",
                     )
         elif agent.state == AgentStatus.SUCCEEDED and agent.spec.settings.emits:
-            loop = asyncio.get_running_loop()
-            loop.call_later(EMIT_GRACE_S, self._check_emits, name)
+            task = self.run.spawner.spawn(self._check_emits_later(name), name=f"emits of {name}")
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def settle(self) -> None:
+        """Wait for the emits checks still in their grace period (the run waits before it ends)."""
+        while self._pending:
+            await asyncio.wait(list(self._pending))
+
+    async def _check_emits_later(self, name: str) -> None:
+        await asyncio.sleep(EMIT_GRACE_S)
+        self._check_emits(name)
 
     def _check_emits(self, name: str) -> None:
         agent = self.run.agents[name]
@@ -118,14 +132,24 @@ class BuiltinChecks:
             if len(running) == 1:
                 self._add_writer(rel, running[0], exact=True)
             else:
+                self._uncertain_changes[rel] = self._uncertain_changes.get(rel, 0) + 1
+                writers = self.writers.setdefault(rel, {})
                 for agent in running:
-                    self._add_writer(rel, agent, exact=False)
+                    writers[agent] = writers.get(agent, False)
+                self._check_shared(rel)
 
     def _add_writer(self, rel: str, agent: str, *, exact: bool) -> None:
         writers = self.writers.setdefault(rel, {})
         writers[agent] = writers.get(agent, False) or exact
+        self._check_shared(rel)
+
+    def _check_shared(self, rel: str) -> None:
+        writers = self.writers.get(rel, {})
         if len(writers) < 2:
             return
+        exact = sum(1 for known in writers.values() if known)
+        if exact + self._uncertain_changes.get(rel, 0) < 2:
+            return  # one change seen while several command agents ran: one of them wrote it
         names = sorted(writers)
         uncertain = [n for n in names if not writers[n]]
         message = f"{rel} was written by more than one agent: {', '.join(names)}"

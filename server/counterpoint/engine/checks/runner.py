@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.3
+WATCH_SETTLE_S = 0.15
+"""How long the watcher may take to report a write (its own debounce is a few tens of ms)."""
 MAX_OUTPUT_LINES = 20_000
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -257,6 +259,16 @@ class CheckManager:
     # -- for the run and the integrator ----------------------------------------------------------
 
     async def wait_idle(self) -> None:
+        """Wait until no check is running or due to run.
+
+        A file written just before this call reaches us through the watcher a few ms later:
+        give it that time first, so a watched check reruns on what the agents wrote last.
+        """
+        if self.run.file_source is not None and any(
+            s.eligible and s.matcher is not None for s in self.states.values()
+        ):
+            await asyncio.sleep(WATCH_SETTLE_S)
+        await self.builtin.settle()
         await self._idle.wait()
 
     def open_findings(self) -> list[dict[str, Any]]:

@@ -52,6 +52,12 @@ def parse_signal_line(line: str) -> tuple[str, dict[str, Any]] | None:
     return name, metadata
 
 
+def env_value(text: str, max_bytes: int = 100_000) -> str:
+    """``text`` cut to ``max_bytes`` of UTF-8: Linux refuses to start a child with an environment
+    string over 128 KiB (E2BIG), and a character limit lets non-ASCII text exceed it."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
 def agent_prompt(ctx: AgentContext) -> str:
     parts = []
     if ctx.shared_context.files:
@@ -82,7 +88,7 @@ class CommandRunner(Runner):
             {
                 "COUNTERPOINT_RUN_ID": ctx.run_id,
                 "COUNTERPOINT_AGENT": ctx.name,
-                "COUNTERPOINT_TASK": ctx.task.strip()[:100_000],
+                "COUNTERPOINT_TASK": env_value(ctx.task.strip()),
                 "COUNTERPOINT_TASK_FILE": str(task_file),
                 "COUNTERPOINT_SPEC": str(ctx.spec.path),
                 "COUNTERPOINT_WORKSPACE": str(ctx.workspace_root),
@@ -112,7 +118,12 @@ class CommandRunner(Runner):
             await asyncio.gather(*pending)
         if result.exit_code != 0:
             last = next(
-                (line for line in reversed(result.stderr_tail + result.stdout_tail) if line.strip()),
+                # The last stderr line says why, most often; stdout's only if stderr is silent.
+                (
+                    line
+                    for line in [*reversed(result.stderr_tail), *reversed(result.stdout_tail)]
+                    if line.strip()
+                ),
                 "",
             )
             detail = f": {last}" if last else ""

@@ -31,23 +31,23 @@ async def load_transcript(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     problems: list[str] = []
     try:
         async with aiofiles.open(path, encoding="utf-8", errors="replace") as fh:
-            number = 0
-            async for line in fh:
-                number += 1
-                if not line.strip() or line.lstrip().startswith("//"):
-                    continue
-                try:
-                    step = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{path.name}:{number}: not JSON ({exc.msg}); line skipped")
-                    continue
-                if not isinstance(step, dict) or step.get("action") not in ACTIONS:
-                    problems.append(f"{path.name}:{number}: unknown action; line skipped")
-                    continue
-                step["_line"] = number
-                steps.append(step)
+            text = await fh.read()  # one read: iterating lines would be a thread hop per line
     except FileNotFoundError as exc:
         raise AgentFailed(f"transcript not found: {path}") from exc
+    # Only \n ends a JSONL line (splitlines would also split on U+2028 etc. inside JSON strings).
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            step = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path.name}:{number}: not JSON ({exc.msg}); line skipped")
+            continue
+        if not isinstance(step, dict) or step.get("action") not in ACTIONS:
+            problems.append(f"{path.name}:{number}: unknown action; line skipped")
+            continue
+        step["_line"] = number
+        steps.append(step)
     return steps, problems
 
 

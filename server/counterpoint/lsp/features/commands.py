@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from counterpoint_protocol.messages import (
-    CancelParams,
-    EventsParams,
-    ReportParams,
-    RerunParams,
-    ResumeParams,
-    RunParams,
-    StatusResult,
-)
 from counterpoint_protocol.methods import Commands
-from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
 
-from counterpoint.engine.consent import remember_trusted
-from counterpoint.engine.engine import RunRefused, find_workspace_root
-from counterpoint.engine.run import RunOptions
 from counterpoint.lsp.server import CounterpointServer, is_spec_uri, spec_path
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 log = logging.getLogger(__name__)
-P = TypeVar("P", bound=BaseModel)
+P = TypeVar("P", bound="BaseModel")
 
 
 def parse(model: type[P], command: str, args: tuple[Any, ...]) -> P:
@@ -40,6 +30,8 @@ def parse(model: type[P], command: str, args: tuple[Any, ...]) -> P:
         raw = {}
     if not isinstance(raw, dict):
         raise JsonRpcInvalidParams(f"{command} takes one object argument, got {type(raw).__name__}")
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -53,9 +45,12 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 def register(server: CounterpointServer) -> None:
+    # The models and the engine load after `initialize` (see lifecycle); handlers import them.
     def command(name: str) -> Callable[[Handler], Handler]:
         def wrap(fn: Handler) -> Handler:
             async def handler(ls: CounterpointServer, *args: Any) -> Any:
+                from counterpoint.engine.engine import RunRefused
+
                 if ls.shutting_down:
                     raise JsonRpcInvalidRequest("the server is shutting down")
                 try:
@@ -70,6 +65,10 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.RUN)
     async def run(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import RunParams
+
+        from counterpoint.engine.run import RunOptions
+
         params = parse(RunParams, Commands.RUN, args)
         if not is_spec_uri(params.uri):
             raise JsonRpcInvalidParams(f"{Commands.RUN}: {params.uri} is not a *.agents.md spec")
@@ -97,6 +96,8 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.CANCEL)
     async def cancel(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import CancelParams
+
         params = parse(CancelParams, Commands.CANCEL, args)
         if params.runId is None:
             runs = ls.live_runs()
@@ -111,6 +112,8 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.STATUS)
     async def status(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import StatusResult
+
         if args and args[0] not in (None, {}) and not isinstance(args[0], dict):
             raise JsonRpcInvalidParams(f"{Commands.STATUS} takes no argument or an object")
         runs = [r.status() for engine in ls.engines.values() for r in engine.runs.values()]
@@ -118,6 +121,10 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.RERUN)
     async def rerun(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import RerunParams
+
+        from counterpoint.engine.run import RunOptions
+
         params = parse(RerunParams, Commands.RERUN, args)
         engine = await _engine_of_run(ls, params.runId)
         new = await engine.continue_run(
@@ -131,6 +138,10 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.RESUME)
     async def resume(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import ResumeParams
+
+        from counterpoint.engine.run import RunOptions
+
         params = parse(ResumeParams, Commands.RESUME, args)
         engine = await _engine_of_run(ls, params.runId)
         new = await engine.continue_run(
@@ -141,6 +152,8 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.EVENTS)
     async def events(ls: CounterpointServer, *args: Any) -> list[dict[str, Any]]:
+        from counterpoint_protocol.messages import EventsParams
+
         params = parse(EventsParams, Commands.EVENTS, args)
         engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
         if engine is None:
@@ -153,6 +166,8 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.REPORT)
     async def report(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint_protocol.messages import ReportParams
+
         params = parse(ReportParams, Commands.REPORT, args)
         engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
         if engine is None:
@@ -167,6 +182,9 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.TRUST)
     async def trust(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+        from counterpoint.engine.consent import remember_trusted
+        from counterpoint.engine.engine import find_workspace_root
+
         raw = args[0] if args else {}
         uri = raw.get("uri") if isinstance(raw, dict) else None
         if not isinstance(uri, str):

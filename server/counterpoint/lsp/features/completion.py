@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from counterpoint_protocol.spec import RUNNER_NAMES, AgentSettings
 from lsprotocol import types
 
 from counterpoint.lsp.positions import from_lsp_position
@@ -22,6 +21,8 @@ def register(server: CounterpointServer) -> None:
         types.CompletionOptions(trigger_characters=[":", ",", " "]),
     )
     async def complete(ls: CounterpointServer, params: types.CompletionParams) -> types.CompletionList | None:
+        from counterpoint_protocol.spec import RUNNER_NAMES, AgentSettings
+
         spec = await ls.documents.get(params.text_document.uri)
         if spec is None:
             return None

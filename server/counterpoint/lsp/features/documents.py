@@ -13,24 +13,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from counterpoint_protocol.spec import Severity, Spec, SpecDiagnostic
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from counterpoint.engine.spec_validate import load_spec
 from counterpoint.lsp.positions import to_lsp_range
 from counterpoint.lsp.server import is_spec_uri, spec_path
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.spec import Spec, SpecDiagnostic
+
     from counterpoint.lsp.server import CounterpointServer
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.25
 SEVERITY = {
-    Severity.ERROR: types.DiagnosticSeverity.Error,
-    Severity.WARNING: types.DiagnosticSeverity.Warning,
-    Severity.INFO: types.DiagnosticSeverity.Information,
-    Severity.HINT: types.DiagnosticSeverity.Hint,
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
 }
 
 
@@ -43,12 +43,11 @@ class DiagnosticStore:
         self.by_uri.setdefault(uri, {})[source] = diagnostics
         self.publish(uri)
 
-    def clear_source(self, source_prefix: str) -> None:
+    def clear_source(self, source: str) -> None:
+        """Drop this source's diagnostics everywhere (exactly this one: `check:lint` is not
+        `check:lint-strict`) and publish what remains for the files it was on."""
         for uri, sources in list(self.by_uri.items()):
-            removed = [key for key in sources if key.startswith(source_prefix)]
-            for key in removed:
-                del sources[key]
-            if removed:
+            if sources.pop(source, None) is not None:
                 self.publish(uri)
 
     def publish(self, uri: str) -> None:
@@ -109,6 +108,8 @@ class SpecDocuments:
         if document is None:
             return
         text, version = document.source, document.version
+        from counterpoint.engine.spec_validate import load_spec
+
         spec = await asyncio.to_thread(load_spec, text, spec_path(uri).resolve())
         current = self.server.workspace.text_documents.get(uri)
         if current is None or current.version != version:
@@ -127,6 +128,8 @@ class SpecDocuments:
             return self.server.specs.get(uri)
         spec = self.server.specs.get(uri)
         if spec is None or spec.text != document.source:
+            from counterpoint.engine.spec_validate import load_spec
+
             spec = await asyncio.to_thread(load_spec, document.source, spec_path(uri).resolve())
             self.server.specs[uri] = spec
         return spec

@@ -7,20 +7,22 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.methods import Commands
-from counterpoint_protocol.spec import SourceRange, Spec
 from lsprotocol import types
 
-from counterpoint.engine.run import Run
-from counterpoint.engine.spec_validate import agent_dependencies
 from counterpoint.lsp.positions import to_lsp_range
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.spec import SourceRange, Spec
+
+    from counterpoint.engine.run import Run
     from counterpoint.lsp.server import CounterpointServer
 
 
 def run_dependencies(spec: Spec) -> dict[str, set[str]]:
     """Who waits on whom when the spec runs: needed agents, emitters of needed signals (glob or
     not: the file is usually written by an emitter) and, for integrators, every other agent."""
+    from counterpoint.engine.spec_validate import agent_dependencies
+
     deps = {name: set(found) for name, found in agent_dependencies(spec).items()}
     for agent in spec.agents:
         mine = deps.setdefault(agent.name, set())
@@ -82,6 +84,7 @@ def register(server: CounterpointServer) -> None:
             return []
         document = ls.workspace.get_text_document(uri)
         lines, codec = document.lines, document.position_codec
+        from counterpoint_protocol.spec import SourceRange
 
         def lens(source: SourceRange, title: str, command: str, argument: dict[str, Any]) -> types.CodeLens:
             return types.CodeLens(
@@ -137,6 +140,8 @@ def register(server: CounterpointServer) -> None:
             return []
         document = ls.workspace.get_text_document(params.text_document.uri)
         lines, codec = document.lines, document.position_codec
+        from counterpoint_protocol.spec import SourceRange
+
         hints = []
         for agent in spec.agents:
             text = agent_hint(run, agent.name)

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from counterpoint.lsp.settings import validate_settings
-
 if TYPE_CHECKING:
     from counterpoint.lsp.server import CounterpointServer
 
@@ -16,6 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def apply_settings(server: CounterpointServer, raw: Any) -> None:
+    from counterpoint.lsp.settings import validate_settings
+
     settings, problems = validate_settings(raw)
     server.settings = settings
     logging.getLogger("counterpoint").setLevel(settings.logLevel.upper())
@@ -26,10 +26,15 @@ def apply_settings(server: CounterpointServer, raw: Any) -> None:
 def register(server: CounterpointServer) -> None:
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: CounterpointServer, params: types.InitializeParams) -> None:
-        apply_settings(ls, params.initialization_options)
+        ls.raw_settings = params.initialization_options
 
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: CounterpointServer, params: types.InitializedParams) -> None:
+        # `initialize` has been answered: now load the models and the engine, and check the settings.
+        import counterpoint.engine.engine
+        import counterpoint.engine.spec_validate  # noqa: F401
+
+        apply_settings(ls, ls.raw_settings)
         await pull_configuration(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from counterpoint_protocol.events import parse_timestamp
-from counterpoint_protocol.spec import SourceRange, Spec
 from lsprotocol import types
 
-from counterpoint.engine.run import Run
 from counterpoint.lsp.positions import from_lsp_position, to_lsp_range
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.spec import SourceRange, Spec
+
+    from counterpoint.engine.run import Run
     from counterpoint.lsp.server import CounterpointServer
 
 WORD = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -82,6 +82,8 @@ def _runs_of(server: CounterpointServer, spec: Spec) -> list[Run]:
 def last_fired(server: CounterpointServer, spec: Spec, signal: str) -> str | None:
     import time
 
+    from counterpoint_protocol.events import parse_timestamp
+
     for run in _runs_of(server, spec):
         if signal in run.signal_times:
             ago = time.time() - parse_timestamp(run.signal_times[signal]).timestamp()
@@ -128,6 +130,8 @@ def register(server: CounterpointServer) -> None:
         if found is None:
             return None
         word, start, end = found
+        from counterpoint_protocol.spec import SourceRange
+
         text = describe(ls, spec, word)
         if text is None:
             return None
@@ -163,6 +167,8 @@ def register(server: CounterpointServer) -> None:
             return []
         document = ls.workspace.get_text_document(params.text_document.uri)
         codec, lines = document.position_codec, document.lines
+        from counterpoint_protocol.spec import SourceRange
+
         result = []
         for agent in spec.agents:
             end_line = max(agent.heading_range.line, agent.section_end_line)

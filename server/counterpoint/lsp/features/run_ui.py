@@ -13,24 +13,39 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from counterpoint_protocol.events import Event, EventType
 from counterpoint_protocol.methods import Notifications
-from counterpoint_protocol.spec import Severity, SourceRange, SpecDiagnostic
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from counterpoint.engine.engine import Engine
-from counterpoint.engine.run import GateAnswer, Run
 from counterpoint.lsp.features import progress
 from counterpoint.lsp.features.documents import file_lines, to_lsp_diagnostics
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.events import Event
+
+    from counterpoint.engine.engine import Engine
+    from counterpoint.engine.run import GateAnswer, Run
     from counterpoint.lsp.server import CounterpointServer
 
 log = logging.getLogger(__name__)
 OUTPUT_INTERVAL_S = 0.25
 """agent_output events reach `counterpoint/event` at most this often per agent (the last one always)."""
-T = EventType
+
+
+class T:
+    """Event type names (plain strings: the protocol's enum is loaded lazily)."""
+
+    RUN_STARTED = "run_started"
+    RUN_FINISHED = "run_finished"
+    AGENT_WAITING = "agent_waiting"
+    AGENT_QUEUED = "agent_queued"
+    AGENT_STARTED = "agent_started"
+    AGENT_OUTPUT = "agent_output"
+    AGENT_FINISHED = "agent_finished"
+    SIGNAL = "signal"
+    CHECK_STARTED = "check_started"
+    CHECK_FINISHED = "check_finished"
+    FINDING = "finding"
 
 
 def run_token(run_id: str) -> str:
@@ -233,6 +248,8 @@ class RunUI:
             self._publish_findings(event.actor, self._pending_findings.pop(key, []), replace=True)
 
     def _publish_findings(self, check: str, findings: list[dict[str, Any]], *, replace: bool) -> None:
+        from counterpoint_protocol.spec import Severity, SourceRange, SpecDiagnostic
+
         source = f"check:{check}"
         by_file: dict[str, list[SpecDiagnostic]] = {}
         for finding in findings:
