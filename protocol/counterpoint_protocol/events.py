@@ -106,3 +106,12 @@ class Event(BaseModel):
     action: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     timestamp: str
+
+
+def output_lines(event: Event) -> list[str]:
+    """The lines of an ``agent_output`` event: a burst of output is one event with ``lines``."""
+    lines = event.metadata.get("lines")
+    if isinstance(lines, list):
+        return [str(line) for line in lines]
+    line = event.metadata.get("line")
+    return [] if line is None else [str(line)]

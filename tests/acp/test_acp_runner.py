@@ -17,7 +17,7 @@ import pytest
 from counterpoint.engine.eventlog import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.runners.acp import LineBuffer, choose_permission
-from counterpoint_protocol.events import Event
+from counterpoint_protocol.events import Event, output_lines
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
@@ -83,7 +83,7 @@ async def wait_for_output(log: EventLog, run: Run, text: str) -> None:
 
 
 def lines(events: list[Event]) -> list[str]:
-    return [e.metadata["line"] for e in events if e.type == "agent_output"]
+    return [line for e in events if e.type == "agent_output" for line in output_lines(e)]
 
 
 def finished(events: list[Event], name: str) -> Event:

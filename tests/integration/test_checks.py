@@ -151,7 +151,14 @@ async def test_write_just_before_the_end_still_reruns_the_check(tmp_path: Path) 
     spec = write_spec(
         tmp_path,
         lint_spec() + "\n## builder\nemits: ready\ntranscript: transcripts/builder.jsonl\n",
-        {"builder": [write("app/a.py", "x = 1\n"), emit("ready"), think(0.5), write("app/a.py", "y = 'bad'\n")]},
+        {
+            "builder": [
+                write("app/a.py", "x = 1\n"),
+                emit("ready"),
+                think(0.5),
+                write("app/a.py", "y = 'bad'\n"),
+            ]
+        },
         {"check.py": CHECK_SCRIPT},
     )
     result = await run_spec(spec)

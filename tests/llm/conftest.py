@@ -10,7 +10,7 @@ import pytest
 from counterpoint.engine.eventlog import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.runners.pricing import RunBudget
-from counterpoint_protocol.events import Event
+from counterpoint_protocol.events import Event, output_lines
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 from tests.llm.fake_llm_server import FakeLLMServer
@@ -104,4 +104,4 @@ def errors(events: list[Event]) -> dict[str, str]:
 
 
 def outputs(events: list[Event], actor: str) -> list[str]:
-    return [str(e.metadata.get("line")) for e in events if e.type == "agent_output" and e.actor == actor]
+    return [line for e in events if e.type == "agent_output" and e.actor == actor for line in output_lines(e)]

@@ -81,7 +81,7 @@ class ConsentPolicy:
         return self.trust or _env_trust() or str(self.workspace) in load_trusted()
 
     async def allowed(self, what: str) -> bool:
-        if self.granted_without_asking():
+        if self.trust or await asyncio.to_thread(self.granted_without_asking):
             return True
         if self.asker is None or self._denied:
             return False

@@ -75,6 +75,7 @@ class Engine:
             )
         if run_id is not None and run_id in self.runs:
             del self.runs[run_id]
+
         run = Run(spec, self.log, self.root, options, run_id=run_id)
         from counterpoint.engine.checks.runner import attach_checks
 
@@ -86,6 +87,10 @@ class Engine:
 
     async def execute(self, run: Run) -> dict[str, Any]:
         """Run to the end and write the report; returns the report."""
+        from counterpoint.engine.user_config import load_user_settings, run_extras
+
+        for key, value in run_extras(await asyncio.to_thread(load_user_settings)).items():
+            run.options.extra.setdefault(key, value)
         try:
             await run.execute()
         finally:

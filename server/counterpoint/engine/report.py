@@ -243,6 +243,16 @@ def critical_path(agents: dict[str, _AgentRow], signals: list[dict[str, Any]]) -
     return {"agents": chain, "length_s": round(length, 3)}
 
 
+def _usage_row(name: str, u: dict[str, Any]) -> str:
+    inp = int(u.get("input_tokens", 0))
+    cached = int(u.get("cache_read_tokens", 0))
+    share = f"{100 * cached / inp:.0f}%" if inp else "-"
+    return (
+        f"| {name} | {inp} | {cached} ({share}) | {int(u.get('output_tokens', 0))} | "
+        f"{int(u.get('requests', 0))} | ${float(u.get('cost_usd', 0)):.4f} |"
+    )
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown (also what the CLI prints)."""
     lines = [
@@ -305,6 +315,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"- [{issue['check']}] {where}: {issue['message']} (found at {issue['found_at_s']:.2f}s, {early}; {state})"
             )
+    usage = report.get("usage") or {}
+    if usage:
+        lines += [
+            "",
+            "| agent | input tokens | cached | output tokens | requests | cost |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        totals: dict[str, float] = {}
+        for agent, u in usage.items():
+            for key, value in u.items():
+                totals[key] = totals.get(key, 0) + value
+            lines.append(_usage_row(agent, u))
+        lines.append(_usage_row("**total**", totals))
     if report.get("shared_writes"):
         lines += [
             "",

@@ -160,6 +160,10 @@ class Run:
         self.listeners: list[Callable[[str, Any], None]] = []
         """Engine-internal hooks (checks): called with ("signal", name) / ("agent_finished", name)."""
         self.result_status: str = "running"
+        from counterpoint.engine.runners.pricing import RunBudget
+
+        self.budget: RunBudget = self.options.extra.get("budget") or RunBudget(spec.budget_usd)
+        """The run's shared LLM spend (``budget_usd``)."""
         self._output: dict[str, list[str]] = {}
         self._output_sent: dict[str, float] = {}
         self.checks: CheckManager | None = None
@@ -495,7 +499,7 @@ class Run:
             speed=self.options.speed,
             attempt=agent.attempts,
             env=dict(agent.spec.settings.env),
-            options=dict(self.options.extra),
+            options={"record": self.options.record, **self.options.extra, "budget": self.budget},
         )
 
     def task_for(self, agent: AgentRuntime) -> str:

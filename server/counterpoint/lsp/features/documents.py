@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,11 +43,11 @@ class DiagnosticStore:
         self.by_uri.setdefault(uri, {})[source] = diagnostics
         self.publish(uri)
 
-    def clear_source(self, source: str) -> None:
-        """Drop this source's diagnostics everywhere (exactly this one: `check:lint` is not
-        `check:lint-strict`) and publish what remains for the files it was on."""
+    def clear_source(self, source: str, *, keep: Collection[str] = ()) -> None:
+        """Drop this source's diagnostics from every file but those in ``keep`` (exactly this
+        source: `check:lint` is not `check:lint-strict`) and publish what remains there."""
         for uri, sources in list(self.by_uri.items()):
-            if sources.pop(source, None) is not None:
+            if uri not in keep and sources.pop(source, None) is not None:
                 self.publish(uri)
 
     def publish(self, uri: str) -> None:

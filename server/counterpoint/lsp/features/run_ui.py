@@ -235,6 +235,10 @@ class RunUI:
     # -- findings -> diagnostics ---------------------------------------------------------------------
 
     def _findings(self, event: Event) -> None:
+        if event.type in (T.RUN_STARTED, T.RUN_RESUMED) and event.metadata.get("spec"):
+            # Built-in findings have no check run to replace them: a new run of the spec does.
+            self.server.diagnostics.clear_source(builtin_source(str(event.metadata["spec"])))
+            return
         if event.actor is None:
             return
         key = (event.run_id, event.actor)
@@ -243,14 +247,18 @@ class RunUI:
         elif event.type == T.FINDING:
             self._pending_findings.setdefault(key, []).append(event.metadata)
             if event.metadata.get("builtin"):
-                self._publish_findings(event.actor, self._pending_findings[key], replace=False)
+                run = self._run(event.run_id)
+                source = builtin_source(run.spec.path) if run is not None else f"check:{event.actor}"
+                self._publish_findings(event.actor, self._pending_findings[key], source, replace=False)
         elif event.type == T.CHECK_FINISHED:
-            self._publish_findings(event.actor, self._pending_findings.pop(key, []), replace=True)
+            findings = self._pending_findings.pop(key, [])
+            self._publish_findings(event.actor, findings, f"check:{event.actor}", replace=True)
 
-    def _publish_findings(self, check: str, findings: list[dict[str, Any]], *, replace: bool) -> None:
+    def _publish_findings(
+        self, check: str, findings: list[dict[str, Any]], source: str, *, replace: bool
+    ) -> None:
         from counterpoint_protocol.spec import Severity, SourceRange, SpecDiagnostic
 
-        source = f"check:{check}"
         by_file: dict[str, list[SpecDiagnostic]] = {}
         for finding in findings:
             path = finding.get("abs_path")
@@ -271,14 +279,16 @@ class RunUI:
                     source=f"counterpoint/{check}",
                 )
             )
-        if replace:
-            self.server.diagnostics.clear_source(source)
+        published: set[str] = set()
         for path, diagnostics in by_file.items():
             uri = from_fs_path(path)
             if uri is None:
                 continue
             lines = file_lines(self.server, Path(path))
             self.server.diagnostics.set(uri, source, to_lsp_diagnostics(self.server, lines, diagnostics))
+            published.add(uri)
+        if replace:  # files the check's last run had findings on and this run has none
+            self.server.diagnostics.clear_source(source, keep=published)
 
     # -- refresh ------------------------------------------------------------------------------------
 
@@ -301,6 +311,11 @@ class RunUI:
 
     def end_all_progress(self) -> None:
         self.progress.end_all()
+
+
+def builtin_source(spec_path: str) -> str:
+    """The diagnostics source of the built-in integration checks of one spec's runs."""
+    return f"check:integration:{spec_path}"
 
 
 def _discard(_: object) -> None:
