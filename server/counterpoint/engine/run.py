@@ -717,7 +717,7 @@ class Run:
         return RunStatusInfo(
             runId=self.run_id,
             spec=str(self.spec.path),
-            state=self.state,
+            state=self.result_status if self.state in ("finished", "cancelled") else self.state,
             agents=[
                 AgentStatusInfo(
                     name=a.name,

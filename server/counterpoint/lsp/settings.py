@@ -10,11 +10,14 @@ from pydantic import ValidationError
 
 def validate_settings(raw: Any) -> tuple[ServerSettings, list[str]]:
     """The settings, with a message for every bad value (which falls back to its default)."""
-    if raw is None:
+    if raw is None or raw == [] or raw == {}:  # Neovim sends an empty Lua table as []
         return ServerSettings(), []
     if not isinstance(raw, dict):
         return ServerSettings(), [f"settings must be an object, got {type(raw).__name__}; using the defaults"]
-    raw = dict(raw.get("counterpoint", raw)) if isinstance(raw.get("counterpoint"), dict) else dict(raw)
+    nested = raw.get("counterpoint")
+    if nested == []:
+        return ServerSettings(), []
+    raw = dict(nested) if isinstance(nested, dict) else dict(raw)
     problems: list[str] = []
     for _ in range(len(raw) + 1):
         try:
