@@ -142,7 +142,9 @@ async def responsiveness(samples: int) -> dict[str, Any]:
             types.ExecuteCommandParams(command="counterpoint.cancel", arguments=[{"runId": run_id}])
         )
         events = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="counterpoint.events", arguments=[{"runId": run_id, "type": "agent_output"}])
+            types.ExecuteCommandParams(
+                command="counterpoint.events", arguments=[{"runId": run_id, "type": "agent_output"}]
+            )
         )
         await client.shutdown_session()
     out: dict[str, Any] = {"output_events": len(events), "server_cpu_s": cpu.user + cpu.system}
@@ -176,8 +178,12 @@ async def memory(agents: int = 100) -> dict[str, float]:
             types.ExecuteCommandParams(command="counterpoint.status", arguments=[{}])
         )
         runs = status["runs"] if isinstance(status, dict) else status.runs
-        live = sum(1 for r in runs for a in (r["agents"] if isinstance(r, dict) else r.agents)
-                   if (a["state"] if isinstance(a, dict) else a.state) == "running")
+        live = sum(
+            1
+            for r in runs
+            for a in (r["agents"] if isinstance(r, dict) else r.agents)
+            if (a["state"] if isinstance(a, dict) else a.state) == "running"
+        )
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="counterpoint.cancel", arguments=[{"runId": run_id}])
         )
@@ -203,15 +209,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{'measure':<44} {'value':>12} {'target':>10}")
     for kind in ("hover", "completion"):
         k = r[kind]
-        print(f"{kind + ' median idle / load (ms)':<44} {k['idle_median_ms']:6.2f}/{k['load_median_ms']:<6.2f}")
+        print(
+            f"{kind + ' median idle / load (ms)':<44} {k['idle_median_ms']:6.2f}/{k['load_median_ms']:<6.2f}"
+        )
         print(f"{kind + ' p99 idle / load (ms)':<44} {k['idle_p99_ms']:6.2f}/{k['load_p99_ms']:<6.2f}")
         print(f"{kind + ' p99 load / idle':<44} {k['p99_ratio']:12.2f} {'<= 3':>10}")
     print(f"{'agent_output events during the load phase':<44} {r['output_events']:12d}")
     s = result["startup"]
-    print(f"{'start to initialize, ours / bare pygls (ms)':<44} {s['ours_median_ms']:6.0f}/{s['bare_median_ms']:<6.0f}")
+    print(
+        f"{'start to initialize, ours / bare pygls (ms)':<44} {s['ours_median_ms']:6.0f}/{s['bare_median_ms']:<6.0f}"
+    )
     print(f"{'start-up ratio':<44} {s['ratio']:12.2f} {'<= 1.3':>10}")
     m = result["memory_100_agents"]
-    print(f"{'RSS idle / with 100 agents live (MB)':<44} {m['idle_rss_mb']:6.1f}/{m['peak_rss_mb']:<6.1f} {'< 150':>10}")
+    print(
+        f"{'RSS idle / with 100 agents live (MB)':<44} {m['idle_rss_mb']:6.1f}/{m['peak_rss_mb']:<6.1f} {'< 150':>10}"
+    )
     print(json.dumps({"bench": "lsp", **result}))
     return result
 

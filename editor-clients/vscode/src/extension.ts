@@ -16,6 +16,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { RunDisplay, SHOW_AGENTS_COMMAND } from "./agentsView";
+import { createTraceChannel } from "./traceChannel";
 import {
   type ExecuteCommand,
   agentNamesFromSymbols,
@@ -50,6 +51,7 @@ const CLIENT_NAME = "Counterpoint";
 
 let client: LanguageClient | undefined;
 let output: vscode.LogOutputChannel;
+let traceOutput: vscode.LogOutputChannel;
 let settings: ClientSettings;
 let readyItem: vscode.StatusBarItem;
 let display: RunDisplay;
@@ -98,6 +100,7 @@ function createClient(): LanguageClient {
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher(SPEC_GLOB) },
     initializationOptions: serverSettingsPayload(settings),
     outputChannel: output,
+    traceOutputChannel: traceOutput,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     middleware: {
       workspace: {
@@ -341,6 +344,7 @@ async function onConfigurationChanged(event: vscode.ConfigurationChangeEvent): P
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
+  traceOutput = createTraceChannel(`${CLIENT_NAME} Trace`);
   readyItem = vscode.window.createStatusBarItem("counterpoint.ready", vscode.StatusBarAlignment.Right, 100);
   readyItem.name = "Counterpoint Server";
   readyItem.command = "counterpoint.vscode.showOutput";
@@ -371,6 +375,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   context.subscriptions.push(
     output,
+    traceOutput,
     readyItem,
     display,
     vscode.workspace.onDidChangeConfiguration((e) => void onConfigurationChanged(e)),

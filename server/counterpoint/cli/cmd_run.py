@@ -46,6 +46,21 @@ async def _run(args: argparse.Namespace) -> int:
     if unknown:
         return fail(f"no such agent: {', '.join(unknown)} (agents: {', '.join(a.name for a in spec.agents)})")
 
+    engine = await Engine.open(find_workspace_root(args.spec))
+    try:
+        try:
+            await engine.ensure_no_live_run(spec.path)
+            run = engine.create_run(spec, make_options(args, agents))
+        except RunRefused as exc:
+            return fail(str(exc))
+        return await drive(engine, run, quiet=args.quiet)
+    finally:
+        await engine.aclose()
+
+
+def make_options(args: argparse.Namespace, agents: list[str] | None = None) -> RunOptions:
+    """Run options from the command line (shared by ``run`` and ``resume``)."""
+
     async def gate(run: Run, agent: str, question: str) -> GateAnswer:
         answer = await asyncio.to_thread(_ask_tty, question, "[S]tart / s[k]ip / [c]ancel run:")
         return "skip" if answer.startswith("k") else "cancel" if answer.startswith("c") else "start"
@@ -58,50 +73,46 @@ async def _run(args: argparse.Namespace) -> int:
         )
         return answer in ("y", "yes")
 
-    options = RunOptions(
+    return RunOptions(
         agents=agents,
         max_parallel=args.max_parallel,
         speed=args.speed,
         trust=args.trust,
         approve_all=args.yes,
-        record=args.record,
+        record=getattr(args, "record", False),
         gate_handler=gate if sys.stdin.isatty() else None,
         consent_asker=consent if sys.stdin.isatty() else None,
     )
-    engine = await Engine.open(find_workspace_root(args.spec))
+
+
+async def drive(engine: Engine, run: Run, *, quiet: bool) -> int:
+    """Execute ``run`` with the live view, Ctrl-C cancelling it; print the report; the exit code."""
+    view = LiveView(run, enabled=not quiet)
+    unsubscribe = engine.log.subscribe(view.on_event)
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        view.note("cancelling the run (Ctrl-C again to stop at once)")
+        run.cancel()
+        if interrupts > 1:
+            task.cancel()
+
+    task = asyncio.ensure_future(engine.execute(run))
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    loop.add_signal_handler(signal.SIGTERM, on_sigint)
+    view.start()
     try:
-        try:
-            run = engine.create_run(spec, options)
-        except RunRefused as exc:
-            return fail(str(exc))
-        view = LiveView(run, enabled=not args.quiet)
-        unsubscribe = engine.log.subscribe(view.on_event)
-        loop = asyncio.get_running_loop()
-        interrupts = 0
-
-        def on_sigint() -> None:
-            nonlocal interrupts
-            interrupts += 1
-            view.note("cancelling the run (Ctrl-C again to stop at once)")
-            run.cancel()
-            if interrupts > 1:
-                task.cancel()
-
-        task = asyncio.ensure_future(engine.execute(run))
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        loop.add_signal_handler(signal.SIGTERM, on_sigint)
-        view.start()
-        try:
-            report: dict[str, Any] = await task
-        except asyncio.CancelledError:
-            report = await engine.write_report(run.run_id)
-        finally:
-            view.stop()
-            unsubscribe()
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+        report: dict[str, Any] = await task
+    except asyncio.CancelledError:
+        report = await engine.write_report(run.run_id)
     finally:
-        await engine.aclose()
+        view.stop()
+        unsubscribe()
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
     sys.stdout.write(render_markdown(report))
     sys.stdout.write(f"\nReport: {display_path(report['files']['html'])}\n")
     if run.result_status == "cancelled":

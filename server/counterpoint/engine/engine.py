@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,27 @@ class Engine:
         """Execute in the background (for the language server)."""
         return self.spawner.spawn(self.execute(run), name=f"run {run.run_id}")
 
+    async def ensure_no_live_run(self, spec_path: str | Path) -> None:
+        """Refuse (`RunRefused`) when another process has a live run of this spec on this workspace.
+
+        The ``runs`` table says which process runs what: a row ``running`` whose pid is alive and
+        not ours is a live run elsewhere (another editor window, a CLI). Rows of dead processes
+        (killed, crashed) are stale: they are marked ``interrupted`` and ignored. Runs of this
+        process are checked by `create_run` itself.
+        """
+        wanted = await asyncio.to_thread(_resolved, spec_path)
+        for record in await self.log.running_runs():
+            if await asyncio.to_thread(_resolved, record.spec) != wanted:
+                continue
+            if record.pid is None or not await asyncio.to_thread(pid_alive, record.pid):
+                log.info("run %s of a dead process (pid %s): marked interrupted", record.run_id, record.pid)
+                await self.log.finish_run(record.run_id, "interrupted")
+            elif record.pid != os.getpid():
+                raise RunRefused(
+                    f"a run of this spec is already live in another process (run {record.run_id}, "
+                    f"pid {record.pid}): cancel it or wait for it to end"
+                )
+
     async def continue_run(
         self, run_id: str, *, reason: str, agent: str | None = None, options: RunOptions | None = None
     ) -> Run:
@@ -112,6 +134,7 @@ class Engine:
         started = next((e for e in events if e.type == "run_started"), None)
         if started is None:
             raise RunRefused(f"no such run: {run_id}")
+        await self.ensure_no_live_run(started.metadata["spec"])
         spec = await read_spec(Path(started.metadata["spec"]))
         if spec.has_errors:
             raise RunRefused(f"{spec.path} has errors now; fix them first")
@@ -180,6 +203,30 @@ class Engine:
             run.cancel()
         await self.spawner.aclose(timeout=15)
         await self.log.close()
+
+
+def _resolved(path: str | Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(path)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed child not yet reaped)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def dependents(spec: Spec, name: str) -> set[str]:

@@ -294,6 +294,10 @@ class EventLog:
             (utc_timestamp(), status, run_id),
         )
 
+    async def running_runs(self) -> list[RunRecord]:
+        """Runs the table says are running, of any process (stale rows of dead processes included)."""
+        return await asyncio.to_thread(list_running_runs, self.path)
+
     def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
         conn = connect(self.path)
         try:
@@ -365,6 +369,17 @@ def list_runs(path: Path, limit: int = 50) -> list[RunRecord]:
             "SELECT run_id, spec, started_at, finished_at, status, pid FROM runs"
             " ORDER BY started_at DESC LIMIT ?",
             (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [RunRecord(*row) for row in rows]
+
+
+def list_running_runs(path: Path) -> list[RunRecord]:
+    conn = connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT run_id, spec, started_at, finished_at, status, pid FROM runs WHERE status = 'running'"
         ).fetchall()
     finally:
         conn.close()

@@ -36,12 +36,18 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         raise ValueError("no events for this run")
     run_id = events[0].run_id
     t0 = parse_timestamp(events[0].timestamp).timestamp()
+    paused = paused_before(events)
 
     def at(event: Event) -> float:
-        return round(parse_timestamp(event.timestamp).timestamp() - t0, 3)
+        """Seconds since the run started, not counting the pauses between a kill and a resume."""
+        return round(parse_timestamp(event.timestamp).timestamp() - t0 - paused.get(event.id, 0.0), 3)
 
     started = next((e for e in events if e.type == T.RUN_STARTED), events[0])
-    finished = next((e for e in reversed(events) if e.type == T.RUN_FINISHED), None)
+    # The run's status is its last segment's: a resume that was killed leaves it interrupted.
+    last = next(
+        (e for e in reversed(events) if e.type in (T.RUN_FINISHED, T.RUN_STARTED, T.RUN_RESUMED)), None
+    )
+    finished = last if last is not None and last.type == T.RUN_FINISHED else None
     agents: dict[str, _AgentRow] = {name: _AgentRow(name) for name in started.metadata.get("agents", [])}
     signals: list[dict[str, Any]] = []
     fired: dict[str, float] = {}
@@ -124,9 +130,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                 if signal["name"] == row.released_by:
                     signal["released"].append(row.name)
 
-    wall = (
-        float(finished.metadata["wall_s"]) if finished and "wall_s" in finished.metadata else (at(events[-1]))
-    )
+    wall = run_wall(events, at)
     integrators = set(started.metadata.get("integrators", []))
     builders_end = max(
         (r.end for r in agents.values() if r.end is not None and r.name not in integrators),
@@ -177,6 +181,38 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         "events": len(events),
     }
     return report
+
+
+def paused_before(events: list[Event]) -> dict[int, float]:
+    """Event id -> the time the run was not running before it (the gaps before each resume)."""
+    out: dict[int, float] = {}
+    total = 0.0
+    previous: float | None = None
+    for event in events:
+        now = parse_timestamp(event.timestamp).timestamp()
+        if event.type == T.RUN_RESUMED and previous is not None:
+            total += max(0.0, now - previous)
+        out[event.id] = total
+        previous = now
+    return out
+
+
+def run_wall(events: list[Event], at: Any) -> float:
+    """Wall time of the whole run: the sum of its segments (the first start and every resume, each
+    up to its ``run_finished`` or, for a segment that was killed, its last event); the time
+    between a kill and the resume is not counted."""
+    starts = [i for i, e in enumerate(events) if e.type in (T.RUN_STARTED, T.RUN_RESUMED)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    total = 0.0
+    for n, first in enumerate(starts):
+        segment = events[first : starts[n + 1] if n + 1 < len(starts) else len(events)]
+        end = next((e for e in reversed(segment) if e.type == T.RUN_FINISHED), None)
+        if end is not None and "wall_s" in end.metadata:
+            total += float(end.metadata["wall_s"])
+        else:
+            total += at(segment[-1]) - at(segment[0])
+    return total
 
 
 def integration_issues(events: list[Event], at: Any, builders_end: float | None) -> dict[str, Any]:

@@ -319,6 +319,15 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     await shot("07-server-missing");
   });
 
+  await test.step("counterpoint.trace.server: messages traces the LSP traffic", async () => {
+    const out = execFileSync("find", [join(run, "user-data", "logs"), "-name", "*Counterpoint Trace.log"], { encoding: "utf8" });
+    const file = out.split("\n").find(Boolean);
+    expect(file, "the Counterpoint Trace output exists").toBeTruthy();
+    const trace = readFileSync(file, "utf8");
+    expect(trace).toContain("Sending request 'workspace/executeCommand");
+    expect(trace).toContain("Received notification 'counterpoint/event'");
+  });
+
   await test.step("closing VS Code leaves no language server behind", async () => {
     await context.close();
     context = undefined;

@@ -89,6 +89,7 @@ def register(server: CounterpointServer) -> None:
         if unknown:
             raise JsonRpcInvalidParams(f"{Commands.RUN}: no such agent: {', '.join(unknown)}")
         engine = await ls.engine_for(path)
+        await engine.ensure_no_live_run(path)
         options = RunOptions(agents=params.agents or None, max_parallel=ls.settings.maxParallel)
         new = engine.create_run(spec, options)
         engine.start(new)

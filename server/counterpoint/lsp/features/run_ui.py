@@ -36,6 +36,7 @@ class T:
     """Event type names (plain strings: the protocol's enum is loaded lazily)."""
 
     RUN_STARTED = "run_started"
+    RUN_RESUMED = "run_resumed"
     RUN_FINISHED = "run_finished"
     AGENT_WAITING = "agent_waiting"
     AGENT_QUEUED = "agent_queued"

@@ -1,0 +1,44 @@
+"""``counterpoint resume RUN``: continue an interrupted run (killed, crashed, cancelled) under its id.
+
+Agents that succeeded are not run again (their signals come back from the log), agents that were
+running start over, and the report at the end covers the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from counterpoint.cli.cmd_events import workspace_db
+from counterpoint.cli.cmd_run import drive, make_options
+from counterpoint.cli.common import fail
+from counterpoint.engine.engine import Engine, RunRefused
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.max_parallel is not None and args.max_parallel < 1:
+        return fail("--max-parallel must be at least 1")
+    if args.speed <= 0:
+        return fail("--speed must be positive")
+    path = workspace_db(args.workspace.resolve())
+    if path is None:
+        return fail(f"no event log under {args.workspace} (run a spec first)")
+    return asyncio.run(_resume(path.parent.parent, args))
+
+
+async def _resume(root: Path, args: argparse.Namespace) -> int:
+    engine = await Engine.open(root)
+    try:
+        run_id = await engine.resolve_run_id(args.run)
+        if run_id is None:
+            return fail("no runs yet")
+        try:
+            run = await engine.continue_run(run_id, reason="resume", options=make_options(args))
+        except RunRefused as exc:
+            return fail(str(exc))
+        except FileNotFoundError as exc:
+            return fail(f"the spec of run {run_id} is gone: {exc.filename}")
+        return await drive(engine, run, quiet=args.quiet)
+    finally:
+        await engine.aclose()

@@ -1,0 +1,125 @@
+"""Two processes on one workspace: a second live run of a spec is refused; the log stays whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from counterpoint.engine.engine import Engine, RunRefused, pid_alive
+
+from tests.reliability.harness import Framed, cli, events_of, integrity, resume_workspace, wait_until
+
+LONG_SPEC = """---
+runner: replay
+---
+# Long
+
+## worker
+transcript: worker.jsonl
+- work a while
+"""
+
+
+def long_workspace(folder: Path, seconds: float = 30.0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".git").mkdir(exist_ok=True)
+    (folder / "worker.jsonl").write_text(json.dumps({"action": "think", "seconds": seconds}) + "\n")
+    spec = folder / "long.agents.md"
+    spec.write_text(LONG_SPEC)
+    return spec
+
+
+def runs_table(db: Path) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT run_id, status FROM runs").fetchall())
+    finally:
+        conn.close()
+
+
+def test_second_cli_run_is_refused_then_allowed_once_the_first_died(tmp_path: Path) -> None:
+    spec = long_workspace(tmp_path)
+    db = tmp_path / ".counterpoint" / "events.db"
+    first = cli("run", str(spec), "--quiet", cwd=tmp_path)
+    try:
+        wait_until(lambda: bool(events_of(db, "agent_started")))
+        second = cli("run", str(spec), "--quiet", cwd=tmp_path)
+        _out, err = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert "already live in another process" in err and str(first.pid) in err
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.communicate(timeout=10)
+    # The first process is dead: its row is stale, a new run starts (and is cancelled here).
+    (tmp_path / "worker.jsonl").write_text(json.dumps({"action": "think", "seconds": 0.1}) + "\n")
+    third = cli("run", str(spec), "--quiet", cwd=tmp_path)
+    _out, err = third.communicate(timeout=30)
+    assert third.returncode == 0, err
+    statuses = sorted(runs_table(db).values())
+    assert statuses == ["interrupted", "succeeded"]
+    assert integrity(db) == "ok"
+
+
+def test_language_server_refuses_a_spec_live_in_a_cli(tmp_path: Path) -> None:
+    spec = long_workspace(tmp_path)
+    db = tmp_path / ".counterpoint" / "events.db"
+    first = cli("run", str(spec), "--quiet", cwd=tmp_path)
+    server = Framed(tmp_path)
+    try:
+        server.initialize()
+        wait_until(lambda: bool(events_of(db, "agent_started")))
+        reply = server.request(
+            "workspace/executeCommand", {"command": "counterpoint.run", "arguments": [{"uri": spec.as_uri()}]}
+        )
+        assert "error" in reply, reply
+        assert "already live in another process" in reply["error"]["message"]
+        assert server.status_ok()
+    finally:
+        server.close()
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    assert runs_table(db) and set(runs_table(db).values()) == {"cancelled"}
+
+
+def test_two_runs_of_different_specs_share_one_log(tmp_path: Path) -> None:
+    spec_a = resume_workspace(tmp_path)
+    spec_b = long_workspace(tmp_path, seconds=0.5)
+    procs = [cli("run", str(s), "--quiet", cwd=tmp_path) for s in (spec_a, spec_b)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    db = tmp_path / ".counterpoint" / "events.db"
+    assert integrity(db) == "ok"
+    assert sorted(runs_table(db).values()) == ["succeeded", "succeeded"]
+    finished = events_of(db, "run_finished")
+    assert len(finished) == 2 and {f[2] for f in finished} == {"succeeded"}
+
+
+async def test_ensure_no_live_run_judges_rows_by_their_process(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    spec = str(tmp_path / "x.agents.md")
+    engine = await Engine.open(tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        assert pid_alive(sleeper.pid) and not pid_alive(dead.pid)
+        await engine.log.record_run("stale", spec, dead.pid)
+        await engine.log.record_run("mine", spec, os.getpid())
+        await engine.ensure_no_live_run(spec)  # a dead pid and our own pid: no refusal
+        statuses = {r.run_id: r.status for r in await engine.log.runs()}
+        assert statuses == {"stale": "interrupted", "mine": "running"}
+        await engine.log.record_run("other", spec, sleeper.pid)
+        with pytest.raises(RunRefused, match=f"pid {sleeper.pid}"):
+            await engine.ensure_no_live_run(spec)
+        await engine.ensure_no_live_run(str(tmp_path / "another.agents.md"))  # other specs are free
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        await engine.aclose()
