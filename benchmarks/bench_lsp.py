@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def make_workspace(root: Path, agents: int, lines: int, interval: float, think: float = 0.0) -> Path:

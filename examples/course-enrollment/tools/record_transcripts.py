@@ -268,7 +268,7 @@ TRANSCRIPTS: dict[str, list[dict[str, object]]] = {
         step("think", seconds=2.0, text="Writing mutations with event logging"),
         step("write_file", path="app/enrollment/mutations.py", content=MUTATIONS),
         step("emit", signal="mutations_ready", metadata={"operations": ["enroll", "unenroll", "update_progress"]}),
-        step("think", seconds=3.0, text="Reviewing the audit trail of every mutation"),
+        step("think", seconds=4.5, text="Reviewing the audit trail of every mutation"),
         step("say", text="Backend done: schema, 3 mutations, 4 queries."),
     ],
     "frontend": [
