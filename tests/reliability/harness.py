@@ -151,8 +151,11 @@ def resume_workspace(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ".git").mkdir(exist_ok=True)
     transcripts = {
-        "fast": [_think(0.1), {"action": "write_file", "path": "base.txt", "content": "base\n"}]
-        + [{"action": "emit", "signal": "base_ready"}],
+        "fast": [
+            _think(0.1),
+            {"action": "write_file", "path": "base.txt", "content": "base\n"},
+            {"action": "emit", "signal": "base_ready"},
+        ],
         "side": [_think(0.2)],
         "slow": [_think(0.5), _think(0.5), _think(0.5)],
         "last": [_think(0.1)],

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 S = AgentStatus
 GateAnswer = Literal["start", "skip", "cancel"]
 OUTPUT_BATCH_S = 0.1
+OUTPUT_BATCH_LINES = 200
+"""Most lines one output event keeps (the latest): a flooding agent cannot grow memory or the log."""
 GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
 """(run, agent name, question) -> the person's answer."""
 
@@ -166,6 +168,9 @@ class Run:
         """The run's shared LLM spend (``budget_usd``)."""
         self._output: dict[str, list[str]] = {}
         self._output_sent: dict[str, float] = {}
+        self._output_dropped: dict[str, int] = {}
+        self._settling = False
+        self._stall_settled = False
         self.checks: CheckManager | None = None
         self.change_listeners: list[Callable[[list[FileChange]], None]] = []
         """Hooks called with raw file changes seen by the watcher (checks' watch globs, attribution)."""
@@ -195,15 +200,21 @@ class Run:
             delay = max(0.0, OUTPUT_BATCH_S - (now - self._output_sent.get(agent, 0.0)))
             asyncio.get_running_loop().call_later(delay, self._flush_output, agent)
         buffered.append(line)
+        if len(buffered) > OUTPUT_BATCH_LINES:
+            del buffered[0]
+            self._output_dropped[agent] = self._output_dropped.get(agent, 0) + 1
 
     def _flush_output(self, agent: str) -> None:
         lines = self._output.pop(agent, None)
+        dropped = self._output_dropped.pop(agent, 0)
         if not lines:
             return
         self._output_sent[agent] = time.monotonic()
         metadata: dict[str, Any] = {"line": lines[-1]}
         if len(lines) > 1:
             metadata["lines"] = lines
+        if dropped:
+            metadata["dropped_lines"] = dropped
         try:
             self.log.emit(self.run_id, EventType.AGENT_OUTPUT, agent, None, metadata)
         except RuntimeError:
@@ -226,7 +237,7 @@ class Run:
             if agent.error:
                 metadata.setdefault("error", agent.error)
         if new == S.WAITING:
-            metadata.setdefault("waiting_on", sorted(agent.waiting_on))
+            metadata.setdefault("waiting_on", sorted({n.removeprefix("agent:") for n in agent.waiting_on}))
         self._emit(STATE_EVENT[new], agent.name, new.value, **metadata)
 
     async def _record_tool(
@@ -541,11 +552,40 @@ class Run:
                     changed = True
             if not changed and not self._active():
                 stalled = [a for a in self.agents.values() if a.state == S.WAITING]
+                if stalled and self._settle_files_first(stalled):
+                    return
                 for agent in stalled:
                     agent.error = "nothing left in the run can fire " + ", ".join(sorted(agent.waiting_on))
                     self._set_state(agent, S.BLOCKED, unmet=sorted(agent.waiting_on))
                     self._after_blocked(agent)
                     changed = True
+
+    def _settle_files_first(self, stalled: list[AgentRuntime]) -> bool:
+        """Before blocking agents that wait on a file signal because nothing runs any more, let the
+        watcher settle once: a file the last agent wrote just before it ended may still be on its
+        way (behind a storm of other changes). True while that settling is pending."""
+        if self.file_source is None or self.cancelled or self._stall_settled:
+            return False
+        if not any(need in self.spec.signals for a in stalled for need in a.waiting_on):
+            return False
+        if self._settling:
+            return True
+        self._settling = True
+        source = self.file_source
+
+        async def settle_then_check() -> None:
+            try:
+                await source.settle()
+            finally:
+                self._settling = False
+            self._stall_settled = True
+            try:
+                self._check_blocked()
+            finally:
+                self._stall_settled = False
+
+        self.spawner.spawn(settle_then_check(), name="settle file signals")
+        return True
 
     def _after_blocked(self, agent: AgentRuntime) -> None:
         self._need_met(f"agent:{agent.name}")

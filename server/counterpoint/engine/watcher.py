@@ -335,6 +335,9 @@ class FileSignalSource:
         self._listeners: list[Callable[[list[FileChange]], None]] = []
         self._queue: asyncio.Queue[list[FileChange]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
+        self._batches = 0
+        self._queued = 0
+        self._handled = 0
 
     def add_listener(self, callback: Callable[[list[FileChange]], None]) -> None:
         """Also hand every raw batch of changes to `callback` (on the event loop thread)."""
@@ -362,7 +365,19 @@ class FileSignalSource:
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
 
+    async def settle(self, quiet: float = 0.15, limit: float = 10.0) -> None:
+        """Wait until every change seen has fired its signals and no change came for ``quiet``
+        seconds (a file written just now may still be on its way from the OS), at most ``limit``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            seen = self._batches
+            await asyncio.sleep(quiet)
+            if self._batches == seen and self._handled == self._queued:
+                return
+
     def _on_changes(self, changes: list[FileChange]) -> None:
+        self._batches += 1
         for listener in self._listeners:
             try:
                 listener(changes)
@@ -375,18 +390,22 @@ class FileSignalSource:
             elif self.matcher.match(change.path):
                 relevant.append(change)
         if relevant:
+            self._queued += 1
             self._queue.put_nowait(relevant)
 
     async def _consume(self) -> None:
         root = self.watcher.root
         while True:
             batch = await self._queue.get()
-            for change in batch:
-                if not await self.tracker.changed(change.path):
-                    continue
-                rel = change.path.relative_to(root).as_posix()
-                for name in self.matcher.match(change.path):
-                    try:
-                        self._fire(name, {"path": rel, "kind": change.kind})
-                    except Exception:
-                        log.exception("firing signal %s failed", name)
+            try:
+                for change in batch:
+                    if not await self.tracker.changed(change.path):
+                        continue
+                    rel = change.path.relative_to(root).as_posix()
+                    for name in self.matcher.match(change.path):
+                        try:
+                            self._fire(name, {"path": rel, "kind": change.kind})
+                        except Exception:
+                            log.exception("firing signal %s failed", name)
+            finally:
+                self._handled += 1

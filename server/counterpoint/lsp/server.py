@@ -16,6 +16,7 @@ from pygls.uris import to_fs_path
 
 from counterpoint import __version__
 from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.lsp.protocol import CounterpointProtocol
 
 if TYPE_CHECKING:
     from counterpoint_protocol.messages import ServerSettings
@@ -39,6 +40,7 @@ class CounterpointServer(LanguageServer):
             "counterpoint",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=CounterpointProtocol,
         )
         self._settings: ServerSettings | None = None
         self.raw_settings: Any = None

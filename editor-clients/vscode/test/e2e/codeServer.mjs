@@ -45,6 +45,10 @@ export function makeRunFolder() {
 export function codeServerEnv(run) {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
+  // Playwright's workers run with FORCE_COLOR=1 (and DEBUG_COLORS); a VS Code started by a person has
+  // neither, and they would colour the output of the example's pytest check.
+  delete env.FORCE_COLOR;
+  delete env.DEBUG_COLORS;
   env.PATH = `${join(CODE_SERVER_DIR, "node_modules", "node", "bin")}:${env.PATH}`;
   env.XDG_CONFIG_HOME = join(run, "xdg", "config");
   env.XDG_DATA_HOME = join(run, "xdg", "data");

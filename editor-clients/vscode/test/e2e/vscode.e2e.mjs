@@ -291,7 +291,10 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
   });
 
   mkdirSync(join(REPO_ROOT, "docs", "screenshots"), { recursive: true });
-  const best = existsSync(join(ARTIFACTS, "03-run-midway.png")) ? "03-run-midway.png" : "04-run-finished.png";
+  // For the README: a live run with its progress, the Agents view and the check's finding if seen.
+  const best = ["03b-integration-diagnostic.png", "03-run-midway.png", "04-run-finished.png"].find((f) =>
+    existsSync(join(ARTIFACTS, f)),
+  );
   copyFileSync(join(ARTIFACTS, best), README_SHOT);
 
   const pids = serverPids();

@@ -10,6 +10,7 @@ commands, so they need the same consent as command agents.
 from __future__ import annotations
 
 import asyncio
+import re
 import logging
 import time
 from dataclasses import dataclass, field
@@ -328,9 +329,13 @@ def _changed_since(paths: set[Path], since: float) -> bool:
     return False
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+"""Colour and terminal codes (FORCE_COLOR=1 makes tools print them even into a pipe)."""
+
+
 def _append(buffer: list[str], line: str) -> None:
     if len(buffer) < MAX_OUTPUT_LINES:
-        buffer.append(line)
+        buffer.append(ANSI_ESCAPE.sub("", line))
 
 
 def _report_file(format_spec: str, base: Path) -> Path | None:
