@@ -10,8 +10,8 @@ commands, so they need the same consent as command agents.
 from __future__ import annotations
 
 import asyncio
-import re
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
