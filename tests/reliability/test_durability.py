@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.harness import kill_and_resume, kill_appender_many_times
+from tests.reliability.harness import cli, kill_and_resume, kill_appender_many_times, resume_workspace
 
 
 def test_every_reported_event_survives_kill_9_at_random_moments(tmp_path: Path) -> None:
@@ -33,3 +33,16 @@ def test_killed_run_resumes_without_rerunning_what_succeeded(tmp_path: Path) -> 
     assert report["critical_path"]["length_s"] <= report["wall_s"] + 0.05
     assert result["integrity"] == "ok"
     assert "succeeded" in result["stdout"]
+
+
+def test_resume_refuses_unknown_and_finished_runs(tmp_path: Path) -> None:
+    spec = resume_workspace(tmp_path)
+    done = cli("run", str(spec), "--quiet", cwd=tmp_path)
+    _out, err = done.communicate(timeout=60)
+    assert done.returncode == 0, err
+    unknown = cli("resume", "no-such-run", "--workspace", str(tmp_path), cwd=tmp_path)
+    _out, err = unknown.communicate(timeout=30)
+    assert unknown.returncode == 2 and "no such run: no-such-run" in err
+    finished = cli("resume", "last", "--workspace", str(tmp_path), cwd=tmp_path)
+    _out, err = finished.communicate(timeout=30)
+    assert finished.returncode == 2 and "every agent of run" in err

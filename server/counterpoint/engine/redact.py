@@ -24,6 +24,11 @@ _SECRET_VALUE = re.compile(
 )
 
 
+def is_secret_key(name: str) -> bool:
+    """Whether a variable or key of this name holds a secret (``API_KEY``, ``github_token``...)."""
+    return bool(_SECRET_KEY.search(name))
+
+
 def _secret_env_values() -> list[str]:
     return [value for key, value in os.environ.items() if _SECRET_KEY.search(key) and len(value) >= 8]
 

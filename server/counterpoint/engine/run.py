@@ -28,6 +28,7 @@ from counterpoint.engine.agent_state import AgentRuntime
 from counterpoint.engine.consent import Asker, ConsentPolicy
 from counterpoint.engine.context import SharedContext, load_shared_context
 from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.redact import is_secret_key
 from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
 from counterpoint.engine.spawner import TaskSpawner
@@ -130,6 +131,9 @@ class Run:
             needs = {n for n in agent.settings.needs if n != agent.name}
             # Needs on agents outside the selection are dropped only if the agent is not in the spec.
             self.agents[agent.name] = AgentRuntime(agent, frozenset(needs))
+            for key, value in agent.settings.env.items():  # `env: {DEPLOY_TOKEN: ...}` in the spec
+                if is_secret_key(key) and isinstance(value, str):
+                    self.log.redactor.add(value)
         self.integrators = [a for a in self.agents.values() if a.spec.settings.integrate]
         self._emitters: dict[str, list[AgentRuntime]] = {}
         """Signal -> the agents that declare they emit it (so a need is checked in O(emitters))."""
@@ -486,7 +490,7 @@ class Run:
             self.fire(name, metadata, actor=agent.name)
 
         def output(line: str) -> None:
-            agent.last_output = line
+            agent.last_output = self.log.redactor.text(line)  # shown in status and inlay hints
             self._buffer_output(agent.name, line)
 
         async def record(type: str, action: str | None, metadata: dict[str, Any]) -> None:
