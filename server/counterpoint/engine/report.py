@@ -97,7 +97,8 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         elif event.type == T.CHECK_FINISHED and actor:
             entry = checks.setdefault(actor, {"runs": 0})
             entry["runs"] += 1
-            entry.update({k: v for k, v in event.metadata.items() if k != "output"})
+            entry.update({k: v for k, v in event.metadata.items() if k not in ("output", "keys")})
+            entry["status"] = event.action
             entry["last_at_s"] = at(event)
         elif event.type == T.USAGE and actor:
             totals = usage.setdefault(actor, {})

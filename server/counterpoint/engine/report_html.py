@@ -268,8 +268,31 @@ def _findings(report: dict[str, Any]) -> str:
         )
     integration = report.get("integration")
     if integration:
-        out.append("<h2>Integration</h2>" + _generic(integration))
+        out.append(_integration(integration))
     return "\n".join(out)
+
+
+def _integration(integration: dict[str, Any]) -> str:
+    head = (
+        f"<h2>Integration issues</h2><p>{_number(integration.get('found'))} found, "
+        f"<b>{_number(integration.get('early'))} early</b> (before the last building agent finished at "
+        f"{_secs(integration.get('builders_finished_at_s'))}), {_number(integration.get('fixed'))} fixed, "
+        f"{_number(integration.get('open'))} open.</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{_e(i.get('check'))}</td>"
+        f"<td><code>{_e(i.get('path') or '')}{':' + _e(i['line']) if i.get('line') else ''}</code></td>"
+        f"<td>{_e(i.get('message'))}</td><td class=num>{_secs(i.get('found_at_s'))}</td>"
+        f"<td>{'early' if i.get('early') else 'late'}</td>"
+        f"<td class=num>{_secs(i.get('fixed_at_s')) if i.get('fixed') else 'open'}</td></tr>"
+        for i in (integration.get("issues") or [])[:200]
+    )
+    if not rows:
+        return head
+    return (
+        head + "<table><tr><th>check</th><th>where</th><th>issue</th><th class=num>found</th><th>when</th>"
+        f"<th class=num>fixed</th></tr>{rows}</table>"
+    )
 
 
 def _generic(value: Any, depth: int = 0) -> str:

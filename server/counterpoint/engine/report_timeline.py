@@ -49,8 +49,10 @@ def _tick_step(span: float, target: int = 10) -> float:
 class _Layout:
     """Maps seconds and agents to SVG coordinates."""
 
-    def __init__(self, report: dict[str, Any], agents: list[dict[str, Any]], files_lane: bool) -> None:
-        n = max(1, len(agents))
+    def __init__(
+        self, report: dict[str, Any], agents: list[dict[str, Any]], files_lane: bool, extra_rows: int = 0
+    ) -> None:
+        n = max(1, len(agents) + extra_rows)
         self.row_h = 34.0 if n <= 30 else 22.0 if n <= 80 else max(5.0, min(14.0, 1800 / n))
         self.bar_h = max(3.0, round(self.row_h * 0.48))
         self.labels = self.row_h >= 30
@@ -83,7 +85,8 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
     signals: list[dict[str, Any]] = list(report.get("signals") or [])
     names = {str(a.get("name")) for a in agents}
     file_signals = [s for s in signals if s.get("actor") not in names]
-    lay = _Layout(report, agents, bool(file_signals))
+    issues = list((report.get("integration") or {}).get("issues") or [])
+    lay = _Layout(report, agents, bool(file_signals), extra_rows=1 if issues else 0)
     chain = [str(n) for n in (report.get("critical_path") or {}).get("agents") or []]
     critical = set(chain)
     out = [
@@ -103,7 +106,7 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
         ),
         "</defs>",
     ]
-    out += _grid(lay, len(agents))
+    out += _grid(lay, len(agents) + (1 if issues else 0))
     if file_signals:
         out.append(
             f'<text x="{GUTTER}" y="{lay.lane_y + 4:.1f}" text-anchor="end" font-size="12" '
@@ -120,8 +123,48 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
     markers = _signal_positions(lay, signals)
     out += _arrows(lay, agents, signals, markers, chain)
     out += _signal_markers(lay, signals, markers)
+    if issues:
+        out += _issue_lane(lay, len(agents), issues)
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _issue_lane(lay: _Layout, row: int, issues: list[dict[str, Any]]) -> list[str]:
+    """One row for integration issues: found (red dot) to fixed (green tick), open ones to the end."""
+    y = lay.y(row)
+    out = [
+        f'<text x="{GUTTER}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#b42318" '
+        f'font-style="italic">issues</text>'
+    ]
+    for n, issue in enumerate(issues[:50]):
+        found = _num(issue.get("found_at_s")) or 0.0
+        fixed = _num(issue.get("fixed_at_s"))
+        dy = y + (n % 3 - 1) * 4
+        x_found = lay.x(found)
+        x_end = lay.x(fixed if fixed is not None else lay.t_max)
+        where = f"{issue.get('path') or ''}:{issue.get('line') or ''}".strip(":")
+        tip = _e(
+            f"{issue.get('check')}: {where} {issue.get('message')}\nfound at {found:.2f} s"
+            + (" (early)" if issue.get("early") else "")
+            + (f", fixed at {fixed:.2f} s" if fixed is not None else ", open")
+        )
+        out.append(
+            f'<line x1="{x_found}" x2="{x_end}" y1="{dy}" y2="{dy}" stroke="#f04438" stroke-width="2" '
+            f'stroke-dasharray="{"0" if fixed is not None else "3 2"}"><title>{tip}</title></line>'
+        )
+        out.append(f'<circle cx="{x_found}" cy="{dy}" r="5" fill="#f04438"><title>{tip}</title></circle>')
+        if fixed is not None:
+            out.append(
+                f'<path d="M{x_end - 5},{dy} l4,4 l7,-8" fill="none" stroke="#12b76a" stroke-width="2.5">'
+                f"<title>{tip}</title></path>"
+            )
+        if n == 0 and lay.labels:
+            label = "found early" if issue.get("early") else "found"
+            out.append(
+                f'<text x="{x_found + 8}" y="{dy - 7:.1f}" font-size="10" fill="#b42318">{_e(label)}: '
+                f"{_e(_short(where, 40))}</text>"
+            )
+    return out
 
 
 def _grid(lay: _Layout, n: int) -> list[str]:
