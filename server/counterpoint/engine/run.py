@@ -13,22 +13,27 @@ import asyncio
 import logging
 import os
 import time
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from counterpoint_protocol.events import STATE_EVENT, AgentStatus, EventType, utc_timestamp
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
-from counterpoint_protocol.spec import AgentSpec, Spec
+from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.agent_state import AgentRuntime
-from counterpoint.engine.consent import Asker, ConsentPolicy
+from counterpoint.engine.consent import ConsentPolicy
 from counterpoint.engine.context import SharedContext, load_shared_context
 from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.output_batch import OutputBatcher
 from counterpoint.engine.redact import is_secret_key
+from counterpoint.engine.run_options import (
+    GateAnswer,
+    RunOptions,
+    new_run_id,
+    select_agents,
+)
 from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
 from counterpoint.engine.spawner import TaskSpawner
@@ -40,66 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 S = AgentStatus
-GateAnswer = Literal["start", "skip", "cancel"]
-OUTPUT_BATCH_S = 0.1
-OUTPUT_BATCH_LINES = 200
-"""Most lines one output event keeps (the latest): a flooding agent cannot grow memory or the log."""
-GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
-"""(run, agent name, question) -> the person's answer."""
-
-
-@dataclass
-class RunOptions:
-    agents: list[str] | None = None
-    """Run only these agents and what they need (None: all)."""
-    max_parallel: int | None = None
-    speed: float = 1.0
-    trust: bool = False
-    approve_all: bool = False
-    record: bool = False
-    gate_handler: GateHandler | None = None
-    consent_asker: Asker | None = None
-    watcher_ignores: list[str] = field(default_factory=list)
-    watch: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-    exact: bool = False
-    """Run exactly ``agents``, without adding what they need (rerun and resume)."""
-    completed_agents: set[str] = field(default_factory=set)
-    """Agents that succeeded earlier in this run (resume, rerun): needs on them are met."""
-    restored_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Signals that fired earlier in this run (resume, rerun)."""
-    resumed: str | None = None
-    """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-
-
-def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
-    """The agents to run: ``wanted`` and, transitively, every agent they need (by name or signal)."""
-    if not wanted:
-        return list(spec.agents)
-    emitters: dict[str, list[str]] = {}
-    for agent in spec.agents:
-        for signal in agent.settings.emits:
-            emitters.setdefault(signal, []).append(agent.name)
-    names = {a.name for a in spec.agents}
-    chosen: set[str] = set()
-    stack = [w for w in wanted if w in names]
-    while stack:
-        name = stack.pop()
-        if name in chosen:
-            continue
-        chosen.add(name)
-        found = spec.agent(name)
-        assert found is not None
-        for need in found.settings.needs:
-            if need in names:
-                stack.append(need)
-            else:  # a signal: whoever emits it (a glob's file is usually written by one of them too)
-                stack.extend(emitters.get(need, []))
-    return [a for a in spec.agents if a.name in chosen]
 
 
 class Run:
@@ -170,9 +115,7 @@ class Run:
 
         self.budget: RunBudget = self.options.extra.get("budget") or RunBudget(spec.budget_usd)
         """The run's shared LLM spend (``budget_usd``)."""
-        self._output: dict[str, list[str]] = {}
-        self._output_sent: dict[str, float] = {}
-        self._output_dropped: dict[str, int] = {}
+        self.output = OutputBatcher(event_log, self.run_id)
         self._settling = False
         self._stall_settled = False
         self.checks: CheckManager | None = None
@@ -184,45 +127,11 @@ class Run:
     def _emit(self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any) -> None:
         """Append an event without waiting (the log keeps order; `flush` waits for commit)."""
         try:
-            if actor is not None and actor in self._output:
-                self._flush_output(actor)
+            if actor is not None:
+                self.output.flush(actor)
             self.log.emit(self.run_id, type, actor, action, metadata)
         except RuntimeError:
             log.warning("event after log closed: %s %s %s", type, actor, action)
-
-    def _buffer_output(self, agent: str, line: str) -> None:
-        """Agent output is appended in batches (at most one event per agent every OUTPUT_BATCH_S):
-        the first line of a quiet agent goes out at once, the rest of a burst with the next batch."""
-        buffered = self._output.get(agent)
-        now = time.monotonic()
-        if buffered is None and now - self._output_sent.get(agent, 0.0) >= OUTPUT_BATCH_S:
-            self._output_sent[agent] = now
-            self.log.emit(self.run_id, EventType.AGENT_OUTPUT, agent, None, {"line": line})
-            return
-        if buffered is None:
-            buffered = self._output[agent] = []
-            delay = max(0.0, OUTPUT_BATCH_S - (now - self._output_sent.get(agent, 0.0)))
-            asyncio.get_running_loop().call_later(delay, self._flush_output, agent)
-        buffered.append(line)
-        if len(buffered) > OUTPUT_BATCH_LINES:
-            del buffered[0]
-            self._output_dropped[agent] = self._output_dropped.get(agent, 0) + 1
-
-    def _flush_output(self, agent: str) -> None:
-        lines = self._output.pop(agent, None)
-        dropped = self._output_dropped.pop(agent, 0)
-        if not lines:
-            return
-        self._output_sent[agent] = time.monotonic()
-        metadata: dict[str, Any] = {"line": lines[-1]}
-        if len(lines) > 1:
-            metadata["lines"] = lines
-        if dropped:
-            metadata["dropped_lines"] = dropped
-        try:
-            self.log.emit(self.run_id, EventType.AGENT_OUTPUT, agent, None, metadata)
-        except RuntimeError:
-            log.warning("output after log closed: %s", agent)
 
     def emit_event(
         self, type: str, actor: str | None = None, action: str | None = None, **metadata: Any
@@ -444,44 +353,12 @@ class Run:
             self._drain_queue()
 
     async def _integrate(self, agent: AgentRuntime) -> None:
-        """The integrator: fix the open findings, let the checks run again, up to ``rounds`` times."""
-        assert self.checks is not None
-        settings = agent.spec.settings
-        runner = get_runner(settings.runner)
-        await self.checks.wait_idle()
-        for round_no in range(1, settings.rounds + 1):
-            open_errors = [f for f in self.checks.open_findings() if f.get("severity") == "error"]
-            if not open_errors:
-                self._emit(
-                    EventType.AGENT_OUTPUT,
-                    agent.name,
-                    None,
-                    line="checks pass: nothing to integrate"
-                    if round_no == 1
-                    else f"checks pass after round {round_no - 1}",
-                )
-                return
-            self._emit(
-                EventType.AGENT_OUTPUT,
-                agent.name,
-                "round",
-                line=f"round {round_no}: {len(open_errors)} open finding(s)",
-                round=round_no,
-            )
-            ctx = self._context(agent)
-            ctx.task = (
-                agent.spec.task.rstrip()
-                + "\n\n# Open findings of the integration checks\n\n"
-                + self.checks.findings_text()
-            )
-            await asyncio.wait_for(runner.run(ctx), settings.timeout)
-            await self.checks.rerun_all(f"after {agent.name} round {round_no}")
-        remaining = [f for f in self.checks.open_findings() if f.get("severity") == "error"]
-        if remaining:
-            raise AgentFailed(
-                f"checks still fail after {settings.rounds} round(s): "
-                + "; ".join(str(f.get("message")) for f in remaining[:3])
-            )
+        from counterpoint.engine.integrator import integrate
+
+        await integrate(self, agent)
+
+    def agent_context(self, agent: AgentRuntime) -> AgentContext:
+        return self._context(agent)
 
     def _context(self, agent: AgentRuntime) -> AgentContext:
         cwd = self.spec_dir / agent.spec.settings.cwd if agent.spec.settings.cwd else self.spec_dir
@@ -491,7 +368,7 @@ class Run:
 
         def output(line: str) -> None:
             agent.last_output = self.log.redactor.text(line)  # shown in status and inlay hints
-            self._buffer_output(agent.name, line)
+            self.output.add(agent.name, line)
 
         async def record(type: str, action: str | None, metadata: dict[str, Any]) -> None:
             self._emit(type, agent.name, action, **metadata)

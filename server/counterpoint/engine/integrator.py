@@ -1,0 +1,57 @@
+"""The integrator: an agent (``integrate: true``) that starts after every other agent,
+gets the open findings of the checks as its task, and loops fix -> recheck up to ``rounds``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from counterpoint_protocol.events import EventType
+
+from counterpoint.engine.runners import get_runner
+from counterpoint.engine.runners.base import AgentFailed
+
+if TYPE_CHECKING:
+    from counterpoint.engine.agent_state import AgentRuntime
+    from counterpoint.engine.run import Run
+
+
+async def integrate(run: Run, agent: AgentRuntime) -> None:
+    """The integrator: fix the open findings, let the checks run again, up to ``rounds`` times."""
+    assert run.checks is not None
+    settings = agent.spec.settings
+    runner = get_runner(settings.runner)
+    await run.checks.wait_idle()
+    for round_no in range(1, settings.rounds + 1):
+        open_errors = [f for f in run.checks.open_findings() if f.get("severity") == "error"]
+        if not open_errors:
+            run.emit_event(
+                EventType.AGENT_OUTPUT,
+                agent.name,
+                None,
+                line="checks pass: nothing to integrate"
+                if round_no == 1
+                else f"checks pass after round {round_no - 1}",
+            )
+            return
+        run.emit_event(
+            EventType.AGENT_OUTPUT,
+            agent.name,
+            "round",
+            line=f"round {round_no}: {len(open_errors)} open finding(s)",
+            round=round_no,
+        )
+        ctx = run.agent_context(agent)
+        ctx.task = (
+            agent.spec.task.rstrip()
+            + "\n\n# Open findings of the integration checks\n\n"
+            + run.checks.findings_text()
+        )
+        await asyncio.wait_for(runner.run(ctx), settings.timeout)
+        await run.checks.rerun_all(f"after {agent.name} round {round_no}")
+    remaining = [f for f in run.checks.open_findings() if f.get("severity") == "error"]
+    if remaining:
+        raise AgentFailed(
+            f"checks still fail after {settings.rounds} round(s): "
+            + "; ".join(str(f.get("message")) for f in remaining[:3])
+        )

@@ -1,0 +1,74 @@
+"""What a run is asked to do (`RunOptions`) and which agents that selects."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from counterpoint_protocol.spec import AgentSpec, Spec
+
+from counterpoint.engine.consent import Asker
+
+if TYPE_CHECKING:
+    from counterpoint.engine.run import Run
+
+GateAnswer = Literal["start", "skip", "cancel"]
+GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
+"""(run, agent name, question) -> the person's answer."""
+
+
+@dataclass
+class RunOptions:
+    agents: list[str] | None = None
+    """Run only these agents and what they need (None: all)."""
+    max_parallel: int | None = None
+    speed: float = 1.0
+    trust: bool = False
+    approve_all: bool = False
+    record: bool = False
+    gate_handler: GateHandler | None = None
+    consent_asker: Asker | None = None
+    watcher_ignores: list[str] = field(default_factory=list)
+    watch: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    exact: bool = False
+    """Run exactly ``agents``, without adding what they need (rerun and resume)."""
+    completed_agents: set[str] = field(default_factory=set)
+    """Agents that succeeded earlier in this run (resume, rerun): needs on them are met."""
+    restored_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Signals that fired earlier in this run (resume, rerun)."""
+    resumed: str | None = None
+    """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
+    """The agents to run: ``wanted`` and, transitively, every agent they need (by name or signal)."""
+    if not wanted:
+        return list(spec.agents)
+    emitters: dict[str, list[str]] = {}
+    for agent in spec.agents:
+        for signal in agent.settings.emits:
+            emitters.setdefault(signal, []).append(agent.name)
+    names = {a.name for a in spec.agents}
+    chosen: set[str] = set()
+    stack = [w for w in wanted if w in names]
+    while stack:
+        name = stack.pop()
+        if name in chosen:
+            continue
+        chosen.add(name)
+        found = spec.agent(name)
+        assert found is not None
+        for need in found.settings.needs:
+            if need in names:
+                stack.append(need)
+            else:  # a signal: whoever emits it (a glob's file is usually written by one of them too)
+                stack.extend(emitters.get(need, []))
+    return [a for a in spec.agents if a.name in chosen]
