@@ -314,3 +314,8 @@ def test_format_cli() -> None:
     assert format_cli(hint, "p").startswith("p:3:5: note: boom")
     warning = diag.model_copy(update={"severity": Severity.WARNING})
     assert format_cli(warning, "p") == "p:3:5: warning: boom [unknown-key]"
+
+
+def test_a_half_typed_heading_that_needs_an_agent_gives_diagnostics(tmp_path: Path) -> None:
+    spec = load_spec("##\nneeds: b\ntask\n\n## b\ntask\n", tmp_path / "x.agents.md", check_files=False)
+    assert spec.diagnostics

@@ -118,13 +118,13 @@ class EventLog:
 
     def _row(
         self, run_id: str, type: str, actor: str | None, action: str | None, metadata: dict[str, Any] | None
-    ) -> _Row:
+    ) -> tuple[_Row, dict[str, Any]]:
         if self._closed or self._loop is None:
             raise RuntimeError("event log is closed")
         meta = self.redactor.data(metadata) if metadata else {}
         if action is not None:
             action = self.redactor.text(action)
-        return (run_id, str(type), actor, action, json.dumps(meta, default=str), utc_timestamp())
+        return (run_id, str(type), actor, action, json.dumps(meta, default=str), utc_timestamp()), meta
 
     def emit(
         self,
@@ -135,7 +135,8 @@ class EventLog:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Queue an event without waiting for it (the log keeps the order; `flush` waits)."""
-        self._queue.put((self._row(run_id, type, actor, action, metadata), None))
+        row, meta = self._row(run_id, type, actor, action, metadata)
+        self._queue.put((row, None, meta))
 
     def append_nowait(
         self,
@@ -146,10 +147,10 @@ class EventLog:
         metadata: dict[str, Any] | None = None,
     ) -> asyncio.Future[Event]:
         """Queue an event; the future resolves with the stored event once it is committed."""
-        row = self._row(run_id, type, actor, action, metadata)
+        row, meta = self._row(run_id, type, actor, action, metadata)
         assert self._loop is not None
         future: asyncio.Future[Event] = self._loop.create_future()
-        self._queue.put((row, future))
+        self._queue.put((row, future, meta))
         return future
 
     async def append(
@@ -207,19 +208,19 @@ class EventLog:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 "INSERT INTO events (run_id, type, actor, action, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
-                [row for row, _future in batch],
+                [item[0] for item in batch],
             )
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             conn.execute("COMMIT")
             first = last - len(batch) + 1
-            for offset, (row, future) in enumerate(batch):
+            for offset, (row, future, meta) in enumerate(batch):
                 event = Event.model_construct(
                     id=first + offset,
                     run_id=row[0],
                     type=row[1],
                     actor=row[2],
                     action=row[3],
-                    metadata=json.loads(row[4]),
+                    metadata=meta,
                     timestamp=row[5],
                 )
                 events.append((future, event))
@@ -229,7 +230,7 @@ class EventLog:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            events = [(future, exc) for _row, future in batch]
+            events = [(item[1], exc) for item in batch]
         if self._loop is not None and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._deliver, events)

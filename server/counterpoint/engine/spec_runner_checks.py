@@ -1,0 +1,175 @@
+"""Validation of agents' runners and the files they need (transcripts, commands).
+
+`SpecFindings` collects the findings about one spec and locates settings in
+its text (an agent's own line or the front matter default); `RunnerChecks`
+adds the runner checks: required settings, presets and, with ``check_files``,
+transcript and command files on disk and programs on PATH. The validator in
+`counterpoint.engine.spec_validate` builds on both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from counterpoint_protocol.spec import (
+    COMMAND_PRESETS,
+    AgentSpec,
+    Severity,
+    SourceRange,
+    Spec,
+    SpecDiagnostic,
+)
+
+from counterpoint.engine.spec_values import did_you_mean
+
+_ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
+_SHELL_WORDS = frozenset(
+    {"!", ".", ":", "[", "[[", "case", "cd", "command", "eval", "exec", "export"}
+    | {"for", "if", "set", "source", "test", "time", "while", "{", "("}
+)
+
+
+class SpecFindings:
+    """The findings about one spec, and where its settings are written."""
+
+    def __init__(self, spec: Spec, *, check_files: bool) -> None:
+        self.spec = spec
+        self.check_files = check_files
+        self.folder = Path(spec.path).parent
+        self.diagnostics: list[SpecDiagnostic] = []
+
+    def report(self, rng: SourceRange, code: str, message: str, severity: Severity) -> None:
+        self.diagnostics.append(SpecDiagnostic(range=rng, severity=severity, message=message, code=code))
+
+    def error(self, rng: SourceRange, code: str, message: str) -> None:
+        self.report(rng, code, message, Severity.ERROR)
+
+    def item_range(self, agent: AgentSpec, key: str, item: str) -> SourceRange:
+        items = agent.item_ranges.get(key, {})
+        if item in items:
+            return items[item]
+        return self.setting_range(agent, key)
+
+    def setting_range(self, agent: AgentSpec, key: str) -> SourceRange:
+        """Where an agent's setting is written: its own line, else the front matter default."""
+        if key in agent.value_ranges:
+            return agent.value_ranges[key]
+        for path in (f"defaults.{key}", key):
+            if path in self.spec.key_ranges:
+                return self.spec.key_ranges[path]
+        return agent.heading_range
+
+
+class RunnerChecks(SpecFindings):
+    """Checks of each agent's runner settings and of the files and programs it runs."""
+
+    def __init__(self, spec: Spec, *, check_files: bool) -> None:
+        super().__init__(spec, check_files=check_files)
+        self.programs: dict[str, str | None] = {}
+
+    def runner_unknown(self, agent: AgentSpec) -> bool:
+        """Whether the runner this agent got was written wrong (so it fell back to a default)."""
+        if "runner" in agent.value_ranges:
+            first, last = agent.heading_range.line, agent.section_end_line
+        elif self.spec.front_matter_range is not None:
+            first, last = 0, self.spec.front_matter_range.end_line
+        else:
+            return False
+        return any(
+            diag.code == "unknown-runner" and first <= diag.range.line <= last
+            for diag in self.spec.diagnostics
+        )
+
+    def check_runner(self, agent: AgentSpec) -> None:
+        settings = agent.settings
+        if self.runner_unknown(agent):
+            return
+        if settings.runner == "replay" and not settings.transcript:
+            self.error(
+                agent.heading_range,
+                "missing-transcript",
+                f"agent '{agent.name}' uses the replay runner but has no transcript: "
+                "set 'transcript:' or another 'runner:'",
+            )
+        if settings.runner == "command" and not settings.command and not settings.preset:
+            self.error(
+                agent.heading_range,
+                "missing-command",
+                f"agent '{agent.name}' uses the command runner but has no 'command:' or 'preset:'",
+            )
+        if settings.runner == "acp" and not settings.command:
+            self.error(
+                agent.heading_range,
+                "missing-command",
+                f"agent '{agent.name}' uses the acp runner but has no 'command:'",
+            )
+        preset = settings.preset
+        if settings.runner == "command" and preset is not None and preset not in COMMAND_PRESETS:
+            hint = did_you_mean(preset, COMMAND_PRESETS)
+            self.error(
+                self.setting_range(agent, "preset"),
+                "unknown-preset",
+                f"unknown preset '{preset}'{hint}; presets: " + ", ".join(COMMAND_PRESETS),
+            )
+        if not self.check_files:
+            return
+        if settings.runner == "replay" and settings.transcript:
+            self.check_transcript(agent, settings.transcript)
+        if settings.runner in ("command", "acp") and settings.command:
+            self.check_command(agent, settings.command)
+
+    def check_transcript(self, agent: AgentSpec, transcript: str) -> None:
+        if not (self.folder / transcript).is_file():
+            self.error(
+                self.setting_range(agent, "transcript"),
+                "transcript-not-found",
+                f"transcript '{transcript}' not found (relative to {self.folder})",
+            )
+
+    def check_command(self, agent: AgentSpec, command: str) -> None:
+        rng = self.setting_range(agent, "command")
+        try:
+            words = shlex.split(command)
+        except ValueError as exc:
+            self.error(rng, "invalid-command", f"cannot parse the command: {exc}")
+            return
+        index = next((i for i, w in enumerate(words) if not _ENV_ASSIGNMENT.fullmatch(w)), None)
+        if index is None:
+            return
+        program = words[index]
+        if "command" in agent.value_ranges:
+            raw_words = list(re.finditer(r"\S+", command))
+            if index < len(raw_words):
+                word = raw_words[index]
+                rng = SourceRange.on_line(rng.line, rng.col + word.start(), rng.col + word.end())
+        if program in _SHELL_WORDS or "$" in program or "`" in program:
+            return
+        if "/" in program or "\\" in program:
+            bases = [self.folder]
+            if agent.settings.cwd:
+                bases.append(self.folder / agent.settings.cwd)
+            candidates = [base / program for base in bases]
+            if not any(path.is_file() for path in candidates):
+                self.error(
+                    rng,
+                    "command-not-found",
+                    f"command file '{program}' not found (relative to {self.folder})",
+                )
+            elif not any(os.access(path, os.X_OK) for path in candidates if path.is_file()):
+                self.report(
+                    rng,
+                    "command-not-found",
+                    f"command file '{program}' is not executable (chmod +x)",
+                    Severity.WARNING,
+                )
+        elif self.which(program) is None:
+            self.report(rng, "program-not-found", f"program '{program}' is not on PATH", Severity.WARNING)
+
+    def which(self, program: str) -> str | None:
+        if program not in self.programs:
+            self.programs[program] = shutil.which(program)
+        return self.programs[program]

@@ -1,0 +1,174 @@
+"""Plain values of a spec: durations, lists, comments, env mappings and hints.
+
+Helpers the spec parser uses to turn setting text (or YAML values) into the
+shapes `AgentSettings` takes, raising `SettingValueError` with a message for
+the user; plus `split_lines` (lines as LSP clients count them) and
+`did_you_mean` (a spelling hint). The key sets of the settings models live here
+too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+import yaml
+from counterpoint_protocol.spec import (
+    RUNNER_NAMES,
+    AgentSettings,
+    CheckSettings,
+    SourceRange,
+    SpecFrontMatter,
+)
+
+AGENT_SETTING_KEYS = frozenset(AgentSettings.model_fields)
+FRONT_MATTER_KEYS = frozenset(SpecFrontMatter.model_fields)
+CHECK_KEYS = frozenset(CheckSettings.model_fields)
+LIST_SETTINGS = frozenset({"needs", "emits"})
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+class SettingValueError(ValueError):
+    """A setting value that cannot be used; the message is for the user."""
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` as an LSP client counts them (always at least one)."""
+    return _LINE_BREAK.split(text)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    matches = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a text like ``90``, ``30s``, ``10m``, ``1h30m``, ``500ms``."""
+    if isinstance(value, bool):
+        raise SettingValueError("expected a duration, not a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = _duration_from_text(value.strip())
+    else:
+        raise SettingValueError("expected a duration such as 90, 30s, 10m or 1h30m")
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingValueError("a duration must be a positive number of seconds")
+    return seconds
+
+
+def _duration_from_text(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    total, pos, seen = 0.0, 0, list[str]()
+    for match in _DURATION_PART.finditer(text):
+        unit = match.group(2)
+        order = list(_DURATION_UNITS)
+        if match.start() != pos or (seen and order.index(unit) <= order.index(seen[-1])):
+            break
+        seen.append(unit)
+        total += float(match.group(1)) * _DURATION_UNITS[unit]
+        pos = match.end()
+    if not seen or text[pos:].strip():
+        hint = "use seconds (90) or 30s, 10m, 1h, 1h30m"
+        raise SettingValueError(f"invalid duration '{text}': {hint}")
+    return total
+
+
+def strip_comment(value: str) -> str:
+    """``value`` without a trailing ``# comment`` (a ``#`` after whitespace, outside quotes)."""
+    quote: str | None = None
+    for i, ch in enumerate(value):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'" and (i == 0 or value[i - 1] in " \t=[,{:"):
+            quote = ch
+        elif ch == "#" and (i == 0 or value[i - 1] in " \t"):
+            return value[:i]
+    return value
+
+
+def unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value[1:-1]
+        return loaded if isinstance(loaded, str) else value[1:-1]
+    return value
+
+
+def split_items(raw: str, line: int, col: int) -> list[tuple[str, SourceRange]]:
+    """Items of a comma-separated list (or a ``[a, b]`` flow list) with their ranges."""
+    inner, offset = raw, col
+    if raw.startswith("["):
+        if not raw.endswith("]") or len(raw) == 1:
+            raise SettingValueError("unclosed '[': write a list as 'a, b' or '[a, b]'")
+        inner, offset = raw[1:-1], col + 1
+    items: list[tuple[str, SourceRange]] = []
+    start = 0
+    for part in inner.split(","):
+        stripped = part.strip()
+        if stripped:
+            item_col = offset + start + part.index(stripped)
+            rng = SourceRange.on_line(line, item_col, item_col + len(stripped))
+            items.append((unquote(stripped), rng))
+        start += len(part) + 1
+    return items
+
+
+def coerce_env(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise SettingValueError("expected a mapping such as {KEY: value}")
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise SettingValueError(f"env value of '{key}' must be a plain value")
+        if isinstance(item, bool):
+            env[str(key)] = "true" if item else "false"
+        else:
+            env[str(key)] = "" if item is None else str(item)
+    return env
+
+
+def coerce_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and not any(isinstance(i, dict | list) for i in value):
+        return [str(item) for item in value if item is not None]
+    raise SettingValueError("expected a list: 'a, b' or [a, b]")
+
+
+def coerce_yaml_setting(key: str, value: object) -> object:
+    """A front matter (YAML) value of an agent setting, in the shape AgentSettings takes."""
+    if value is None and AgentSettings.model_fields[key].default is None:
+        return None
+    if key in LIST_SETTINGS:
+        return coerce_list(value)
+    if key == "timeout":
+        return parse_duration(value)
+    if key == "env":
+        return coerce_env(value)
+    return value
+
+
+def check_runner(value: object) -> None:
+    if isinstance(value, str) and value not in RUNNER_NAMES:
+        names = ", ".join(RUNNER_NAMES)
+        hint = did_you_mean(value, list(RUNNER_NAMES))
+        raise SettingValueError(f"unknown runner '{value}'{hint}; runners: {names}")
+
+
+def dedupe(items: list[tuple[str, SourceRange]]) -> dict[str, SourceRange]:
+    ranges: dict[str, SourceRange] = {}
+    for item, rng in items:
+        ranges.setdefault(item, rng)
+    return ranges
