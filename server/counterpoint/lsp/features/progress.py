@@ -1,8 +1,9 @@
 """Work-done progress created by the server: begin, coalesced reports, and an end for every token.
 
-Reports are coalesced: whatever changed is sent at most every `FLUSH_S`, so 50
-agents streaming output cost the editor a bounded number of messages per
-second, and the final state is never lost (`end` carries it). Clients without
+Reports are coalesced: whatever changed is sent at most every `FLUSH_S`, and at
+most `REPORTS_PER_FLUSH` at a time (least recently reported first), so 50 agents
+streaming output cost the editor a bounded number of messages per second (24),
+and the final state is never lost (`end` carries it). Clients without
 `window.workDoneProgress` get `window/logMessage` lines for begin and end.
 """
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.25
+REPORTS_PER_FLUSH = 6
+"""At most this many reports per flush (the least recently reported first): bursts stay small."""
 CREATE_TIMEOUT_S = 5.0
 
 
@@ -35,6 +38,7 @@ class _Token:
     state: str = "creating"  # creating -> active -> ended
     dirty: bool = False
     end_message: str | None = None
+    last_report: float = 0.0
     end_requested: bool = False
 
 
@@ -148,19 +152,19 @@ class ProgressManager:
             self._flusher = self.server.spawner.spawn(self._flush_loop(), name="progress flush")
 
     async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.tokens:
             await asyncio.sleep(FLUSH_S)
-            for entry in list(self.tokens.values()):
-                if entry.state != "active" or not entry.dirty:
-                    continue
+            dirty = [e for e in self.tokens.values() if e.state == "active" and e.dirty]
+            dirty.sort(key=lambda e: e.last_report)
+            for entry in dirty[:REPORTS_PER_FLUSH]:
                 entry.dirty = False
+                entry.last_report = loop.time()
                 if self.server.supports_work_done_progress:
                     self.server.work_done_progress.report(
                         entry.token,
                         types.WorkDoneProgressReport(
-                            message=entry.message,
-                            percentage=entry.percentage,
-                            cancellable=entry.cancellable,
+                            message=entry.message, percentage=entry.percentage, cancellable=entry.cancellable
                         ),
                     )
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from counterpoint.lsp.server import CounterpointServer
 
 log = logging.getLogger(__name__)
-OUTPUT_INTERVAL_S = 0.25
+OUTPUT_INTERVAL_S = 0.5
 """agent_output events reach `counterpoint/event` at most this often per agent (the last one always)."""
 
 
