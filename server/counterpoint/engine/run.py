@@ -275,7 +275,10 @@ class Run:
     async def _ask_gate(self, agent: AgentRuntime) -> None:
         released = agent.released_by
         since = ""
-        if released and released in self.signal_times:
+        if released and released in self.agents and self.agents[released].finished_at is not None:
+            ago = time.monotonic() - (self.agents[released].finished_at or 0.0)
+            since = f" {released} succeeded {ago:.0f} s ago"
+        elif released and released in self.signal_times:
             from counterpoint_protocol.events import parse_timestamp
 
             ago = time.time() - parse_timestamp(self.signal_times[released]).timestamp()

@@ -78,6 +78,8 @@ class RunUI:
             run.options.gate_handler = self.ask_gate
         if run.options.consent_asker is None:
             run.options.consent_asker = self.ask_consent
+        if run.consent.asker is None:
+            run.consent.asker = run.options.consent_asker
         if self.server.settings.trust:
             run.consent.trust = True
         if self.server.settings.watcherIgnores:
