@@ -99,6 +99,7 @@ def write_checks_spec(workspace: Path, *, emit_done: bool) -> Path:
     (workspace / "lint_strict.py").write_text(LINT.format(word="bar", line=2))
     steps = [
         {"action": "write_file", "path": "app/a.py", "content": "foo = 1\nbar = 2\n"},
+        {"action": "emit", "signal": "written"},
         {"action": "think", "seconds": 0.5},
         {"action": "emit", "signal": "ready"},
         {"action": "think", "seconds": 0.4},
@@ -113,6 +114,7 @@ feature: two checks
 checks:
   - name: lint-strict
     run: "{sys.executable} lint_strict.py"
+    after: [written]
     format: gcc
   - name: lint
     run: "{sys.executable} lint.py"
@@ -122,7 +124,7 @@ checks:
 # Two checks
 
 ## lazy
-emits: ready, done
+emits: written, ready, done
 transcript: transcripts/lazy.jsonl
 """
     )
