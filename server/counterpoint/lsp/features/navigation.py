@@ -16,6 +16,7 @@ from counterpoint.lsp.positions import from_lsp_position, to_lsp_range
 
 if TYPE_CHECKING:
     from counterpoint_protocol.spec import SourceRange, Spec
+    from pygls.workspace import TextDocument
 
     from counterpoint.engine.run import Run
     from counterpoint.lsp.server import CounterpointServer
@@ -115,42 +116,45 @@ def definition_of(spec: Spec, name: str) -> SourceRange | None:
     return None
 
 
+async def name_at(
+    ls: CounterpointServer, uri: str, position: types.Position
+) -> tuple[Spec, TextDocument, int, tuple[str, int, int]] | None:
+    """The spec, the document, the line and the name (word, start, end) under the cursor."""
+    spec = await ls.documents.get(uri)
+    if spec is None:
+        return None
+    document = ls.workspace.get_text_document(uri)
+    line, col = from_lsp_position(document.lines, position, document.position_codec)
+    if line >= len(document.lines):
+        return None
+    found = word_at(document.lines[line], col)
+    return (spec, document, line, found) if found is not None else None
+
+
 def register(server: CounterpointServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: CounterpointServer, params: types.HoverParams) -> types.Hover | None:
-        spec = await ls.documents.get(params.text_document.uri)
-        if spec is None:
-            return None
-        document = ls.workspace.get_text_document(params.text_document.uri)
-        lines = document.lines
-        line, col = from_lsp_position(lines, params.position, document.position_codec)
-        if line >= len(lines):
-            return None
-        found = word_at(lines[line], col)
+        found = await name_at(ls, params.text_document.uri, params.position)
         if found is None:
             return None
-        word, start, end = found
-        from counterpoint_protocol.spec import SourceRange
-
+        spec, document, line, (word, start, end) = found
         text = describe(ls, spec, word)
         if text is None:
             return None
-        rng = to_lsp_range(lines, SourceRange.on_line(line, start, end), document.position_codec)
+        from counterpoint_protocol.spec import SourceRange
+
+        rng = to_lsp_range(document.lines, SourceRange.on_line(line, start, end), document.position_codec)
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=rng
         )
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: CounterpointServer, params: types.DefinitionParams) -> types.Location | None:
-        spec = await ls.documents.get(params.text_document.uri)
-        if spec is None:
+        found = await name_at(ls, params.text_document.uri, params.position)
+        if found is None:
             return None
-        document = ls.workspace.get_text_document(params.text_document.uri)
-        line, col = from_lsp_position(document.lines, params.position, document.position_codec)
-        if line >= len(document.lines):
-            return None
-        found = word_at(document.lines[line], col)
-        target = definition_of(spec, found[0]) if found else None
+        spec, document, _line, (word, _start, _end) = found
+        target = definition_of(spec, word)
         if target is None:
             return None
         return types.Location(
