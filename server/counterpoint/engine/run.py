@@ -394,7 +394,12 @@ class Run:
             speed=self.options.speed,
             attempt=agent.attempts,
             env=dict(agent.spec.settings.env),
-            options={"record": self.options.record, **self.options.extra, "budget": self.budget},
+            options={
+                "record": self.options.record,
+                **self.options.extra,
+                "budget": self.budget,
+                "resumed": self.options.resumed,
+            },
         )
 
     def task_for(self, agent: AgentRuntime) -> str:

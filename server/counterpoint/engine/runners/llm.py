@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiofiles
@@ -257,10 +259,19 @@ class LLMRunner(Runner):
             request_limit=settings.max_requests or DEFAULT_MAX_REQUESTS,
             total_tokens_limit=settings.max_tokens,
         )
-        ctx.output(f"{endpoint.qualified}: starting" + (f" as {role.name}" if role else ""))
+        conversation = conversation_path(ctx)
+        history = await load_conversation(conversation) if ctx.options.get("resumed") == "resume" else None
+        if history:
+            ctx.output(f"{endpoint.qualified}: resuming its conversation ({len(history)} messages)")
+        else:
+            ctx.output(f"{endpoint.qualified}: starting" + (f" as {role.name}" if role else ""))
+        prompt = None if history else user_prompt(ctx, role)
         try:
-            async with agent.iter(user_prompt(ctx, role), usage_limits=limits) as run:
+            async with agent.iter(prompt, message_history=history, usage_limits=limits) as run:
                 async for node in run:
+                    # Keep the conversation so far on disk: a resumed run continues from it.
+                    pending = [node.request] if Agent.is_model_request_node(node) else []
+                    await save_conversation(conversation, [*run.all_messages(), *pending])
                     if Agent.is_model_request_node(node):
                         session.budget.check()
                         async with node.stream(run.ctx) as stream:
@@ -285,6 +296,38 @@ class LLMRunner(Runner):
                 await client.close()
             except Exception:  # closing must not hide why the agent ended
                 log.debug("closing the %s client failed", endpoint.provider, exc_info=True)
+
+
+def conversation_path(ctx: AgentContext) -> Path:
+    return ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "conversations" / f"{ctx.name}.json"
+
+
+async def save_conversation(path: Path, messages: list[Any]) -> None:
+    """The agent's messages so far (pydantic-ai's JSON), written atomically."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    data = ModelMessagesTypeAdapter.dump_json(messages)
+    tmp = path.with_suffix(".tmp")
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    async with aiofiles.open(tmp, "wb") as fh:
+        await fh.write(data)
+    await asyncio.to_thread(os.replace, tmp, path)
+
+
+async def load_conversation(path: Path) -> list[Any] | None:
+    """The saved conversation, or None if there is none (or it cannot be read)."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    try:
+        async with aiofiles.open(path, "rb") as fh:
+            data = await fh.read()
+        messages = ModelMessagesTypeAdapter.validate_json(data)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        log.warning("ignoring an unreadable conversation in %s", path)
+        return None
+    return list(messages) or None
 
 
 def _limit_name(settings: Any) -> str:
