@@ -12,7 +12,8 @@ from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.cli.live import LiveView
 from counterpoint.engine.engine import Engine, RunRefused, find_workspace_root, read_spec
 from counterpoint.engine.report import render_markdown
-from counterpoint.engine.run import GateAnswer, Run, RunOptions
+from counterpoint.engine.run import Run
+from counterpoint.engine.run_options import GateAnswer, RunOptions
 
 
 def _ask_tty(question: str, choices: str) -> str:

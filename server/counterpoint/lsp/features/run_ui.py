@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from counterpoint_protocol.events import Event
 
     from counterpoint.engine.engine import Engine
-    from counterpoint.engine.run import GateAnswer, Run
+    from counterpoint.engine.run import Run
+    from counterpoint.engine.run_options import GateAnswer
     from counterpoint.lsp.server import CounterpointServer
 
 log = logging.getLogger(__name__)
