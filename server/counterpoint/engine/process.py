@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from counterpoint.engine.watchdog import Watchdog
 
@@ -105,6 +106,27 @@ def _emit(raw: bytes, on_line: Callable[[str], None], tail: list[str], *, cut: b
     on_line(text)
 
 
+async def spawn_shell(command: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    """Start ``command`` in a new session (its own process group) that dies with us, registered
+    with the watchdog. A cancel that arrives while the child is being started does not lose it:
+    the child is killed before the cancel goes on."""
+    spawning = asyncio.ensure_future(
+        asyncio.create_subprocess_shell(
+            command, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
+        )
+    )
+    try:
+        proc = await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            late = await spawning
+            kill_group(late.pid)
+            await late.wait()
+        raise
+    watch_group(proc.pid)
+    return proc
+
+
 async def run_process(
     command: str,
     *,
@@ -116,18 +138,15 @@ async def run_process(
     timeout: float | None = None,
 ) -> ProcessResult:
     """Run ``command`` through the shell; kill its whole group on cancel or timeout (TimeoutError)."""
-    proc = await asyncio.create_subprocess_shell(
+    proc = await spawn_shell(
         command,
         cwd=cwd,
         env=dict(env),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
     )
     pgid = proc.pid
-    watch_group(pgid)
     out_tail: list[str] = []
     err_tail: list[str] = []
     try:

@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import (
-    _die_with_parent,
     _pump,
     child_env,
     kill_group,
     release_group,
-    watch_group,
+    spawn_shell,
 )
 from counterpoint.engine.runners.acp_client import (
     PERMISSION_POLICIES,
@@ -123,21 +122,18 @@ class _Session:
             }
         )
         try:
-            proc = await asyncio.create_subprocess_shell(
+            proc = await spawn_shell(
                 self.command,
                 cwd=ctx.cwd,
                 env=env,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
                 limit=STDIO_LIMIT,
             )
         except OSError as exc:
             raise AgentFailed(f"could not start {self.command!r}: {exc}") from exc
         self.proc = proc
-        watch_group(proc.pid)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, self.stderr_tail))
         conn = connect_to_agent(cast("Client", self.client), proc.stdin, proc.stdout)
