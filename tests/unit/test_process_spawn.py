@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import psutil
-
 from counterpoint.engine.process import child_env, run_process
 
 
