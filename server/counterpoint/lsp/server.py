@@ -85,7 +85,7 @@ class CounterpointServer(LanguageServer):
     async def engine_for(self, spec_path: Path) -> Engine:
         from counterpoint.engine.engine import Engine, find_workspace_root
 
-        root = find_workspace_root(spec_path)
+        root = await asyncio.to_thread(find_workspace_root, spec_path)
         lock = self._engine_locks.setdefault(root, asyncio.Lock())
         async with lock:
             engine = self.engines.get(root)

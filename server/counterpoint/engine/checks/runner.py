@@ -198,10 +198,12 @@ class CheckManager:
             )
             state.last_output = (out + err)[-200:]
             problems = parsed.problems
-            findings = [
-                finding_metadata(f, self.spec_dir, state.spec.range, self.run.spec.path)
-                for f in parsed.findings
-            ]
+            findings = await asyncio.to_thread(  # resolving paths touches the disk: off the loop
+                lambda: [
+                    finding_metadata(f, self.spec_dir, state.spec.range, self.run.spec.path)
+                    for f in parsed.findings
+                ]
+            )
             status = "passed" if exit_code == 0 and not findings and not problems else "failed"
         except ConsentDenied as exc:
             problems = [str(exc)]

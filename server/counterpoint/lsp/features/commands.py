@@ -6,6 +6,7 @@ models; bad arguments get a JSON-RPC InvalidParams error with a clear message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -75,7 +76,7 @@ def register(server: CounterpointServer) -> None:
         path = spec_path(params.uri)
         spec = await ls.documents.get(params.uri) if params.uri in ls.workspace.text_documents else None
         if spec is None:
-            if not path.is_file():
+            if not await asyncio.to_thread(path.is_file):
                 raise JsonRpcInvalidParams(f"{Commands.RUN}: no such file {path}")
             from counterpoint.engine.engine import read_spec
 

@@ -61,15 +61,19 @@ class DiagnosticStore:
         )
 
 
-def file_lines(server: CounterpointServer, path: Path) -> list[str]:
-    """The lines of a file: the open document's if the editor has it, else the disk's."""
+async def file_lines(server: CounterpointServer, path: Path) -> list[str]:
+    """The lines of a file: the open document's if the editor has it, else the disk's (read in a thread)."""
     uri = from_fs_path(str(path))
     if uri is not None and uri in server.workspace.text_documents:
         return list(server.workspace.get_text_document(uri).lines)
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-    except OSError:
-        return []
+
+    def read() -> list[str]:
+        try:
+            return path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+        except OSError:
+            return []
+
+    return await asyncio.to_thread(read)
 
 
 def to_lsp_diagnostics(

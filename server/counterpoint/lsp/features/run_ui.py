@@ -67,6 +67,7 @@ class RunUI:
         self._output_flush: asyncio.TimerHandle | None = None
         self._pending_findings: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._lens_refresh: asyncio.TimerHandle | None = None
+        self._publish_lock = asyncio.Lock()
 
     def attach_engine(self, engine: Engine) -> None:
         engine.log.subscribe(self.on_event)
@@ -253,12 +254,20 @@ class RunUI:
             if event.metadata.get("builtin"):
                 run = self._run(event.run_id)
                 source = builtin_source(run.spec.path) if run is not None else f"check:{event.actor}"
-                self._publish_findings(event.actor, self._pending_findings[key], source, replace=False)
+                self._publish_soon(event.actor, list(self._pending_findings[key]), source, replace=False)
         elif event.type == T.CHECK_FINISHED:
             findings = self._pending_findings.pop(key, [])
-            self._publish_findings(event.actor, findings, f"check:{event.actor}", replace=True)
+            self._publish_soon(event.actor, findings, f"check:{event.actor}", replace=True)
 
-    def _publish_findings(
+    def _publish_soon(
+        self, check: str, findings: list[dict[str, Any]], source: str, *, replace: bool
+    ) -> None:
+        """Publish off the event handler (files are read in a thread), in the order events came."""
+        self.server.spawner.spawn(
+            self._publish_findings(check, findings, source, replace=replace), name=f"publish {check}"
+        )
+
+    async def _publish_findings(
         self, check: str, findings: list[dict[str, Any]], source: str, *, replace: bool
     ) -> None:
         from counterpoint_protocol.spec import Severity, SourceRange, SpecDiagnostic
@@ -283,16 +292,17 @@ class RunUI:
                     source=f"counterpoint/{check}",
                 )
             )
-        published: set[str] = set()
-        for path, diagnostics in by_file.items():
-            uri = from_fs_path(path)
-            if uri is None:
-                continue
-            lines = file_lines(self.server, Path(path))
-            self.server.diagnostics.set(uri, source, to_lsp_diagnostics(self.server, lines, diagnostics))
-            published.add(uri)
-        if replace:  # files the check's last run had findings on and this run has none
-            self.server.diagnostics.clear_source(source, keep=published)
+        async with self._publish_lock:  # FIFO: a check's replace never overtakes an earlier publish
+            published: set[str] = set()
+            for path, diagnostics in by_file.items():
+                uri = from_fs_path(path)
+                if uri is None:
+                    continue
+                lines = await file_lines(self.server, Path(path))
+                self.server.diagnostics.set(uri, source, to_lsp_diagnostics(self.server, lines, diagnostics))
+                published.add(uri)
+            if replace:  # files the check's last run had findings on and this run has none
+                self.server.diagnostics.clear_source(source, keep=published)
 
     # -- refresh ------------------------------------------------------------------------------------
 
