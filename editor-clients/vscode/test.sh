@@ -31,9 +31,11 @@ step "unit tests (node --test)"
 node --test out/test/unit/
 
 step "package the .vsix"
-npx --no-install vsce package --no-dependencies --skip-license --allow-missing-repository \
+npx --no-install vsce package --no-dependencies --allow-missing-repository \
   --out dist/counterpoint.vsix >/dev/null
 ls -l dist/counterpoint.vsix
+# The license text ships in the extension (vsce puts it at extension/LICENSE.txt).
+python3 -m zipfile -l dist/counterpoint.vsix | grep -q 'extension/LICENSE' || { echo "the .vsix lacks the LICENSE" >&2; exit 1; }
 
 step "end-to-end test in code-server"
 export COUNTERPOINT_SERVER_COMMAND="${COUNTERPOINT_SERVER_COMMAND:-$ROOT/.venv/bin/counterpoint lsp}"
