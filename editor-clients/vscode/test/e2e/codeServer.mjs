@@ -17,7 +17,9 @@ export const CODE_SERVER_DIR =
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const SERVER_COMMAND =
   process.env.COUNTERPOINT_SERVER_COMMAND ?? `${join(REPO_ROOT, ".venv", "bin", "counterpoint")} lsp`;
-export const ARTIFACTS = process.env.COUNTERPOINT_ARTIFACTS ?? join(REPO_ROOT, "artifacts", "vscode");
+// Screenshots of each moment: a temporary folder unless COUNTERPOINT_ARTIFACTS names one (tests never
+// write into the checkout; `./dev screenshots` refreshes the documentation's pictures on purpose).
+export const ARTIFACTS = process.env.COUNTERPOINT_ARTIFACTS ?? join(tmpdir(), "counterpoint-artifacts", "vscode");
 const EXAMPLE = join(REPO_ROOT, "examples", "course-enrollment");
 
 export function freePort() {

@@ -1,5 +1,7 @@
 // Playwright runs the end-to-end test against a real VS Code (code-server) in Debian's Chromium;
 // no browser is downloaded (the test launches /usr/bin/chromium itself).
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "@playwright/test";
 
 export default defineConfig({
@@ -10,5 +12,5 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
-  outputDir: "../../test-results",
+  outputDir: join(tmpdir(), "counterpoint-playwright-results"),
 });
