@@ -3,9 +3,10 @@
 Run as ``python tests/acp/fake_agent.py SCENARIO [ARG]``; it speaks ACP on
 stdio. Scenarios:
 
-- ``write``: reads ``input.txt`` through ``fs/read_text_file``, streams a
+- ``write [strict]``: reads ``input.txt`` through ``fs/read_text_file``, streams a
   message, asks permission to edit, writes ``output.txt`` (the input in upper
-  case) through ``fs/write_text_file``, shows a plan, ends with ``end_turn``.
+  case) through ``fs/write_text_file``, shows a plan, ends with ``end_turn``;
+  denied, it ends with ``end_turn`` (``refusal`` if ``strict``).
 - ``escape ARG``: asks permission to edit the absolute path ARG (outside the
   workspace), writes it anyway, reports the client's answer, ends ``end_turn``.
 - ``slow``: says its pid, then streams a line every 20 ms for a minute;
@@ -14,6 +15,9 @@ stdio. Scenarios:
   ``session/cancel`` (the client has to kill the whole process group).
 - ``crash``: streams one chunk, writes to stderr, exits with 3 mid-prompt.
 - ``refuse``: ends the prompt with stop reason ``refusal``.
+- ``fail-init`` / ``fail-prompt``: writes the cause to stderr, then answers
+  ``initialize`` / ``session/prompt`` with a bare JSON-RPC error ("Query closed
+  before response received", as Claude Code's adapter does) and stays alive.
 
 If ``FAKE_ACP_MARKER`` is set, the agent creates that file when it starts
 (tests use it to prove that nothing was started).
@@ -45,6 +49,15 @@ from acp import (
 from acp.helpers import plan_entry
 from acp.schema import AgentCapabilities, Implementation, PermissionOption, ToolCallUpdate
 
+STDERR_CAUSE = "--dangerously-skip-permissions cannot be used with root/sudo privileges"
+QUERY_CLOSED = "Query closed before response received"
+
+
+def _query_closed() -> RequestError:
+    sys.stderr.write(f"Error: {STDERR_CAUSE}\n")
+    sys.stderr.flush()
+    return RequestError(-32603, QUERY_CLOSED)
+
 
 class FakeAgent:
     """One scenario, one session at a time."""
@@ -66,6 +79,8 @@ class FakeAgent:
         client_info: Any = None,
         **kwargs: Any,
     ) -> InitializeResponse:
+        if self.scenario == "fail-init":
+            raise _query_closed()
         fs = client_capabilities.fs if client_capabilities is not None else None
         if fs is None or not (fs.read_text_file and fs.write_text_file):
             raise RequestError.invalid_params({"details": "this fake agent needs fs read and write"})
@@ -110,7 +125,7 @@ class FakeAgent:
         text = "".join(getattr(block, "text", "") for block in prompt)
         if "# Task for agent" not in text:
             raise RequestError.invalid_params({"details": "the prompt lacks the task"})
-        handler = getattr(self, f"scenario_{self.scenario}")
+        handler = getattr(self, "scenario_" + self.scenario.replace("-", "_"))
         stop_reason: Any = await handler(session_id)
         return PromptResponse(stop_reason=stop_reason)
 
@@ -123,7 +138,7 @@ class FakeAgent:
         choice = await self.ask_edit(session_id, "call-1", target)
         if choice not in ("yes", "always"):
             await self.say(session_id, f"\nnot allowed ({choice})")
-            return "end_turn"
+            return "refusal" if self.arg == "strict" else "end_turn"
         await self.client.write_text_file(session_id=session_id, path=target, content=read.content.upper())
         await self.client.session_update(
             session_id=session_id, update=update_tool_call("call-1", status="completed")
@@ -172,6 +187,9 @@ class FakeAgent:
         sys.stderr.write("fake agent: something broke\n")
         sys.stderr.flush()
         os._exit(3)
+
+    async def scenario_fail_prompt(self, session_id: str) -> str:
+        raise _query_closed()
 
     async def scenario_refuse(self, session_id: str) -> str:
         await self.say(session_id, "I will not do that.\n")

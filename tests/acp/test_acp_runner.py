@@ -21,6 +21,8 @@ from counterpoint_protocol.events import Event, output_lines
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+STDERR_CAUSE = "--dangerously-skip-permissions cannot be used with root/sudo privileges"
+QUERY_CLOSED = "Query closed before response received"
 
 
 def fake_command(scenario: str, *args: str) -> str:
@@ -179,9 +181,63 @@ async def test_agent_crash_fails_with_its_last_stderr(workspace: Path) -> None:
 
     assert status == "failed"
     error = finished(events, "crasher").metadata["error"]
-    assert "exited with 3 during session/prompt" in error
-    assert "fake agent: something broke" in error
+    # The cause comes first, the protocol's view of it after.
+    assert error.startswith("fake agent: something broke")
+    assert error.endswith("(the ACP agent exited with 3 during session/prompt)")
     assert "about to crash" in lines(events)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "during"), [("fail-init", "initialize"), ("fail-prompt", "session/prompt")]
+)
+async def test_protocol_error_comes_with_the_agents_stderr(
+    workspace: Path, scenario: str, during: str
+) -> None:
+    # Claude Code's adapter answers "Query closed before response received" and says why only on
+    # its stderr; the failure must carry both, the agent still being alive when the answer came.
+    spec = make_spec(workspace, "claude", fake_command(scenario))
+    status, events, run = await run_spec(workspace, spec)
+
+    assert status == "failed"
+    error = finished(events, "claude").metadata["error"]
+    assert QUERY_CLOSED in error and STDERR_CAUSE in error, error
+    assert error.index(QUERY_CLOSED) < error.index(STDERR_CAUSE)
+    assert run.agents["claude"].error == error
+    assert error.startswith(f"the ACP agent answered {during} with an error")
+
+
+async def test_handshake_timeout_comes_with_the_agents_stderr(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import counterpoint.engine.runners.acp as acp_runner
+
+    monkeypatch.setattr(acp_runner, "HANDSHAKE_TIMEOUT", 3.0)
+    # The cause is assembled by the shell, so it is in the error only if stderr was read.
+    spec = make_spec(workspace, "mute", 'W=login; echo "waiting for a browser $W" >&2; exec sleep 60')
+    status, events, _ = await run_spec(workspace, spec)
+
+    assert status == "failed"
+    error = finished(events, "mute").metadata["error"]
+    assert error.startswith("no ACP answer to initialize within 3 s")
+    assert "waiting for a browser login" in error
+
+
+async def test_stderr_in_the_failure_is_bounded_recent_and_redacted(workspace: Path) -> None:
+    secret = "sk-" + "a1b2c3d4" * 4
+    command = (
+        'for i in $(seq 1 300); do echo "noise line $i" >&2; done; '
+        f'echo "key {secret} refused" >&2; echo "the real cause" >&2; exit 1'
+    )
+    spec = make_spec(workspace, "noisy", command)
+    status, events, run = await run_spec(workspace, spec)
+
+    assert status == "failed"
+    error = run.agents["noisy"].error or ""
+    assert "the real cause" in error and "noise line 300" in error
+    assert "noise line 1 " not in error and "noise line 200 " not in error
+    assert secret not in error and "key *** refused" in error
+    assert len(error.encode()) < 4096 + 200
+    assert error == finished(events, "noisy").metadata["error"]
 
 
 async def test_refusal_fails_the_agent(workspace: Path) -> None:

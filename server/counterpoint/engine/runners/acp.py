@@ -12,7 +12,12 @@ recorded workspace tools, so every write is attributed to this agent and no
 path leaves the workspace; permission requests are answered by the policy in
 ``acp_permission`` (see `choose_permission`). A turn ending with anything but
 ``end_turn`` fails the agent; cancel sends ``session/cancel``, waits briefly,
-then kills the process group.
+then kills the process group. ``preset:`` names a ready command line for a
+known agent (`ACP_PRESETS`).
+
+When the agent fails (an error answer, its process gone, no answer in time),
+the failure quotes its last stderr lines (`StderrTail`): real adapters answer
+"Query closed before response received" and say why only on stderr.
 
 This module holds the runner and the session (process, connection, handshake,
 prompt, cancel, stop); the client side the agent calls back into, with the
@@ -29,6 +34,8 @@ import signal
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
+from counterpoint_protocol.presets import RUNNER_PRESETS
+
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import (
     _pump,
@@ -37,12 +44,14 @@ from counterpoint.engine.process import (
     release_group,
     spawn_shell,
 )
+from counterpoint.engine.redact import Redactor, is_secret_key
 from counterpoint.engine.runners.acp_client import (
     PERMISSION_POLICIES,
     SAFE_KINDS,
     CounterpointClient,
     LineBuffer,
     PermissionDecision,
+    StderrTail,
     choose_permission,
 )
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
@@ -52,6 +61,7 @@ if TYPE_CHECKING:
     from acp import Client
 
 __all__ = [
+    "ACP_PRESETS",
     "CANCEL_GRACE",
     "HANDSHAKE_TIMEOUT",
     "PERMISSION_POLICIES",
@@ -61,12 +71,15 @@ __all__ = [
     "CounterpointClient",
     "LineBuffer",
     "PermissionDecision",
+    "StderrTail",
     "choose_permission",
 ]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+ACP_PRESETS: dict[str, str] = RUNNER_PRESETS["acp"]
+"""``preset:`` name -> the command that starts that ACP agent (table in the protocol)."""
 HANDSHAKE_TIMEOUT = 120.0
 """Seconds for initialize + session/new (``npx`` may first download the adapter)."""
 CANCEL_GRACE = 2.0
@@ -81,9 +94,14 @@ class ACPRunner(Runner):
     name = "acp"
 
     async def run(self, ctx: AgentContext) -> None:
-        command = (ctx.agent.settings.command or "").strip()
+        settings = ctx.agent.settings
+        command = (settings.command or ACP_PRESETS.get(settings.preset or "", "")).strip()
         if not command:
-            raise AgentFailed("acp runner needs `command:` (how to start the ACP agent)")
+            raise AgentFailed(
+                "acp runner needs `command:` (how to start the ACP agent) or a known `preset:` ("
+                + ", ".join(ACP_PRESETS)
+                + ")"
+            )
         try:
             await ctx.consent.require(command)
         except ConsentDenied as exc:
@@ -97,6 +115,15 @@ class ACPRunner(Runner):
         await _Session(ctx, command).run()
 
 
+class _Failure(Exception):
+    """Why the session failed, before the agent's stderr is quoted (`_Session.explain`)."""
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
 class _Session:
     """One agent process and its ACP connection, from start to a clean end."""
 
@@ -104,11 +131,12 @@ class _Session:
         self.ctx = ctx
         self.command = command
         self.client = CounterpointClient(ctx)
-        self.stderr_tail: list[str] = []
+        secrets = [value for key, value in ctx.env.items() if is_secret_key(key)]
+        self.stderr = StderrTail(Redactor(secrets))
         self.proc: asyncio.subprocess.Process | None = None
 
     async def run(self) -> None:
-        from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
+        from acp import PROTOCOL_VERSION, connect_to_agent, text_block
         from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation
 
         ctx = self.ctx
@@ -135,9 +163,10 @@ class _Session:
             raise AgentFailed(f"could not start {self.command!r}: {exc}") from exc
         self.proc = proc
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, self.stderr_tail))
+        stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, []))
         conn = connect_to_agent(cast("Client", self.client), proc.stdin, proc.stdout)
         prompt_task: asyncio.Future[Any] | None = None
+        failure: _Failure | None = None
         try:
             try:
                 version = _counterpoint_version()
@@ -165,13 +194,13 @@ class _Session:
                     conn.prompt(session_id=session.session_id, prompt=[text_block(agent_prompt(ctx))])
                 )
                 response = await self._call("session/prompt", prompt_task, None)
-            except RequestError as exc:
-                raise AgentFailed(_describe_request_error(exc)) from exc
+                reason = response.stop_reason
+                if reason != "end_turn":  # the agent's own answer: its stderr adds nothing
+                    raise AgentFailed(_STOP_REASONS.get(reason, f"the ACP agent stopped: {reason}"))
+            except _Failure as exc:
+                failure = exc
             finally:
                 self.client.flush()
-            reason = response.stop_reason
-            if reason != "end_turn":
-                raise AgentFailed(_STOP_REASONS.get(reason, f"the ACP agent stopped: {reason}"))
         except asyncio.CancelledError:
             await self._cancel(conn, prompt_task)
             raise
@@ -181,17 +210,32 @@ class _Session:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
             await self._stop(proc)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(stderr_task, 1)
+            with contextlib.suppress(Exception):  # the process is gone: the rest of stderr is in the pipe
+                await asyncio.wait_for(stderr_task, 2)
             stderr_task.cancel()
             self.client.flush()
+        if failure is not None:
+            raise AgentFailed(self.explain(failure)) from failure
+
+    def explain(self, failure: _Failure) -> str:
+        """The failure with the agent's last stderr lines: first if it exited non-zero (they say
+        why), after the protocol's view of it otherwise."""
+        tail = self.stderr.text()
+        if not tail:
+            return failure.message
+        if failure.exit_code:
+            return f"{tail} ({failure.message})"
+        return f"{failure.message}; its stderr: {tail}"
 
     def _stderr_line(self, line: str) -> None:
         if line.strip():
             self.ctx.output(f"stderr: {line}")
+            self.stderr.add(line)
 
     async def _call(self, what: str, request: Awaitable[T], limit_s: float | None) -> T:
-        """Await an ACP request, failing the agent if its process dies or the timeout passes."""
+        """Await an ACP request; `_Failure` on an error answer, the process gone or the timeout."""
+        from acp import RequestError
+
         assert self.proc is not None
         task = asyncio.ensure_future(request)
         exited = asyncio.ensure_future(self.proc.wait())
@@ -205,11 +249,13 @@ class _Session:
                     return task.result()
                 except ConnectionError:
                     await self._fail_exited(what)
+                except RequestError as exc:
+                    raise _Failure(_describe_request_error(what, exc)) from exc
             if exited.done():
                 await self._fail_exited(what)
             task.cancel()
-            raise AgentFailed(
-                f"no ACP answer to {what} within {limit_s:g} s: is {self.command!r} an ACP agent?"
+            raise _Failure(
+                f"no ACP answer to {what} within {limit_s:g} s (is {self.command!r} an ACP agent?)"
             )
         finally:
             exited.cancel()
@@ -221,11 +267,9 @@ class _Session:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.proc.wait()), 2)
         code = self.proc.returncode
-        last = [line for line in self.stderr_tail if line.strip()][-5:]
-        detail = (": " + " | ".join(last)) if last else ""
         if code is None:
-            raise AgentFailed(f"the ACP agent closed its connection during {what}{detail}")
-        raise AgentFailed(f"the ACP agent exited with {code} during {what}{detail}")
+            raise _Failure(f"the ACP agent closed its connection during {what}")
+        raise _Failure(f"the ACP agent exited with {code} during {what}", exit_code=code)
 
     async def _cancel(self, conn: Any, prompt_task: asyncio.Future[Any] | None) -> None:
         """session/cancel, a short wait for the turn to end, then the process group goes."""
@@ -269,11 +313,11 @@ _STOP_REASONS = {
 }
 
 
-def _describe_request_error(exc: Exception) -> str:
+def _describe_request_error(what: str, exc: Exception) -> str:
     code = getattr(exc, "code", None)
     data = getattr(exc, "data", None)
     details = data.get("details") or data.get("message") if isinstance(data, dict) else data
-    text = f"the ACP agent answered with an error: {exc}" + (f" ({details})" if details else "")
+    text = f"the ACP agent answered {what} with an error: {exc}" + (f" ({details})" if details else "")
     if code == -32000:
         text += "; log in with the agent's own CLI first (Counterpoint does not do ACP auth)"
     return text

@@ -3,17 +3,21 @@
 `CounterpointClient` turns the agent's ``session/update`` stream into output
 lines (via `LineBuffer`), serves ``fs/read_text_file`` and ``fs/write_text_file``
 through the confined, recorded workspace tools, and answers permission requests
-by the ``acp_permission`` policy (`choose_permission`). The SDK is imported
-lazily; the process and connection are driven by `counterpoint.engine.runners.acp`.
+by the ``acp_permission`` policy (`choose_permission`). `StderrTail` keeps the
+agent's last stderr lines (bounded, redacted) to explain a failure: real agents
+often say why they failed only there. The SDK is imported lazily; the process and connection are driven by `counterpoint.engine.runners.acp`.
 """
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from counterpoint.engine.process import MAX_LINE
+from counterpoint.engine.redact import Redactor
 from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.workspace import ToolError
 
@@ -94,6 +98,39 @@ class LineBuffer:
         line = line.rstrip("\r")
         if line.strip():
             self.emit(self.prefix + line[:MAX_LINE])
+
+
+STDERR_LINES = 20
+"""How many of the agent's last non-blank stderr lines a failure message may quote."""
+STDERR_BYTES = 4096
+"""The most bytes of stderr a failure message quotes (the latest lines win)."""
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+class StderrTail:
+    """A bounded ring of the agent's last stderr lines, redacted, to quote when it fails."""
+
+    def __init__(self, redactor: Redactor, lines: int = STDERR_LINES, max_bytes: int = STDERR_BYTES) -> None:
+        self.redactor = redactor
+        self.max_bytes = max_bytes
+        self.lines: deque[str] = deque(maxlen=lines)
+
+    def add(self, line: str) -> None:
+        text = _ANSI.sub("", line).strip()
+        if text:
+            cut = text.encode("utf-8")[: self.max_bytes].decode("utf-8", errors="ignore")
+            self.lines.append(self.redactor.text(cut))
+
+    def text(self) -> str:
+        """The latest lines that fit in ``max_bytes``, oldest first, on one line ('' if none)."""
+        picked: list[str] = []
+        size = 0
+        for line in reversed(self.lines):
+            size += len(line.encode("utf-8")) + 3
+            if size > self.max_bytes and picked:
+                break
+            picked.append(line)
+        return " / ".join(reversed(picked))
 
 
 @dataclass

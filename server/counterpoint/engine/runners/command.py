@@ -13,25 +13,16 @@ import json
 import shlex
 from typing import Any
 
+from counterpoint_protocol.presets import RUNNER_PRESETS
+
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
 
 SIGNAL_PREFIX = "::signal "
 
-PRESETS: dict[str, str] = {
-    # The whole prompt (shared context + task) arrives on stdin; each CLI runs non-interactively
-    # and appends what it reads on stdin to the short instruction given as its argument (checked
-    # against the CLIs' docs). Passing the prompt as an argument too would send it twice and
-    # break on Linux's 128 KiB limit for one argument. Codex's --full-auto is deprecated in
-    # favour of --sandbox workspace-write; Gemini's --yolo in favour of --approval-mode yolo.
-    "claude-code": (
-        'claude -p --output-format text --permission-mode acceptEdits "Carry out the task given on stdin."'
-    ),
-    "aider": 'aider --yes-always --no-pretty --no-stream --message-file "$COUNTERPOINT_TASK_FILE"',
-    "codex": 'codex exec --sandbox workspace-write "Carry out the task given on stdin."',
-    "gemini": 'gemini --approval-mode yolo -p "Carry out the task given on stdin."',
-}
+PRESETS: dict[str, str] = RUNNER_PRESETS["command"]
+"""``preset:`` name -> command line (the table, shared with the editors, is in the protocol)."""
 
 
 def parse_signal_line(line: str) -> tuple[str, dict[str, Any]] | None:
