@@ -101,25 +101,43 @@ def test_two_runs_of_different_specs_share_one_log(tmp_path: Path) -> None:
     assert len(finished) == 2 and {f[2] for f in finished} == {"succeeded"}
 
 
-async def test_ensure_no_live_run_judges_rows_by_their_process(tmp_path: Path) -> None:
+HOLDER = """
+import os, sys, time
+from pathlib import Path
+from counterpoint.engine.spec_lock import try_lock
+
+lock = try_lock(Path(sys.argv[1]), Path(sys.argv[2]))
+lock.set_run("elsewhere")
+os.write(1, b"locked\\n")
+time.sleep(600)
+"""
+
+
+async def test_the_spec_lock_decides_and_stale_rows_are_marked_interrupted(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    spec = str(tmp_path / "x.agents.md")
+    spec = tmp_path / "x.agents.md"
     engine = await Engine.open(tmp_path)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / ".counterpoint"), str(spec.resolve())],
+        stdout=subprocess.PIPE,
+    )
     try:
-        assert pid_alive(sleeper.pid) and not pid_alive(dead.pid)
-        await engine.log.record_run("stale", spec, dead.pid)
-        await engine.log.record_run("mine", spec, os.getpid())
-        await engine.ensure_no_live_run(spec)  # a dead pid and our own pid: no refusal
-        statuses = {r.run_id: r.status for r in await engine.log.runs()}
-        assert statuses == {"stale": "interrupted", "mine": "running"}
-        await engine.log.record_run("other", spec, sleeper.pid)
-        with pytest.raises(RunRefused, match=f"pid {sleeper.pid}"):
+        # Rows say "running" (a live pid that holds no lock, and ours): nothing holds the lock.
+        await engine.log.record_run("stale", str(spec), sleeper.pid)
+        await engine.log.record_run("mine", str(spec), os.getpid())
+        assert pid_alive(sleeper.pid)
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        with pytest.raises(RunRefused, match=f"run elsewhere, pid {holder.pid}"):
             await engine.ensure_no_live_run(spec)
-        await engine.ensure_no_live_run(str(tmp_path / "another.agents.md"))  # other specs are free
+        await engine.ensure_no_live_run(tmp_path / "another.agents.md")  # other specs are free
+        holder.kill()
+        holder.wait()
+        await engine.ensure_no_live_run(spec)  # the holder died: the kernel freed its lock
+        statuses = {r.run_id: r.status for r in await engine.log.runs()}
+        assert statuses == {"stale": "interrupted", "mine": "interrupted"}
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        for proc in (sleeper, holder):
+            proc.kill()
+            proc.wait()
         await engine.aclose()
