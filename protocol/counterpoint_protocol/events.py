@@ -30,7 +30,10 @@ class EventType(StrEnum):
     AGENT_FINISHED = "agent_finished"
     """action = the terminal status (succeeded, failed, timed_out, cancelled, blocked, skipped)."""
     SIGNAL = "signal"
-    """action = the signal's name; metadata = what the emitter attached."""
+    """action = the signal's name; metadata = what the emitter attached. A file signal (actor
+    null) has ``path`` and ``kind``, and ``attribution``: ``write`` (``by`` = the agent whose
+    tool write of that path came last), ``emits`` (``by`` = the one agent declaring it, which
+    had started) or ``unknown`` (no ``by``)."""
     TOOL_CALL = "tool_call"
     FILE_WRITTEN = "file_written"
     USAGE = "usage"

@@ -21,6 +21,7 @@ from counterpoint.engine.eventlog import EventLog
 from counterpoint.engine.report import build_report, render_markdown
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.spec_lock import SpecLock, try_lock
 from counterpoint.engine.spec_validate import load_spec
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class Engine:
         self.spawner = TaskSpawner(f"engine {root}")
         self.run_hooks: list[Callable[[Run], None]] = []
         """Called with every new run before it starts (the LSP attaches progress; checks attach)."""
+        self._claims: dict[str, SpecLock] = {}
+        """Spec locks taken by `ensure_no_live_run`, by spec path (as given and resolved)."""
+        self._locks: dict[str, SpecLock] = {}
+        """The spec lock each run holds, by run id, released when the run ends."""
 
     @classmethod
     async def open(cls, root: Path) -> Engine:
@@ -78,6 +83,11 @@ class Engine:
             del self.runs[run_id]
 
         run = Run(spec, self.log, self.root, options, run_id=run_id)
+        claim = self._claims.get(str(spec.path))
+        if claim is not None:
+            self._locks[run.run_id] = claim
+            for key in [k for k, v in self._claims.items() if v is claim]:
+                del self._claims[key]
         from counterpoint.engine.checks.runner import attach_checks
 
         attach_checks(run)
@@ -92,10 +102,19 @@ class Engine:
 
         for key, value in run_extras(await asyncio.to_thread(load_user_settings)).items():
             run.options.extra.setdefault(key, value)
+        lock = self._locks.get(run.run_id)
         try:
+            if lock is not None:
+                await asyncio.to_thread(lock.set_run, run.run_id)
             await run.execute()
         finally:
-            report = await self.write_report(run.run_id)
+            try:
+                report = await self.write_report(run.run_id)
+            finally:
+                if self._locks.get(run.run_id) is lock:
+                    self._locks.pop(run.run_id, None)
+                if lock is not None:
+                    await asyncio.to_thread(lock.release)
         return report
 
     def start(self, run: Run) -> asyncio.Task[dict[str, Any]]:
@@ -103,25 +122,47 @@ class Engine:
         return self.spawner.spawn(self.execute(run), name=f"run {run.run_id}")
 
     async def ensure_no_live_run(self, spec_path: str | Path) -> None:
-        """Refuse (`RunRefused`) when another process has a live run of this spec on this workspace.
+        """Take the spec's lock for the next run of it, or refuse (`RunRefused`) when it is live.
 
-        The ``runs`` table says which process runs what: a row ``running`` whose pid is alive and
-        not ours is a live run elsewhere (another editor window, a CLI). Rows of dead processes
-        (killed, crashed) are stale: they are marked ``interrupted`` and ignored. Runs of this
-        process are checked by `create_run` itself.
+        The lock (see `spec_lock`) is an OS lock taken atomically: of several processes starting
+        the same spec at once, exactly one gets it, and the kernel frees it when its holder dies.
+        The next `create_run` of the spec in this engine takes it over, for the run's life. Rows
+        of the ``runs`` table still ``running`` for this spec are then stale (their process died
+        or lost the lock): they are marked ``interrupted``.
         """
         wanted = await asyncio.to_thread(_resolved, spec_path)
-        for record in await self.log.running_runs():
-            if await asyncio.to_thread(_resolved, record.spec) != wanted:
-                continue
-            if record.pid is None or not await asyncio.to_thread(pid_alive, record.pid):
-                log.info("run %s of a dead process (pid %s): marked interrupted", record.run_id, record.pid)
-                await self.log.finish_run(record.run_id, "interrupted")
-            elif record.pid != os.getpid():
+        live = self.live_run_for(str(spec_path)) or self.live_run_for(str(wanted))
+        if live is not None:
+            raise RunRefused(
+                f"a run of this spec is already live ({live.run_id}): cancel it or wait for it to end"
+            )
+        if str(wanted) not in self._claims:
+            got = await asyncio.to_thread(try_lock, self.root / STATE_DIR, wanted)
+            if not isinstance(got, SpecLock):
+                run = f"run {got.run_id}, " if got.run_id else ""
+                pid = f"pid {got.pid}" if got.pid is not None else "pid unknown"
                 raise RunRefused(
-                    f"a run of this spec is already live in another process (run {record.run_id}, "
-                    f"pid {record.pid}): cancel it or wait for it to end"
+                    f"a run of this spec is already live in another process ({run}{pid}): "
+                    "cancel it or wait for it to end"
                 )
+            self._claims[str(wanted)] = got
+        self._claims[str(spec_path)] = self._claims[str(wanted)]
+        mine = {r.run_id for r in self.live_runs()}
+        for record in await self.log.running_runs():
+            if record.run_id in mine or await asyncio.to_thread(_resolved, record.spec) != wanted:
+                continue
+            log.info("run %s of a dead process (pid %s): marked interrupted", record.run_id, record.pid)
+            await self.log.finish_run(record.run_id, "interrupted")
+
+    async def release_claim(self, spec_path: str | Path) -> None:
+        """Give back a lock `ensure_no_live_run` took when no run follows (the start failed)."""
+        wanted = await asyncio.to_thread(_resolved, spec_path)
+        claim = self._claims.get(str(wanted)) or self._claims.get(str(spec_path))
+        if claim is None:
+            return
+        for key in [k for k, v in self._claims.items() if v is claim]:
+            del self._claims[key]
+        await asyncio.to_thread(claim.release)
 
     async def continue_run(
         self, run_id: str, *, reason: str, agent: str | None = None, options: RunOptions | None = None
@@ -135,6 +176,21 @@ class Engine:
         if started is None:
             raise RunRefused(f"no such run: {run_id}")
         await self.ensure_no_live_run(started.metadata["spec"])
+        try:
+            return await self._continue(run_id, events, started, reason, agent, options)
+        except BaseException:
+            await self.release_claim(started.metadata["spec"])
+            raise
+
+    async def _continue(
+        self,
+        run_id: str,
+        events: list[Event],
+        started: Event,
+        reason: str,
+        agent: str | None,
+        options: RunOptions | None,
+    ) -> Run:
         spec = await read_spec(Path(started.metadata["spec"]))
         if spec.has_errors:
             raise RunRefused(f"{spec.path} has errors now; fix them first")
@@ -202,6 +258,10 @@ class Engine:
         for run in self.live_runs():
             run.cancel()
         await self.spawner.aclose(timeout=15)
+        for lock in {id(v): v for v in [*self._claims.values(), *self._locks.values()]}.values():
+            await asyncio.to_thread(lock.release)
+        self._claims.clear()
+        self._locks.clear()
         await self.log.close()
 
 

@@ -56,9 +56,20 @@ def build_report(events: list[Event]) -> dict[str, Any]:
     checks: dict[str, dict[str, Any]] = {}
     usage: dict[str, dict[str, Any]] = {}
     writes: dict[str, set[str]] = {}
+    last_writer: dict[str, str] = {}
     notices: list[str] = []
+    running: dict[str, float] = {}
+    """Agent -> when its current stint in ``running`` began (closed by its end or the segment's)."""
+    busy: dict[str, float] = {}
+    previous: Event | None = None
     for event in events:
         actor = event.actor
+        if event.type == T.RUN_RESUMED and previous is not None:
+            # The segment before was killed: its running agents ran until its last event.
+            for name, since in running.items():
+                busy[name] = busy.get(name, 0.0) + max(0.0, at(previous) - since)
+            running.clear()
+        previous = event
         row = (
             agents.setdefault(actor, _AgentRow(actor)) if actor and event.type.startswith("agent_") else None
         )
@@ -72,12 +83,15 @@ def build_report(events: list[Event]) -> dict[str, Any]:
             row.end = None
             row.attempts = int(event.metadata.get("attempt", row.attempts + 1))
             row.runner = event.metadata.get("runner")
+            running[row.name] = at(event)
         elif event.type == T.AGENT_FINISHED and row is not None:
             row.status = event.action or "failed"
             row.end = at(event)
             row.error = event.metadata.get("error")
             if row.start is None:
                 row.start = row.end
+            if row.name in running:
+                busy[row.name] = busy.get(row.name, 0.0) + max(0.0, row.end - running.pop(row.name))
         elif event.type == T.SIGNAL and event.action:
             if event.action not in fired:
                 fired[event.action] = at(event)
@@ -86,6 +100,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                         "name": event.action,
                         "at_s": at(event),
                         "actor": actor,
+                        **signal_source(event, last_writer),
                         "metadata": event.metadata,
                         "released": [],
                     }
@@ -107,6 +122,8 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                     totals[key] = round(totals.get(key, 0) + value, 6)
         elif event.type == T.FILE_WRITTEN and actor and event.action:
             writes.setdefault(event.action, set()).add(actor)
+            last_writer.pop(event.action, None)  # keeps the last write last in the order
+            last_writer[event.action] = actor
         elif event.type == T.NOTICE and event.action:
             notices.append(event.action)
 
@@ -138,8 +155,10 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         default=None,
     )
     integration = integration_issues(events, at, builders_end)
-    rows = [r for r in agents.values() if r.start is not None and r.end is not None]
-    busy = sum((r.end or 0) - (r.start or 0) for r in rows)
+    if events and running:  # still running when the log ends (a run killed and not resumed)
+        for name, since in running.items():
+            busy[name] = busy.get(name, 0.0) + max(0.0, at(events[-1]) - since)
+    busy_total = sum(busy.values())
     critical = critical_path(agents, signals)
     report: dict[str, Any] = {
         "run_id": run_id,
@@ -149,8 +168,8 @@ def build_report(events: list[Event]) -> dict[str, Any]:
         "started_at": started.timestamp,
         "finished_at": finished.timestamp if finished else None,
         "wall_s": round(wall, 3),
-        "busy_s": round(busy, 3),
-        "parallelism": round(busy / wall, 2) if wall > 0 else 0.0,
+        "busy_s": round(busy_total, 3),
+        "parallelism": round(busy_total / wall, 2) if wall > 0 else 0.0,
         "max_parallel": started.metadata.get("max_parallel"),
         "critical_path": critical,
         "agents": [
@@ -163,6 +182,7 @@ def build_report(events: list[Event]) -> dict[str, Any]:
                 "duration_s": round(r.end - r.start, 3)
                 if r.start is not None and r.end is not None
                 else None,
+                "busy_s": round(busy[r.name], 3) if r.name in busy else None,
                 "attempts": r.attempts,
                 "error": r.error,
                 "needs": r.waiting_on or [],
@@ -257,12 +277,35 @@ def integration_issues(events: list[Event], at: Any, builders_end: float | None)
     }
 
 
+def signal_source(event: Event, last_writer: dict[str, str]) -> dict[str, Any]:
+    """``by`` (the agent a signal comes from) and how that is known: ``agent`` (it fired it),
+    ``write``/``emits``/``unknown`` for a file signal (the run's own attribution; for an older log
+    without one, the agent whose ``file_written`` of that path came last before it)."""
+    if event.actor:
+        return {"by": event.actor, "attribution": "agent"}
+    meta = event.metadata
+    if isinstance(meta.get("by"), str):
+        return {"by": meta["by"], "attribution": str(meta.get("attribution") or "write")}
+    if "attribution" in meta:
+        return {"by": None, "attribution": str(meta["attribution"])}
+    path = meta.get("path")
+    if isinstance(path, str):
+        if path in last_writer:
+            return {"by": last_writer[path], "attribution": "write"}
+        # Written paths are relative to the spec's folder, the signal's to the workspace root.
+        for written in reversed(last_writer):
+            if path.endswith("/" + written):
+                return {"by": last_writer[written], "attribution": "write"}
+    return {"by": None, "attribution": "unknown"}
+
+
 def critical_path(agents: dict[str, _AgentRow], signals: list[dict[str, Any]]) -> dict[str, Any]:
-    """Walk back from the last agent to finish along what released each agent."""
+    """Walk back from the last agent to finish along what released each agent (through a file
+    signal, to the agent it is attributed to)."""
     finished = [r for r in agents.values() if r.end is not None and r.start is not None]
     if not finished:
         return {"agents": [], "length_s": 0.0}
-    emitter = {s["name"]: s.get("actor") for s in signals}
+    emitter = {s["name"]: s.get("by") or s.get("actor") for s in signals}
     chain: list[str] = []
     row: _AgentRow | None = max(finished, key=lambda r: r.end or 0)
     seen: set[str] = set()
@@ -323,6 +366,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             + ", ".join(
                 f"{s['name']} at {s['at_s']:.2f}s"
                 + (f" (by {s['actor']})" if s.get("actor") else "")
+                + (f" (file, from {s['by']})" if s.get("by") and not s.get("actor") else "")
                 + (f" -> {', '.join(s['released'])}" if s["released"] else "")
                 for s in report["signals"]
             )

@@ -4,7 +4,8 @@
 page with inline CSS and an inline SVG, no scripts and no external assets
 (tooltips are SVG ``<title>`` elements). The timeline draws one bar per agent
 from start to end coloured by status, a thin waiting segment before it,
-diamonds where agents fired signals (file-fired signals sit on a top lane),
+diamonds where agents fired signals (a file-fired one, hollow, on the row of the
+agent whose write fired it, or on a top lane when that is not known),
 arrows from each signal (or finished agent) to the agents it released, and
 the critical path outlined. Every piece of text from the run is escaped.
 """
@@ -201,7 +202,13 @@ def _summary(report: dict[str, Any]) -> str:
                 "signals",
                 "<br>".join(
                     f"<code>{_e(s.get('name'))}</code> at {_secs(s.get('at_s'))}"
-                    + (f" by {_e(s['actor'])}" if s.get("actor") else " (file)")
+                    + (
+                        f" by {_e(s['actor'])}"
+                        if s.get("actor")
+                        else f" (file, from {_e(s['by'])})"
+                        if s.get("by")
+                        else " (file)"
+                    )
                     + (f" → {', '.join(_e(r) for r in s['released'])}" if s.get("released") else "")
                     for s in signals
                 ),

@@ -3,7 +3,8 @@
 One row per agent: a thin grey segment while it waited, then a bar from start to
 end coloured by status (blocked and skipped agents, which never ran, get a small
 box where they were given up on). Signals are diamonds on the bar of the agent
-that fired them, or on the top "files" lane when a file event fired them; curved
+that fired them (hollow for a file event, on the row of the agent whose write fired
+it), or on the top "files" lane when nobody in the run is known to have; curved
 arrows run from each signal (or from the end of a needed agent) to the start of
 every agent it released. The critical path's bars, names and arrows are purple.
 """
@@ -84,7 +85,7 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
     agents: list[dict[str, Any]] = list(report.get("agents") or [])
     signals: list[dict[str, Any]] = list(report.get("signals") or [])
     names = {str(a.get("name")) for a in agents}
-    file_signals = [s for s in signals if s.get("actor") not in names]
+    file_signals = [s for s in signals if _source(s) not in names]
     issues = list((report.get("integration") or {}).get("issues") or [])
     lay = _Layout(report, agents, bool(file_signals), extra_rows=1 if issues else 0)
     chain = [str(n) for n in (report.get("critical_path") or {}).get("agents") or []]
@@ -305,10 +306,16 @@ def _agent_tip(agent: dict[str, Any]) -> str:
     return _e("\n".join(lines))
 
 
+def _source(signal: dict[str, Any]) -> str:
+    """The agent a signal comes from: the one that fired it, or the one a file signal is
+    attributed to (its writer, or the one agent that declares it)."""
+    return str(signal.get("actor") or signal.get("by"))
+
+
 def _signal_positions(lay: _Layout, signals: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
     pos: dict[str, tuple[float, float]] = {}
     for signal in signals:
-        row = lay.index.get(str(signal.get("actor")))
+        row = lay.index.get(_source(signal))
         y = lay.y(row) if row is not None else lay.lane_y
         pos[str(signal.get("name"))] = (lay.x(_num(signal.get("at_s"))), y)
     return pos
@@ -322,7 +329,7 @@ def _arrows(
     chain: list[str],
 ) -> list[str]:
     by_name = {str(a.get("name")): a for a in agents}
-    emitter = {str(s.get("name")): str(s.get("actor")) for s in signals}
+    emitter = {str(s.get("name")): _source(s) for s in signals}
     crit_edges = set(itertools.pairwise(chain))
     out: list[str] = []
     thin = len(agents) > 100
@@ -367,7 +374,11 @@ def _signal_markers(
         file_fired = signal.get("actor") is None or y == lay.lane_y
         tip = [
             f"signal {name} at {(_num(signal.get('at_s')) or 0):.2f} s",
-            f"fired by {signal['actor']}" if signal.get("actor") else "fired by a file event",
+            f"fired by {signal['actor']}"
+            if signal.get("actor")
+            else f"fired by a file event ({signal.get('attribution')}: {signal['by']})"
+            if signal.get("by")
+            else "fired by a file event",
         ]
         if signal.get("metadata"):
             tip.append(_short(json.dumps(signal["metadata"], default=str), 300))

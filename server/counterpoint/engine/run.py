@@ -371,7 +371,7 @@ class Run(Scheduling):
         from counterpoint.engine.watcher import FileSignalSource
 
         def fire_file(name: str, metadata: dict[str, Any]) -> None:
-            self.fire(name, metadata, actor=None)
+            self.fire(name, {**metadata, **self._file_signal_source(name, metadata)}, actor=None)
 
         self.file_source = FileSignalSource(
             self.root,
@@ -382,6 +382,27 @@ class Run(Scheduling):
         )
         self.file_source.add_listener(self._on_changes)
         await self.file_source.start()
+
+    def _file_signal_source(self, name: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Which agent a file signal comes from: the last agent that wrote its file through the
+        workspace tools (``attribution: write``), else the one agent that declares it emits the
+        signal if it has started (``emits``), else nobody (``unknown``). Goes in its metadata as
+        ``by``, so the report's critical path can follow agent -> file -> agent."""
+        rel = metadata.get("path")
+        if isinstance(rel, str):
+            # Write records are relative to the spec's folder when under it, else to the root.
+            target = self.root / rel
+            try:
+                key = target.relative_to(self.spec_dir).as_posix()
+            except ValueError:
+                key = rel
+            records = self.writes.get(key)
+            if records:
+                return {"by": records[-1].actor, "attribution": "write"}
+        declared = self._emitters.get(name, [])
+        if len(declared) == 1 and declared[0].started_at is not None:
+            return {"by": declared[0].name, "attribution": "emits"}
+        return {"attribution": "unknown"}
 
     def _on_changes(self, changes: list[FileChange]) -> None:
         for listener in list(self.change_listeners):
