@@ -22,7 +22,9 @@ from counterpoint_protocol.messages import (
     StatusResult,
 )
 from counterpoint_protocol.methods import SPEC_GLOB, Commands, Notifications
+from counterpoint_protocol.presets import RUNNER_PRESETS
 from counterpoint_protocol.spec import AgentSettings, SpecFrontMatter
+from counterpoint_protocol.transcript import STEP_ADAPTER
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -32,6 +34,7 @@ def schemas() -> dict[str, Any]:
         "spec-front-matter.schema.json": SpecFrontMatter.model_json_schema(),
         "agent-settings.schema.json": AgentSettings.model_json_schema(),
         "event.schema.json": Event.model_json_schema(),
+        "transcript-step.schema.json": STEP_ADAPTER.json_schema(),
         "commands.schema.json": {
             "$defs": {
                 "run": RunParams.model_json_schema(),
@@ -49,6 +52,7 @@ def schemas() -> dict[str, Any]:
             "eventTypes": [t.value for t in EventType],
             "agentStates": [s.value for s in AgentStatus],
             "specGlob": SPEC_GLOB,
+            "presets": RUNNER_PRESETS,
         },
     }
 

@@ -15,8 +15,8 @@ import shlex
 import shutil
 from pathlib import Path
 
+from counterpoint_protocol.presets import RUNNER_PRESETS, presets_of
 from counterpoint_protocol.spec import (
-    COMMAND_PRESETS,
     AgentSpec,
     Severity,
     SourceRange,
@@ -95,32 +95,45 @@ class RunnerChecks(SpecFindings):
                 f"agent '{agent.name}' uses the replay runner but has no transcript: "
                 "set 'transcript:' or another 'runner:'",
             )
-        if settings.runner == "command" and not settings.command and not settings.preset:
+        if settings.runner in ("command", "acp") and not settings.command and not settings.preset:
             self.error(
                 agent.heading_range,
                 "missing-command",
-                f"agent '{agent.name}' uses the command runner but has no 'command:' or 'preset:'",
+                f"agent '{agent.name}' uses the {settings.runner} runner but has no 'command:' or 'preset:'",
             )
-        if settings.runner == "acp" and not settings.command:
-            self.error(
-                agent.heading_range,
-                "missing-command",
-                f"agent '{agent.name}' uses the acp runner but has no 'command:'",
-            )
-        preset = settings.preset
-        if settings.runner == "command" and preset is not None and preset not in COMMAND_PRESETS:
-            hint = did_you_mean(preset, COMMAND_PRESETS)
-            self.error(
-                self.setting_range(agent, "preset"),
-                "unknown-preset",
-                f"unknown preset '{preset}'{hint}; presets: " + ", ".join(COMMAND_PRESETS),
-            )
+        preset_command = self.check_preset(agent)
         if not self.check_files:
             return
         if settings.runner == "replay" and settings.transcript:
             self.check_transcript(agent, settings.transcript)
         if settings.runner in ("command", "acp") and settings.command:
             self.check_command(agent, settings.command)
+        elif preset_command is not None:
+            self.check_command(agent, preset_command, key="preset")
+
+    def check_preset(self, agent: AgentSpec) -> str | None:
+        """Whether the agent's runner has its ``preset:``; the command line it stands for, if so."""
+        runner, preset = agent.settings.runner, agent.settings.preset
+        if preset is None:
+            return None
+        presets = presets_of(runner)
+        rng = self.setting_range(agent, "preset")
+        if not presets:
+            self.error(
+                rng,
+                "unsupported-preset",
+                f"runner '{runner}' has no presets; runners with presets: " + ", ".join(RUNNER_PRESETS),
+            )
+            return None
+        if preset not in presets:
+            hint = did_you_mean(preset, list(presets))
+            self.error(
+                rng,
+                "unknown-preset",
+                f"unknown preset '{preset}'{hint}; {runner} presets: " + ", ".join(presets),
+            )
+            return None
+        return presets[preset]
 
     def check_transcript(self, agent: AgentSpec, transcript: str) -> None:
         if not (self.folder / transcript).is_file():
@@ -130,8 +143,10 @@ class RunnerChecks(SpecFindings):
                 f"transcript '{transcript}' not found (relative to {self.folder})",
             )
 
-    def check_command(self, agent: AgentSpec, command: str) -> None:
-        rng = self.setting_range(agent, "command")
+    def check_command(self, agent: AgentSpec, command: str, key: str = "command") -> None:
+        """Parse ``command`` and look its program up (``key``: the setting it comes from)."""
+        rng = self.setting_range(agent, key)
+        how = f" (preset '{agent.settings.preset}' runs `{command}`)" if key == "preset" else ""
         try:
             words = shlex.split(command)
         except ValueError as exc:
@@ -141,7 +156,7 @@ class RunnerChecks(SpecFindings):
         if index is None:
             return
         program = words[index]
-        if "command" in agent.value_ranges:
+        if key == "command" and "command" in agent.value_ranges:
             raw_words = list(re.finditer(r"\S+", command))
             if index < len(raw_words):
                 word = raw_words[index]
@@ -167,7 +182,9 @@ class RunnerChecks(SpecFindings):
                     Severity.WARNING,
                 )
         elif self.which(program) is None:
-            self.report(rng, "program-not-found", f"program '{program}' is not on PATH", Severity.WARNING)
+            self.report(
+                rng, "program-not-found", f"program '{program}' is not on PATH{how}", Severity.WARNING
+            )
 
     def which(self, program: str) -> str | None:
         if program not in self.programs:
