@@ -1,0 +1,167 @@
+"""Busy time and parallelism in the report: the time agents actually spent running (each stint
+from ``agent_started`` to its end, a killed segment's stint up to that segment's last event),
+checked against the ``agent_started``/``agent_finished`` events of the same log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from counterpoint.engine.engine import Engine
+from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.run import RunOptions
+from counterpoint_protocol.events import Event, EventType, parse_timestamp
+from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
+
+T = EventType
+
+
+def seconds(event: Event) -> float:
+    return parse_timestamp(event.timestamp).timestamp()
+
+
+async def test_many_tiny_agents_under_max_parallel(tmp_path: Path) -> None:
+    n, limit = 200, 4
+    agents = [
+        AgentSpec(
+            name=f"a{i:03d}",
+            settings=AgentSettings.model_validate({"runner": "command", "command": "echo hi"}),
+            heading_range=SourceRange.on_line(i),
+            name_range=SourceRange.on_line(i),
+            section_end_line=i,
+        )
+        for i in range(n)
+    ]
+    spec = Spec(path=str(tmp_path / "tiny.agents.md"), feature="tiny", agents=agents)
+    engine = await Engine.open(tmp_path)
+    try:
+        run = engine.create_run(spec, RunOptions(watch=False, trust=True, max_parallel=limit))
+        report = await engine.execute(run)
+        events = await engine.events(run.run_id)
+    finally:
+        await engine.aclose()
+    assert report["status"] == "succeeded"
+    # Each agent's busy time is its stint from the events; the run's is their sum.
+    started = {e.actor: seconds(e) for e in events if e.type == T.AGENT_STARTED}
+    ended = {e.actor: seconds(e) for e in events if e.type == T.AGENT_FINISHED}
+    assert len(started) == len(ended) == n
+    for row in report["agents"]:
+        assert abs(row["busy_s"] - (ended[row["name"]] - started[row["name"]])) < 0.0015
+        assert row["busy_s"] == row["duration_s"]
+    total = sum(ended[a] - started[a] for a in started)
+    assert abs(report["busy_s"] - total) < 0.0015 * n
+    # Never more than max_parallel running at once (in the log's order), so parallelism <= 4.
+    running = peak = 0
+    for event in events:
+        if event.type == T.AGENT_STARTED:
+            running += 1
+            peak = max(peak, running)
+        elif event.type == T.AGENT_FINISHED and event.actor in started:
+            running -= 1
+    assert peak == limit
+    assert 0 < report["parallelism"] <= limit
+    assert report["parallelism"] == round(report["busy_s"] / report["wall_s"], 2)
+
+
+SPEC = """---
+feature: Busy across a kill
+runner: replay
+---
+# Busy across a kill
+
+## slow
+transcript: transcripts/slow.jsonl
+- Works, gets killed, and runs again when resumed
+
+## quick
+transcript: transcripts/quick.jsonl
+- Done before the kill
+"""
+
+
+def cli(folder: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config"), "PYTHONUNBUFFERED": "1"}
+    env.pop("COUNTERPOINT_TRUST", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "counterpoint", *args],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+async def wait_for(db: Path, check: Any, deadline_s: float = 90) -> list[Event]:
+    """Poll the (real, shared) event log until ``check(events)``; the events then."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if db.exists():
+            events = await asyncio.to_thread(query_events, db)
+            if check(events):
+                return events
+        await asyncio.sleep(0.05)
+    raise AssertionError("the event never came")
+
+
+async def test_a_killed_stint_counts_until_the_kill(tmp_path: Path) -> None:
+    (tmp_path / ".counterpoint").mkdir()
+    (tmp_path / "transcripts").mkdir()
+    steps = [
+        {"action": "say", "text": "step 1"},
+        {"action": "think", "seconds": 0.4},
+        {"action": "say", "text": "step 2"},
+        {"action": "run", "command": "test -f go || sleep 60"},
+    ]
+    (tmp_path / "transcripts" / "slow.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
+    (tmp_path / "transcripts" / "quick.jsonl").write_text(json.dumps({"action": "say", "text": "hi"}) + "\n")
+    (tmp_path / "busy.agents.md").write_text(SPEC)
+    db = tmp_path / ".counterpoint" / "events.db"
+
+    first = cli(tmp_path, "run", "--trust", "--quiet", "busy.agents.md")
+    try:
+
+        def slow_in_step_2(events: list[Event]) -> bool:
+            return any(
+                e.type == T.AGENT_OUTPUT and e.actor == "slow" and "step 2" in json.dumps(e.metadata)
+                for e in events
+            ) and any(e.type == T.AGENT_FINISHED and e.actor == "quick" for e in events)
+
+        await wait_for(db, slow_in_step_2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        await asyncio.to_thread(first.wait)
+    (tmp_path / "go").write_text("")
+    second = cli(tmp_path, "resume", "--trust", "--quiet", "last")
+    _out, err = await asyncio.to_thread(second.communicate, timeout=120)
+    assert second.returncode == 0, err
+
+    events = await asyncio.to_thread(query_events, db)
+    engine = await Engine.open(tmp_path)
+    try:
+        report = await engine.write_report(events[0].run_id)
+    finally:
+        await engine.aclose()
+    assert report["status"] == "succeeded"
+    slow = next(a for a in report["agents"] if a["name"] == "slow")
+    quick = next(a for a in report["agents"] if a["name"] == "quick")
+    # Segment 1: slow ran from its start to the segment's last event (at least its 0.4 s think);
+    # segment 2: its whole rerun. Both count; the pause between them does not.
+    resumed = next(i for i, e in enumerate(events) if e.type == T.RUN_RESUMED)
+    first_start = next(e for e in events[:resumed] if e.type == T.AGENT_STARTED and e.actor == "slow")
+    stint = seconds(events[resumed - 1]) - seconds(first_start)
+    assert stint >= 0.4
+    expected = stint + slow["duration_s"] + quick["duration_s"]
+    assert abs(report["busy_s"] - expected) < 0.005
+    assert abs(slow["busy_s"] - (stint + slow["duration_s"])) < 0.003
+    assert abs(report["busy_s"] - (slow["busy_s"] + quick["busy_s"])) < 0.003
+    assert report["parallelism"] == round(report["busy_s"] / report["wall_s"], 2)
