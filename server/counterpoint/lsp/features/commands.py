@@ -51,12 +51,13 @@ def register(server: CounterpointServer) -> None:
         def wrap(fn: Handler) -> Handler:
             async def handler(ls: CounterpointServer, *args: Any) -> Any:
                 from counterpoint.engine.engine import RunRefused
+                from counterpoint.engine.eventlog_schema import EventLogError
 
                 if ls.shutting_down:
                     raise JsonRpcInvalidRequest("the server is shutting down")
                 try:
                     return await fn(ls, *args)
-                except RunRefused as exc:
+                except (RunRefused, EventLogError) as exc:  # one clear line, never a crash
                     raise JsonRpcInvalidRequest(str(exc)) from exc
 
             server.command(name)(handler)
