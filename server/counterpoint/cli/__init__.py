@@ -13,6 +13,14 @@ from pathlib import Path
 
 from counterpoint import __version__
 
+ACP_PERMISSIONS = ("allow_once", "allow_always", "allow_all", "reject")
+"""The ``acp_permission`` policies (`counterpoint.engine.runners.acp_client.PERMISSION_POLICIES`,
+not imported here so that the language server starts fast)."""
+ACP_PERMISSION_HELP = (
+    "how ACP agents' permission requests are answered (default: the user settings' "
+    "acp_permission, else allow_once)"
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser; each subcommand's module is imported only when it runs (the LSP starts fast)."""
@@ -39,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
     p.add_argument("--yes", action="store_true", help="approve every gate")
     p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
+    p.add_argument("--acp-permission", choices=ACP_PERMISSIONS, help=ACP_PERMISSION_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.set_defaults(handler="counterpoint.cli.cmd_run:handle")
     p = sub.add_parser("resume", help="continue an interrupted run: what succeeded is not run again")
@@ -47,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="replay: scale recorded durations")
     p.add_argument("--trust", action="store_true", help="allow the commands this spec asks to run")
     p.add_argument("--yes", action="store_true", help="approve every gate")
+    p.add_argument("--acp-permission", choices=ACP_PERMISSIONS, help=ACP_PERMISSION_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
     p.set_defaults(handler="counterpoint.cli.cmd_resume:handle")

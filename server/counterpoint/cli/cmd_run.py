@@ -83,6 +83,8 @@ def make_options(args: argparse.Namespace, agents: list[str] | None = None) -> R
         record=getattr(args, "record", False),
         gate_handler=gate if sys.stdin.isatty() else None,
         consent_asker=consent if sys.stdin.isatty() else None,
+        # Given on the command line, it wins over the user settings' acp_permission.
+        extra={"acp_permission": args.acp_permission} if getattr(args, "acp_permission", None) else {},
     )
 
 
