@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,66 @@ async def test_no_is_asked_once_and_not_remembered(workspace: Path) -> None:
     assert len(asker.questions) == 1
     assert load_trusted() == set()
     assert not trust_file().exists()
+
+
+# -- consent cannot be obtained from inside the run ------------------------------------------------------
+
+
+async def test_consent_is_read_once_before_the_run(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = ConsentPolicy(workspace)
+    await policy.snapshot()  # what a run does before its first agent starts
+    remember_trusted(workspace)  # granted afterwards (by anyone): not this run's consent
+    monkeypatch.setenv("COUNTERPOINT_TRUST", "1")
+    assert not await policy.allowed("make build")
+    assert await ConsentPolicy(workspace).allowed("make build")  # the next run sees it
+
+
+@pytest.fixture
+def dotfiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder kept in git: the user config folder lies inside the workspace."""
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    return home
+
+
+async def test_a_trust_file_inside_the_workspace_is_ignored(
+    dotfiles: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    remember_trusted(dotfiles)  # as an agent of this workspace could have written it
+    assert trust_file().is_relative_to(dotfiles)
+    policy = ConsentPolicy(dotfiles)
+    with caplog.at_level(logging.WARNING):
+        assert not await policy.allowed("make build")
+    assert f"ignoring {trust_file()}" in caplog.text
+    assert "inside the workspace" in caplog.text
+    with pytest.raises(ConsentDenied) as caught:
+        await policy.require("make build")
+    assert f"ignoring {trust_file()}" in str(caught.value)
+    assert "--trust" in str(caught.value)
+    # The explicit ways still work.
+    assert await ConsentPolicy(dotfiles, trust=True).allowed("make build")
+
+
+async def test_a_trust_file_linked_into_the_workspace_is_ignored(workspace: Path, _user_config: Path) -> None:
+    planted = workspace / "trust.json"
+    planted.write_text(json.dumps({"workspaces": [str(workspace.resolve())]}))
+    trust_file().parent.mkdir(parents=True, exist_ok=True)
+    trust_file().symlink_to(planted)
+    assert not await ConsentPolicy(workspace).allowed("make build")
+
+
+async def test_a_trust_file_of_another_workspace_is_honoured(dotfiles: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    remember_trusted(project)
+    assert await ConsentPolicy(project).allowed("make build")
+
+
+async def test_yes_inside_a_workspace_holding_the_config_grants_this_run_only(dotfiles: Path) -> None:
+    asker = Asker(True)
+    policy = ConsentPolicy(dotfiles, asker=asker)
+    assert await policy.allowed("make build")
+    assert await policy.allowed("make test")
+    assert len(asker.questions) == 1
+    assert not trust_file().exists()  # it would be ignored: not written

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +180,184 @@ async def test_edit_of_a_file_that_is_not_utf8_is_a_tool_error(
         await tools.edit_file("agent", "blob.bin", "binary", "text")
     assert (root / "src" / "blob.bin").read_bytes() == b"\xff\xfe\x00binary"
     assert recorded.calls[-1][1] == "edit_file" and recorded.calls[-1][4] is not None
+
+
+# -- the repository's and Counterpoint's own machinery ------------------------------------------------
+
+
+def _git_workspace(root: Path) -> None:
+    """``root`` as a git repository (a `.git` folder with the shape git gives it) with some state."""
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "objects").mkdir()
+    (root / ".git" / "refs").mkdir()
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (root / ".git" / "config").write_text("[remote]\n\turl = https://user:token@example.com/r\n")
+    (root / ".counterpoint").mkdir()
+    (root / ".counterpoint" / "events.db").write_bytes(b"SQLite format 3\x00")
+
+
+MACHINERY_PATHS = [
+    "../.git/config",
+    "../.git/hooks/pre-commit",
+    "./../.git/config",
+    "x/../../.git/config",
+    "../.git/",
+    "../.git",
+    "../.git/new-file",
+    "../vendor/lib/.git/hooks/post-checkout",
+    "../.counterpoint/events.db",
+    "../.counterpoint/",
+    "../.counterpoint/runs/r1/report.json",
+    "deep/.counterpoint/x",
+]
+
+
+@pytest.mark.parametrize("path", MACHINERY_PATHS)
+async def test_git_and_counterpoint_folders_are_refused(
+    tools: WorkspaceTools, root: Path, recorded: Recorded, path: str
+) -> None:
+    _git_workspace(root)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    calls: list[Callable[[], Awaitable[Any]]] = [
+        lambda: tools.write_file("agent", path, "[core]\n\tfsmonitor = touch /tmp/pwned\n"),
+        lambda: tools.edit_file("agent", path, "url", "pwned"),
+        lambda: tools.read_file("agent", path),
+        lambda: tools.list_files("agent", path),
+        lambda: tools.search("agent", "url", path),
+    ]
+    for call in calls:
+        with pytest.raises(ToolError, match="agents may not read or write"):
+            await call()
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert recorded.writes == []
+    assert all(error is not None and "agents may not" in error for *_, error in recorded.calls)
+
+
+async def test_absolute_paths_into_git_are_refused(tools: WorkspaceTools, root: Path) -> None:
+    _git_workspace(root)
+    with pytest.raises(ToolError, match=r"\.git"):
+        await tools.write_file("agent", str(root / ".git" / "config"), "x")
+    with pytest.raises(ToolError, match=r"\.counterpoint"):
+        await tools.read_file("agent", f"{root}/src/../.counterpoint/events.db")
+
+
+async def test_symlinks_into_the_machinery_are_refused(tools: WorkspaceTools, root: Path) -> None:
+    _git_workspace(root)
+    src = root / "src"
+    (src / "cfg").symlink_to(root / ".git" / "config")
+    (src / "hooks").symlink_to(root / ".git" / "hooks", target_is_directory=True)
+    (src / "state").symlink_to(root / ".counterpoint", target_is_directory=True)
+    (src / "dangling").symlink_to(root / ".git" / "hooks" / "post-merge")  # does not exist yet
+    for path in ("cfg", "hooks/pre-commit", "state/events.db", "dangling"):
+        with pytest.raises(ToolError, match="agents may not read or write"):
+            await tools.write_file("agent", path, "#!/bin/sh\ntouch /tmp/pwned\n")
+        with pytest.raises(ToolError, match="agents may not read or write"):
+            await tools.read_file("agent", path)
+    assert not (root / ".git" / "hooks" / "post-merge").exists()
+    assert not (root / ".git" / "hooks" / "pre-commit").exists()
+    assert "token" in (root / ".git" / "config").read_text()
+
+
+async def test_the_git_file_of_a_worktree_and_its_git_dir_are_refused(
+    tools: WorkspaceTools, root: Path
+) -> None:
+    # A submodule: `lib/.git` is a file pointing at a git dir that is not named `.git`.
+    gitdir = root / "modules" / "lib"
+    for sub in ("objects", "refs", "hooks"):
+        (gitdir / sub).mkdir(parents=True)
+    (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
+    (root / "src" / "lib").mkdir()
+    (root / "src" / "lib" / ".git").write_text(f"gitdir: {gitdir}\n")
+    with pytest.raises(ToolError, match=r"\.git"):
+        await tools.write_file("agent", "lib/.git", "gitdir: /tmp/evil\n")
+    with pytest.raises(ToolError, match=r"\.git"):
+        await tools.read_file("agent", "lib/.git")
+    with pytest.raises(ToolError, match="git"):
+        await tools.write_file("agent", "../modules/lib/hooks/pre-commit", "touch /tmp/pwned")
+    with pytest.raises(ToolError, match="git"):
+        await tools.write_file("agent", "../modules/lib/config", "[core]\n")
+    assert (root / "src" / "lib" / ".git").read_text() == f"gitdir: {gitdir}\n"
+    assert sorted(p.name for p in gitdir.iterdir()) == ["HEAD", "hooks", "objects", "refs"]
+    assert await tools.list_files("agent", "..") == ["a.py"]
+
+
+async def test_list_and_search_never_show_or_read_the_machinery(
+    tools: WorkspaceTools, root: Path, outside: Path
+) -> None:
+    _git_workspace(root)
+    src = root / "src"
+    (src / "sub").mkdir()
+    (src / "sub" / ".git").write_text("gitdir: ../../.git/worktrees/sub\n")
+    (src / "cfg").symlink_to(root / ".git" / "config")
+    (src / "leak.txt").symlink_to(outside / "secret.txt")
+    (src / "hooks").symlink_to(root / ".git" / "hooks", target_is_directory=True)
+    assert await tools.list_files("agent", "..") == ["a.py"]
+    assert await tools.search("agent", "token", "..") == []
+    assert await tools.search("agent", "secret", "..") == []
+    assert await tools.search("agent", "gitdir", "..") == []
+
+
+@pytest.fixture
+def dotfiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder that is a git repository, holding the user's Counterpoint config."""
+    home = tmp_path / "home"
+    _git_workspace(home)
+    config = home / ".config" / "counterpoint"
+    config.mkdir(parents=True)
+    (config / "settings.json").write_text('{"llm": {"openai_api_key": "sk-secret"}}')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    (home / "notes.txt").write_text("hello\n")
+    return home
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".config/counterpoint/trust.json",
+        ".config/counterpoint/settings.json",
+        "./.config/counterpoint/",
+        ".config/x/../counterpoint/new.json",
+    ],
+)
+async def test_the_user_config_folder_is_refused_even_inside_the_workspace(
+    dotfiles: Path, recorded: Recorded, path: str
+) -> None:
+    tools = WorkspaceTools(dotfiles, recorder=recorded.tool, on_write=recorded.write)
+    config = dotfiles / ".config" / "counterpoint"
+    with pytest.raises(ToolError, match="configuration"):
+        await tools.write_file("agent", path, json.dumps({"workspaces": [str(dotfiles)]}))
+    with pytest.raises(ToolError, match="configuration"):
+        await tools.read_file("agent", path)
+    with pytest.raises(ToolError, match="configuration"):
+        await tools.edit_file("agent", path, "sk-secret", "x")
+    assert sorted(p.name for p in config.iterdir()) == ["settings.json"]
+    assert "sk-secret" in (config / "settings.json").read_text()
+    assert await tools.list_files("agent") == ["notes.txt"]
+    assert await tools.search("agent", "sk-secret") == []
+    assert recorded.writes == []
+
+
+async def test_the_default_config_folder_is_refused_when_xdg_points_elsewhere(
+    dotfiles: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(dotfiles))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "elsewhere"))
+    tools = WorkspaceTools(dotfiles)
+    with pytest.raises(ToolError, match="configuration"):
+        await tools.write_file("agent", ".config/counterpoint/trust.json", "{}")
+
+
+async def test_ordinary_files_next_to_the_machinery_are_fine(tools: WorkspaceTools, root: Path) -> None:
+    _git_workspace(root)
+    await tools.write_file("agent", "../.gitignore", "*.pyc\n")
+    await tools.write_file("agent", "../.github/workflows/ci.yml", "on: push\n")
+    await tools.write_file("agent", "../my.git/readme", "not a git folder\n")
+    await tools.write_file("agent", "../.counterpoint-notes.md", "notes\n")
+    assert await tools.read_file("agent", "../.gitignore") == "*.pyc\n"
+    assert sorted(await tools.list_files("agent", "..")) == [
+        ".counterpoint-notes.md",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        "a.py",
+        "my.git/readme",
+    ]

@@ -6,6 +6,13 @@ allowed them: ``--trust``, ``COUNTERPOINT_TRUST=1``, a user-level allowlist
 (outside the workspace, in ``$XDG_CONFIG_HOME/counterpoint/trust.json``), or an
 explicit approval asked through the editor or the terminal and remembered
 per workspace.
+
+Consent cannot be obtained from inside a run: a run reads it once, before its
+first agent starts (`ConsentPolicy.snapshot`), so nothing written during the run
+counts; and a trust file lying inside the run's workspace (a home folder kept in
+git holds ``~/.config``) is ignored with a warning, since the spec's agents could
+have written it. Agents' file tools refuse the config folder anyway
+(`counterpoint.engine.confine`).
 """
 
 from __future__ import annotations
@@ -37,12 +44,34 @@ def config_dir() -> Path:
     return Path(base) / "counterpoint"
 
 
+def config_dirs() -> tuple[Path, ...]:
+    """Every folder that may hold the user's config: ``$XDG_CONFIG_HOME``'s and the default one."""
+    current = config_dir()
+    try:
+        default = Path.home() / ".config" / "counterpoint"
+    except RuntimeError:  # no home folder known
+        return (current,)
+    return (current,) if current == default else (current, default)
+
+
 def trust_file() -> Path:
     return config_dir() / "trust.json"
 
 
 def _env_trust() -> bool:
     return os.environ.get("COUNTERPOINT_TRUST", "").strip().lower() in {"1", "true", "yes"}
+
+
+def inside_workspace(path: Path, workspace: Path) -> bool:
+    """Whether ``path`` (or where its links lead) lies in ``workspace``: agents could write it."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(workspace))
+
+
+def writable_by_agents_note(path: Path, workspace: Path) -> str:
+    return (
+        f"ignoring {path}: it lies inside the workspace {workspace}, where the spec's agents could "
+        "have written it (set XDG_CONFIG_HOME to a folder outside the workspace to use it)"
+    )
 
 
 def load_trusted(path: Path | None = None) -> set[str]:
@@ -76,28 +105,57 @@ class ConsentPolicy:
         self.asker = asker
         self._lock = asyncio.Lock()
         self._denied = False
+        self._standing: bool | None = None
+        """Consent found before the run (env, allowlist); None until `snapshot`."""
+        self._config_inside = False
+        """The allowlist lies inside the workspace: ignored, and an approval is not written there."""
+        self.note: str | None = None
+        """Why the allowlist was ignored, if it was (said with every refusal)."""
 
-    def granted_without_asking(self) -> bool:
-        return self.trust or _env_trust() or str(self.workspace) in load_trusted()
+    def _read_standing(self) -> bool:
+        if _env_trust():
+            return True
+        path = trust_file()
+        if inside_workspace(path, self.workspace):
+            self._config_inside = True
+            if path.exists():
+                self.note = writable_by_agents_note(path, self.workspace)
+                log.warning("%s", self.note)
+            return False
+        return str(self.workspace) in load_trusted(path)
+
+    async def snapshot(self) -> None:
+        """Read the standing consent now, once: a run calls this before its first agent starts."""
+        if self._standing is None:
+            standing = await asyncio.to_thread(self._read_standing)
+            if self._standing is None:
+                self._standing = standing
 
     async def allowed(self, what: str) -> bool:
-        if self.trust or await asyncio.to_thread(self.granted_without_asking):
+        if self.trust:
+            return True
+        await self.snapshot()
+        if self._standing:
             return True
         if self.asker is None or self._denied:
             return False
         async with self._lock:
-            if await asyncio.to_thread(self.granted_without_asking):
+            if self.trust:
                 return True
             if self._denied:
                 return False
             answer = await self.asker(str(self.workspace), what)
             if answer:
-                await asyncio.to_thread(remember_trusted, self.workspace)
                 self.trust = True
+                if not self._config_inside:
+                    await asyncio.to_thread(remember_trusted, self.workspace)
             else:
                 self._denied = True
             return answer
 
     async def require(self, what: str) -> None:
         if not await self.allowed(what):
-            raise ConsentDenied(f"not allowed to run {what!r}: " + HOW_TO_GRANT.format(config=trust_file()))
+            how = HOW_TO_GRANT.format(config=trust_file())
+            raise ConsentDenied(
+                f"not allowed to run {what!r}: {how}" + (f"; {self.note}" if self.note else "")
+            )

@@ -100,7 +100,7 @@ class Engine:
         """Run to the end and write the report; returns the report."""
         from counterpoint.engine.user_config import load_user_settings, run_extras
 
-        for key, value in run_extras(await asyncio.to_thread(load_user_settings)).items():
+        for key, value in run_extras(await asyncio.to_thread(load_user_settings, run.root)).items():
             run.options.extra.setdefault(key, value)
         lock = self._locks.get(run.run_id)
         try:

@@ -317,6 +317,7 @@ class Run(Scheduling):
 
     async def execute(self) -> str:
         """Run to the end; returns the run's status (succeeded, failed or cancelled)."""
+        await self.consent.snapshot()  # consent is what it is now: nothing an agent writes counts
         self.started_mono = time.monotonic()
         self.started_wall = utc_timestamp()
         self._emit(

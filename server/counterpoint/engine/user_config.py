@@ -5,25 +5,35 @@ keys (``llm``: openai_base_url, openai_api_key, anthropic_base_url,
 anthropic_api_key, max_retries, timeout), a price table override (``prices``),
 and the ACP permission policy (``acp_permission``). Environment variables are
 the other source (see the README).
+
+A settings file lying inside the run's workspace (a home folder kept in git holds
+``~/.config``) is ignored with a warning: the spec's agents could have written
+it, e.g. to send the user's key to an endpoint of theirs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.consent import config_dir
+from counterpoint.engine.consent import config_dir, inside_workspace, writable_by_agents_note
 
 log = logging.getLogger(__name__)
 
 
-def settings_file() -> Any:
+def settings_file() -> Path:
     return config_dir() / "settings.json"
 
 
-def load_user_settings() -> dict[str, Any]:
+def load_user_settings(workspace: Path | None = None) -> dict[str, Any]:
+    """The user's settings (blocking: call in a thread); {} when ``workspace`` holds the file."""
     path = settings_file()
+    if workspace is not None and inside_workspace(path, workspace):
+        if path.exists():
+            log.warning("%s", writable_by_agents_note(path, workspace))
+        return {}
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

@@ -2,7 +2,10 @@
 
 Every runner that touches files (replay, llm, acp) goes through `WorkspaceTools`,
 so paths can never leave the workspace (no ``..``, no absolute paths outside,
-no symlink escapes) and Counterpoint knows exactly which agent wrote what.
+no symlink escapes), never reach the repository's or Counterpoint's own
+machinery inside it (``.git``, ``.counterpoint``, the user's config folder: see
+`counterpoint.engine.confine`), and Counterpoint knows exactly which agent
+wrote what.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import aiofiles
+
+from counterpoint.engine.confine import Machinery
 
 IGNORED_DIRS = frozenset({".git", ".counterpoint", "node_modules", "__pycache__", ".venv", "venv"})
 MAX_READ_BYTES = 2_000_000
@@ -56,11 +61,15 @@ class WorkspaceTools:
         self.base = (base or root).resolve()
         self.recorder = recorder
         self.on_write = on_write
+        self.machinery = Machinery(self.root)
 
     # -- confinement ----------------------------------------------------------------------------
 
     def resolve(self, path: str) -> Path:
-        """The absolute path for ``path``, or ToolError if it leaves the workspace."""
+        """The absolute path for ``path``, or ToolError if it leaves the workspace or is machinery.
+
+        Blocking (it stats the disk): the tools call it in a thread.
+        """
         if not path or "\x00" in path:
             raise ToolError("empty or invalid path")
         candidate = Path(path)
@@ -70,7 +79,16 @@ class WorkspaceTools:
         resolved = Path(os.path.realpath(candidate))
         if not resolved.is_relative_to(self.root):
             raise ToolError(f"path {path!r} is outside the workspace ({self.root})")
+        refusal = self.machinery.refusal(resolved, path)
+        if refusal is not None:
+            raise ToolError(refusal)
         return resolved
+
+    async def _resolve(self, path: str) -> Path:
+        return await asyncio.to_thread(self.resolve, path)
+
+    def _skip_dir(self, folder: Path) -> bool:
+        return folder.name in IGNORED_DIRS or self.machinery.skip_dir(folder)
 
     def relative(self, path: Path) -> str:
         try:
@@ -111,8 +129,8 @@ class WorkspaceTools:
 
     async def read_file(self, actor: str, path: str) -> str:
         async def run() -> str:
-            target = self.resolve(path)
-            if not target.is_file():
+            target = await self._resolve(path)
+            if not await asyncio.to_thread(target.is_file):
                 raise ToolError(f"no such file: {path}")
             async with aiofiles.open(target, "rb") as fh:
                 data = await fh.read(MAX_READ_BYTES + 1)
@@ -130,8 +148,11 @@ class WorkspaceTools:
                 raise ToolError(f"no such folder: {path}")
             found: list[str] = []
             for dirpath, dirnames, filenames in os.walk(start):
-                dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+                here = Path(dirpath)
+                dirnames[:] = sorted(d for d in dirnames if not self._skip_dir(here / d))
                 for name in sorted(filenames):
+                    if self.machinery.skip_file(here / name):
+                        continue
                     rel = self.relative(Path(dirpath) / name)
                     if pattern is None or fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern):
                         found.append(rel)
@@ -154,8 +175,11 @@ class WorkspaceTools:
             files = [start] if start.is_file() else []
             if start.is_dir():
                 for dirpath, dirnames, filenames in os.walk(start):
-                    dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-                    files.extend(Path(dirpath) / f for f in sorted(filenames))
+                    here = Path(dirpath)
+                    dirnames[:] = sorted(d for d in dirnames if not self._skip_dir(here / d))
+                    files.extend(
+                        here / f for f in sorted(filenames) if not self.machinery.skip_file(here / f)
+                    )
             for file in files:
                 try:
                     with open(file, encoding="utf-8") as fh:
@@ -184,7 +208,7 @@ class WorkspaceTools:
 
     async def write_file(self, actor: str, path: str, content: str) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            target = self.resolve(path)
+            target = await self._resolve(path)
             return await self._write(actor, target, content)
 
         result: dict[str, Any] = await self._call(
@@ -194,8 +218,8 @@ class WorkspaceTools:
 
     async def edit_file(self, actor: str, path: str, search: str, replace: str) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            target = self.resolve(path)
-            if not target.is_file():
+            target = await self._resolve(path)
+            if not await asyncio.to_thread(target.is_file):
                 raise ToolError(f"no such file: {path}")
             try:
                 async with aiofiles.open(target, encoding="utf-8") as fh:
