@@ -91,6 +91,33 @@ async def test_completion(client: LanguageClient, workspace: Path) -> None:
     assert {"replay", "command", "llm", "acp"} <= {i.label for i in items}
 
 
+async def test_preset_completion_offers_the_presets_of_the_agents_runner(
+    client: LanguageClient, workspace: Path
+) -> None:
+    spec = workspace / "presets.agents.md"
+    text = "# presets\n\n## a\nrunner: acp\npreset: \n\nDo.\n\n## b\nrunner: command\npreset: \n\nDo.\n"
+    open_doc(client, spec.as_uri(), text)
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    offered = {}
+    for line in (4, 10):
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=spec.as_uri()),
+                position=types.Position(line=line, character=8),
+            )
+        )
+        assert result is not None
+        items = result.items if isinstance(result, types.CompletionList) else result
+        offered[line] = {item.label: item.detail for item in items}
+    assert offered[4] == {
+        "claude-code": "claude-code-acp",
+        "codex": "codex-acp",
+        "gemini": "gemini --acp",
+        "opencode": "opencode acp",
+    }
+    assert set(offered[10]) == {"claude-code", "aider", "codex", "gemini"}
+
+
 async def test_code_lenses_and_inlay_hints(client: LanguageClient, workspace: Path) -> None:
     uri, text = await open_example(client, workspace)
     doc = types.TextDocumentIdentifier(uri=uri)

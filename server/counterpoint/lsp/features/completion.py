@@ -1,4 +1,5 @@
-"""Completion in specs: signal and agent names after needs:/emits:, setting keys, runner names."""
+"""Completion in specs: signal and agent names after needs:/emits:, setting keys, runner names,
+the presets of the agent's runner after preset: (with the command line each stands for)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def register(server: CounterpointServer) -> None:
         types.CompletionOptions(trigger_characters=[":", ",", " "]),
     )
     async def complete(ls: CounterpointServer, params: types.CompletionParams) -> types.CompletionList | None:
+        from counterpoint_protocol.presets import RUNNER_PRESETS
         from counterpoint_protocol.spec import RUNNER_NAMES, AgentSettings
 
         spec = await ls.documents.get(params.text_document.uri)
@@ -57,6 +59,19 @@ def register(server: CounterpointServer) -> None:
                 items = [
                     types.CompletionItem(label=r, kind=types.CompletionItemKind.EnumMember)
                     for r in RUNNER_NAMES
+                ]
+            elif key == "preset":
+                agent = next(
+                    (a for a in spec.agents if a.heading_range.line <= line_no <= a.section_end_line), None
+                )
+                runners = [agent.settings.runner] if agent is not None else list(RUNNER_PRESETS)
+                seen: dict[str, str] = {}
+                for runner in runners:
+                    for name, command in RUNNER_PRESETS.get(runner, {}).items():
+                        seen.setdefault(name, command)
+                items = [
+                    types.CompletionItem(label=name, kind=types.CompletionItemKind.EnumMember, detail=command)
+                    for name, command in seen.items()
                 ]
             elif key == "gate":
                 items = [types.CompletionItem(label="approve", kind=types.CompletionItemKind.EnumMember)]
