@@ -61,10 +61,10 @@ def register(server: CounterpointServer) -> None:
                     for r in RUNNER_NAMES
                 ]
             elif key == "preset":
-                agent = next(
+                owner = next(
                     (a for a in spec.agents if a.heading_range.line <= line_no <= a.section_end_line), None
                 )
-                runners = [agent.settings.runner] if agent is not None else list(RUNNER_PRESETS)
+                runners = [owner.settings.runner] if owner is not None else list(RUNNER_PRESETS)
                 seen: dict[str, str] = {}
                 for runner in runners:
                     for name, command in RUNNER_PRESETS.get(runner, {}).items():
