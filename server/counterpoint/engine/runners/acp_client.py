@@ -53,7 +53,7 @@ def choose_permission(
     elif policy == "reject":
         allow, reason = False, "policy rejects every request"
     elif outside:
-        allow, reason = False, "outside the workspace: " + ", ".join(outside)
+        allow, reason = False, "outside the workspace or in its machinery: " + ", ".join(outside)
     elif policy != "allow_all" and (kind or "other") not in SAFE_KINDS:
         allow, reason = False, f"tool kind {kind or 'other'!r} needs acp_permission: allow_all"
     else:
@@ -303,6 +303,6 @@ def _acp_error(exc: ToolError) -> Exception:
     message = str(exc)
     if message.startswith("no such file"):
         return RequestError(-32002, message)
-    if "outside the workspace" in message or "invalid path" in message:
+    if any(why in message for why in ("outside the workspace", "invalid path", "agents may not")):
         return RequestError(-32602, message)
     return RequestError(-32603, message)
