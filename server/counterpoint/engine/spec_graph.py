@@ -3,6 +3,10 @@
 `agent_dependencies` is the graph the scheduler, the code lenses and the
 validator use; `dependency_cycles` finds each ``needs`` entry that closes a
 cycle (strongly connected components, then a shortest path to name the cycle).
+
+The work stays linear in the spec: successors are sorted once, the walks that
+name cycles share a budget (past it a cycle is named by its two ends), and a
+long cycle is shown by its first and last agents and its length.
 """
 
 from __future__ import annotations
@@ -11,6 +15,12 @@ from collections import deque
 from collections.abc import Iterator
 
 from counterpoint_protocol.spec import AgentSpec, Spec
+
+_WALK_FLOOR = 100_000
+"""The cycle-naming walks may visit this many agents, plus `_WALK_PER_AGENT` per agent."""
+_WALK_PER_AGENT = 20
+_SHOWN = 6
+"""A cycle of more agents is shown by its first and last few."""
 
 
 def agent_dependencies(spec: Spec) -> dict[str, set[str]]:
@@ -41,8 +51,9 @@ def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
     ``self-dependency``, any other cycle a ``dependency-cycle``. A duplicate
     agent name counts once, with its first section.
     """
-    graph = agent_dependencies(spec)
+    graph = {name: sorted(targets) for name, targets in agent_dependencies(spec).items()}
     component = components(graph)
+    budget = _WALK_FLOOR + _WALK_PER_AGENT * len(graph)
     names = {agent.name for agent in spec.agents if agent.name}
     emitters = signal_emitters(spec)
     firsts = {agent.name: agent for agent in reversed(spec.agents) if agent.name}
@@ -63,11 +74,11 @@ def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
             for target in sorted(targets):
                 if name not in component or component.get(target) != component[name]:
                     continue
-                path = shortest_path(graph, target, name)
-                if path is not None:
-                    cycle = " -> ".join([name, *path])
-                    yield agent, need, "dependency-cycle", f"dependency cycle: {cycle}"
-                    break
+                path, visited = shortest_path(graph, target, name, limit=budget)
+                budget -= visited
+                cycle = _cycle_text([name, *path]) if path else f"{name} -> {target} -> ... -> {name}"
+                yield agent, need, "dependency-cycle", f"dependency cycle: {cycle}"
+                break
 
 
 def signal_emitters(spec: Spec) -> dict[str, set[str]]:
@@ -87,7 +98,17 @@ def need_targets(spec: Spec, need: str, names: set[str], emitters: dict[str, set
     return targets
 
 
-def components(graph: dict[str, set[str]]) -> dict[str, str]:
+def _cycle_text(cycle: list[str]) -> str:
+    """``a -> b -> a``; a long cycle as ``a -> b -> c -> ... -> y -> z -> a (n agents)``."""
+    agents = len(cycle) - 1
+    if agents <= 2 * _SHOWN:
+        return " -> ".join(cycle)
+    half = _SHOWN // 2
+    shown = [*cycle[: half + 1], "...", *cycle[-half:]]
+    return " -> ".join(shown) + f" ({agents} agents)"
+
+
+def components(graph: dict[str, list[str]]) -> dict[str, str]:
     """Agent -> a representative of its strongly connected component (Kosaraju)."""
     order: list[str] = []
     seen: set[str] = set()
@@ -95,7 +116,7 @@ def components(graph: dict[str, set[str]]) -> dict[str, str]:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(sorted(graph[root])))]
+        stack = [(root, iter(graph[root]))]
         while stack:
             node, successors = stack[-1]
             nxt = next((n for n in successors if n not in seen), None)
@@ -104,7 +125,7 @@ def components(graph: dict[str, set[str]]) -> dict[str, str]:
                 order.append(node)
             else:
                 seen.add(nxt)
-                stack.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                stack.append((nxt, iter(graph.get(nxt, ()))))
     reverse: dict[str, set[str]] = {}
     for node, targets in graph.items():
         for target in targets:
@@ -123,19 +144,25 @@ def components(graph: dict[str, set[str]]) -> dict[str, str]:
     return component
 
 
-def shortest_path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
-    """The shortest path of agents from ``start`` to ``goal`` (both included), if any."""
+def shortest_path(
+    graph: dict[str, list[str]], start: str, goal: str, *, limit: int
+) -> tuple[list[str] | None, int]:
+    """The shortest path of agents from ``start`` to ``goal`` (both included), if any,
+    and how many agents the walk visited; None once it has visited ``limit`` agents.
+
+    ``graph`` lists each agent's successors sorted (the first shortest path wins).
+    """
     previous: dict[str, str | None] = {start: None}
     queue = deque([start])
-    while queue:
+    while queue and len(previous) <= limit:
         node = queue.popleft()
         if node == goal:
             path = [node]
             while (step := previous[path[-1]]) is not None:
                 path.append(step)
-            return path[::-1]
-        for nxt in sorted(graph.get(node, ())):
+            return path[::-1], len(previous)
+        for nxt in graph.get(node, ()):
             if nxt not in previous:
                 previous[nxt] = node
                 queue.append(nxt)
-    return None
+    return None, len(previous)

@@ -58,10 +58,31 @@ __all__ = [
 ]
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_AGENT_HEADING = re.compile(r"^( {0,3})##(?:[ \t]+(.*?))?[ \t]*$")
+_AGENT_HEADING = re.compile(r" {0,3}##(?=[ \t]|$)")
 _TITLE_HEADING = re.compile(r"^ {0,3}#(?:[ \t]+.*)?$")
-_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _SETTING_LINE = re.compile(r"^([ \t]*)([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?=[ \t]|$)")
+
+
+def _agent_heading(line: str) -> tuple[str, int] | None:
+    """``(text, column)`` of an ``## agent`` heading's text (blanks around it left out), or None.
+
+    Plain string operations, not a regex with two blank runs around a lazy group:
+    that one backtracks quadratically over a long run of blanks.
+    """
+    match = _AGENT_HEADING.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :]
+    col = match.end() + len(rest) - len(rest.lstrip(" \t"))
+    return line[col:].rstrip(" \t"), col
+
+
+def _without_closing_hashes(text: str) -> str:
+    """``text`` without a closing run of ``#`` (the whole text, or after a blank) and its blanks."""
+    bare = text.rstrip("#")
+    if bare == text or (bare and bare[-1] not in " \t"):
+        return text
+    return bare.rstrip(" \t")
 
 
 class _SpecParser(FrontMatterParser):
@@ -70,7 +91,7 @@ class _SpecParser(FrontMatterParser):
     # -- Markdown body -----------------------------------------------------------
 
     def parse_body(self, start: int) -> None:
-        headings: list[tuple[int, re.Match[str]]] = []
+        headings: list[tuple[int, tuple[str, int]]] = []
         fence: str | None = None
         for line_no in range(start, len(self.lines)):
             line = self.lines[line_no]
@@ -81,21 +102,21 @@ class _SpecParser(FrontMatterParser):
             opening = _FENCE_OPEN.match(line)
             if opening:
                 fence = opening.group(1)
-            elif match := _AGENT_HEADING.match(line):
-                headings.append((line_no, match))
+            elif heading := _agent_heading(line):
+                headings.append((line_no, heading))
             elif not headings and "title_range" not in self.fields and _TITLE_HEADING.match(line):
                 self.fields["title_range"] = self.line_range(line_no)
         agents = []
-        for index, (line_no, match) in enumerate(headings):
+        for index, (line_no, heading) in enumerate(headings):
             end = headings[index + 1][0] - 1 if index + 1 < len(headings) else len(self.lines) - 1
-            agents.append(self.parse_agent(line_no, match, end))
+            agents.append(self.parse_agent(line_no, heading, end))
         self.fields["agents"] = agents
 
-    def parse_agent(self, line_no: int, match: re.Match[str], end: int) -> AgentSpec:
+    def parse_agent(self, line_no: int, heading: tuple[str, int], end: int) -> AgentSpec:
         heading_range = self.line_range(line_no)
-        name = _CLOSING_HASHES.sub("", match.group(2) or "").rstrip()
+        text, name_col = heading
+        name = _without_closing_hashes(text).rstrip()
         if name:
-            name_col = match.start(2)
             name_range = SourceRange.on_line(line_no, name_col, name_col + len(name))
         else:
             name_range = heading_range

@@ -9,6 +9,7 @@ transcript and command files on disk and programs on PATH. The validator in
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import shlex
@@ -70,6 +71,9 @@ class RunnerChecks(SpecFindings):
     def __init__(self, spec: Spec, *, check_files: bool) -> None:
         super().__init__(spec, check_files=check_files)
         self.programs: dict[str, str | None] = {}
+        self.unknown_runner_lines = sorted(
+            diag.range.line for diag in spec.diagnostics if diag.code == "unknown-runner"
+        )
 
     def runner_unknown(self, agent: AgentSpec) -> bool:
         """Whether the runner this agent got was written wrong (so it fell back to a default)."""
@@ -79,10 +83,9 @@ class RunnerChecks(SpecFindings):
             first, last = 0, self.spec.front_matter_range.end_line
         else:
             return False
-        return any(
-            diag.code == "unknown-runner" and first <= diag.range.line <= last
-            for diag in self.spec.diagnostics
-        )
+        lines = self.unknown_runner_lines  # sorted: one lookup, not a scan of every finding
+        index = bisect.bisect_left(lines, first)
+        return index < len(lines) and lines[index] <= last
 
     def check_runner(self, agent: AgentSpec) -> None:
         settings = agent.settings

@@ -32,6 +32,7 @@ from counterpoint.engine.spec_values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
     FRONT_MATTER_KEYS,
+    Speller,
     did_you_mean,
 )
 
@@ -114,6 +115,7 @@ class _Validator(RunnerChecks):
         self.names = {agent.name for agent in spec.agents if agent.name}
         self.emitters = signal_emitters(spec)
         self.known_signals = self.names | set(self.emitters) | set(spec.signals)
+        self.speller = Speller(self.known_signals)
 
     def run(self) -> None:
         if not self.spec.agents:
@@ -197,7 +199,7 @@ class _Validator(RunnerChecks):
             if need == agent.name:
                 self.error(rng, "self-dependency", f"agent '{agent.name}' needs itself")
             elif need not in self.known_signals:
-                hint = did_you_mean(need, self.known_signals)
+                hint = self.speller.hint(need)
                 self.error(
                     rng,
                     "unknown-signal",
@@ -244,7 +246,7 @@ class _Validator(RunnerChecks):
             after_ranges = check.item_ranges.get("after", {})
             for signal in check.settings.after:
                 if signal not in self.known_signals:
-                    hint = did_you_mean(signal, self.known_signals)
+                    hint = self.speller.hint(signal)
                     self.error(
                         after_ranges.get(signal, check.range),
                         "unknown-signal",

@@ -1,0 +1,116 @@
+"""Parse+validate does work linear in the size of the spec (the same parser runs as the user types).
+
+Proved by counting operations (every Python and builtin call, through `sys.setprofile`)
+at a size n and 8n: linear work grows ~8 times, quadratic work ~64 times. Only the
+regex test times anything, and it compares a best-of ratio against a bound far
+below quadratic; the absolute figures live in ``python -m benchmarks spec``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from counterpoint.engine.spec_parser import parse_spec
+from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.spec_values import Speller, did_you_mean
+
+from benchmarks.bench_spec import agents_spec, lines_spec
+
+PATH = Path("/project/big.agents.md")
+LINEAR_BOUND = 12.0
+"""Most growth of the work allowed for 8 times the input: linear is ~8, quadratic ~64."""
+
+
+def operations(run: Callable[[], object]) -> int:
+    """How many calls (Python functions and builtins) ``run`` makes."""
+    count = 0
+
+    def profile(_frame: FrameType, event: str, _arg: Any) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def growth(make: Callable[[int], str], n: int) -> float:
+    small = operations(lambda: load_spec(make(n), PATH, check_files=False))
+    large = operations(lambda: load_spec(make(8 * n), PATH, check_files=False))
+    return large / small
+
+
+def ring_spec(agents: int) -> str:
+    """Agents in one long dependency cycle: every need closes it."""
+    return "".join(f"## a{i}\nneeds: a{(i - 1) % agents}\nDo {i}.\n" for i in range(agents))
+
+
+def test_many_agents_with_misspelt_needs_take_linear_work() -> None:
+    # one agent in ten needs a misspelt signal: a did-you-mean over every name per finding
+    assert growth(agents_spec, 250) < LINEAR_BOUND
+
+
+def test_a_long_dependency_cycle_takes_linear_work_and_text() -> None:
+    # every need closes the cycle: a walk of the whole graph per need, a message naming every agent
+    assert growth(ring_spec, 150) < LINEAR_BOUND
+    small, large = (load_spec(ring_spec(n), PATH, check_files=False) for n in (150, 1200))
+    size = [sum(len(d.message) for d in spec.diagnostics) for spec in (small, large)]
+    assert size[1] / size[0] < LINEAR_BOUND
+    cycles = [d for d in large.diagnostics if d.code == "dependency-cycle"]
+    assert len(cycles) == 1200
+    assert all(d.message.startswith("dependency cycle: ") for d in cycles)
+    # the first cycles are named in full (shortened: first and last agents, and the length)
+    full = [d.message for d in cycles if d.message.endswith("(1200 agents)")]
+    shown = "a1199 -> a1198 -> a1197 -> a1196 -> ... -> a1 -> a0 -> a1199 (1200 agents)"
+    assert f"dependency cycle: {shown}" in full
+
+
+def test_long_task_text_takes_linear_work() -> None:
+    assert growth(lines_spec, 1500) < LINEAR_BOUND
+
+
+def test_many_diagnostics_do_not_slow_each_agent() -> None:
+    # every agent has a bad runner: the runner check must not scan every diagnostic per agent
+    def spec(agents: int) -> str:
+        return "".join(f"## a{i}\nrunner: nope\nDo {i}.\n" for i in range(agents))
+
+    assert growth(spec, 150) < LINEAR_BOUND
+
+
+def best_time(text: str) -> float:
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        parse_spec(text, PATH)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_headings_with_long_runs_of_blanks_parse_in_linear_time() -> None:
+    # regexes that backtrack over runs of blanks are quadratic in the line's length
+    def heading(n: int) -> str:
+        return "## a" + " \t" * n + "b" + " " * n + "#" * 3 + " " * n + "c\n" + "Do it.\n"
+
+    small, large = best_time(heading(2_000)), best_time(heading(16_000))
+    assert large / max(small, 1e-4) < 24, (small, large)
+    spec = parse_spec(heading(3), PATH)
+    assert spec.agents[0].name == "a" + " \t" * 3 + "b" + " " * 3 + "###" + " " * 3 + "c"
+
+
+def test_the_speller_gives_did_you_mean_hints() -> None:
+    rng = random.Random(7)
+    names = {"".join(rng.choice("abcs_-0123") for _ in range(rng.randint(1, 9))) for _ in range(400)}
+    speller = Speller(names)
+    for _ in range(40):  # 40 lookups of 400 names: within the budget, so exact
+        word = "".join(rng.choice("abcs_-0123x") for _ in range(rng.randint(0, 10)))
+        assert speller.hint(word) == did_you_mean(word, names), word
