@@ -6,17 +6,42 @@ form, carrying source ranges so that every finding points at the exact text.
 
 Ranges are 0-based lines and columns counted in Unicode code points; the
 language server converts columns to the client's position encoding.
+
+Names (agents, signals, checks, roles) follow one grammar, `NAME_PATTERN`: an
+ASCII letter or ``_``, then ASCII letters, digits, ``_``, ``.`` and ``-``, at
+most `NAME_MAX_LENGTH` characters. Names become file names (an agent's task
+file, conversation and recorded transcript) and environment values, so they are
+ASCII on purpose: no path separators, no leading dot, no spaces or control
+characters, and no Unicode (no look-alike letters, no NFC/NFD twins on macOS).
+The exported JSON Schemas carry the pattern.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 RUNNER_NAMES = ("replay", "command", "llm", "acp")
 COMMAND_PRESETS = ("claude-code", "aider", "codex", "gemini")
+
+NAME_MAX_LENGTH = 64
+NAME_PATTERN = rf"[A-Za-z_][A-Za-z0-9_.-]{{0,{NAME_MAX_LENGTH - 1}}}"
+"""The grammar of agent, signal, check and role names (match the whole name)."""
+NAME_RULE = (
+    "an ASCII letter or '_', then ASCII letters, digits, '_', '.' or '-', "
+    f"at most {NAME_MAX_LENGTH} characters"
+)
+_NAME = re.compile(NAME_PATTERN)
+_NAME_SCHEMA: JsonDict = {"pattern": f"^{NAME_PATTERN}$"}
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` follows `NAME_PATTERN` (so it may become part of a file name)."""
+    return _NAME.fullmatch(name) is not None
 
 
 class SourceRange(BaseModel):
@@ -67,8 +92,13 @@ class AgentSettings(BaseModel):
     needs: list[str] = Field(
         default_factory=list,
         description="Signal names and agent names this agent waits for (comma-separated).",
+        json_schema_extra={"items": {"type": "string", **_NAME_SCHEMA}},
     )
-    emits: list[str] = Field(default_factory=list, description="Signals this agent fires.")
+    emits: list[str] = Field(
+        default_factory=list,
+        description="Signals this agent fires.",
+        json_schema_extra={"items": {"type": "string", **_NAME_SCHEMA}},
+    )
     transcript: str | None = Field(None, description="replay: JSONL transcript, relative to the spec.")
     speed: float | None = Field(None, description="replay: scale of recorded durations (2 = twice as fast).")
     command: str | None = Field(None, description="command/acp: the command line to run (shell syntax).")
@@ -86,7 +116,11 @@ class AgentSettings(BaseModel):
         None, description="approve: wait for a person's go once the needs are met."
     )
     model: str | None = Field(None, description="llm: openai:<name> or anthropic:<name>.")
-    role: str | None = Field(None, description="llm: a Claude Code subagent in .claude/agents/<role>.md.")
+    role: str | None = Field(
+        None,
+        description="llm: a Claude Code subagent in .claude/agents/<role>.md.",
+        json_schema_extra={"anyOf": [{"type": "string", **_NAME_SCHEMA}, {"type": "null"}]},
+    )
     max_requests: int | None = Field(None, ge=1, description="llm: most model requests for this agent.")
     max_tokens: int | None = Field(None, ge=1, description="llm: most tokens (in + out) for this agent.")
     integrate: bool = Field(
@@ -100,7 +134,7 @@ class CheckSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(json_schema_extra=_NAME_SCHEMA)
     run: str = Field(description="The command (shell syntax), run in the spec's folder.")
     after: list[str] = Field(default_factory=list, description="Run as soon as all of these signals fired.")
     watch: list[str] = Field(default_factory=list, description="Run again when these files change.")
@@ -120,7 +154,9 @@ class SpecFrontMatter(BaseModel):
     )
     max_parallel: int | None = Field(None, ge=1, description="Most agents running at once (default: all).")
     signals: dict[str, str | list[str]] = Field(
-        default_factory=dict, description="Signal name -> glob(s), relative to the spec's folder."
+        default_factory=dict,
+        description="Signal name -> glob(s), relative to the spec's folder.",
+        json_schema_extra={"propertyNames": _NAME_SCHEMA},
     )
     checks: list[CheckSettings] = Field(default_factory=list)
     budget_usd: float | None = Field(None, ge=0, description="llm: most money one run may spend.")
@@ -151,6 +187,8 @@ class CheckSpec(BaseModel):
     """Where the check is declared in the front matter."""
     item_ranges: dict[str, dict[str, SourceRange]] = Field(default_factory=dict)
     """For list settings (after, watch): key -> item -> range of that item."""
+    value_ranges: dict[str, SourceRange] = Field(default_factory=dict)
+    """Setting key -> range of its value."""
 
 
 class Spec(BaseModel):
@@ -175,6 +213,10 @@ class Spec(BaseModel):
     key_ranges: dict[str, SourceRange] = Field(default_factory=dict)
     """Front matter key -> range of the key. Nested keys are dotted: ``defaults.runner``,
     ``checks.0.run``. Unknown keys are recorded too (the validator reports them)."""
+    value_ranges: dict[str, SourceRange] = Field(default_factory=dict)
+    """Front matter key (dotted, as in ``key_ranges``) -> range of its value."""
+    context_ranges: dict[str, SourceRange] = Field(default_factory=dict)
+    """Item of ``context`` -> range of that item in the front matter."""
     diagnostics: list[SpecDiagnostic] = Field(default_factory=list)
 
     def agent(self, name: str) -> AgentSpec | None:

@@ -25,34 +25,58 @@ def replay(root: Path, *steps: dict[str, Any] | str, **kw: Any) -> Harness:
     return make_harness(root, runner="replay", transcript=transcript(root, *steps), **kw)
 
 
-async def test_bad_lines_are_skipped_with_a_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ("{not json", r"t\.jsonl:2: not JSON"),
+        ('{"action": "dance"}', r"t\.jsonl:2: unknown action \"dance\""),
+        ("[1, 2]", r"t\.jsonl:2: expected a JSON object with an 'action', got a list"),
+        ({"action": "think", "seconds": "abc"}, r"t\.jsonl:2: think: 'seconds': .*got the string \"abc\""),
+        ({"action": "think", "seconds": -1}, r"t\.jsonl:2: think: 'seconds'"),
+        (
+            {"action": "write_file", "path": ["a"], "content": "x"},
+            r"t\.jsonl:2: write_file: 'path': .*a list",
+        ),
+        ({"action": "write_file", "path": 7}, r"t\.jsonl:2: write_file: 'path': .*the number 7"),
+        ({"action": "write_file", "content": "no path"}, r"t\.jsonl:2: write_file: missing 'path'"),
+        ({"action": "emit", "signal": "s", "metadata": [1]}, r"t\.jsonl:2: emit: 'metadata': .*a list"),
+        ({"action": "wait", "signal": "s", "timeout": "soon"}, r"t\.jsonl:2: wait: 'timeout'"),
+        ({"action": "say", "txt": "typo"}, r"t\.jsonl:2: say: unknown field 'txt'"),
+    ],
+)
+async def test_a_bad_line_fails_the_agent_before_any_step(
+    tmp_path: Path, bad: dict[str, Any] | str, expected: str
+) -> None:
     harness = replay(
         tmp_path,
-        {"action": "say", "text": "first"},
-        "{not json",
-        '{"action": "dance"}',
-        "[1, 2]",
+        {"action": "write_file", "path": "first.txt", "content": "x"},
+        bad,
         "// a comment",
         "",
-        {"action": "write_file", "content": "no path"},
         {"action": "say", "text": "last"},
     )
-    await ReplayRunner().run(harness.ctx)
-    warnings = [line for line in harness.outputs if line.startswith("warning:")]
-    assert any("t.jsonl:2: not JSON" in w for w in warnings)
-    assert any("t.jsonl:3: unknown action" in w for w in warnings)
-    assert any("t.jsonl:4: unknown action" in w for w in warnings)
-    assert any("line 7" in w and "'path'" in w for w in warnings)
-    assert len(warnings) == 4
-    spoken = [line for line in harness.outputs if not line.startswith("warning:")]
-    assert spoken == ["first", "last"]
+    with pytest.raises(AgentFailed, match=expected) as caught:
+        await ReplayRunner().run(harness.ctx)
+    assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
+    assert not (tmp_path / "first.txt").exists()  # validated first: nothing was done
+    assert not list(tmp_path.glob("[[]*"))  # no file named "['a']"
+    assert harness.outputs == []
 
 
-async def test_load_transcript_reports_line_numbers(tmp_path: Path) -> None:
-    name = transcript(tmp_path, {"action": "say", "text": "a"}, "oops", {"action": "think", "seconds": 1})
-    steps, problems = await load_transcript(tmp_path / name)
-    assert [s["_line"] for s in steps] == [1, 3]
-    assert problems == ["t.jsonl:2: not JSON (Expecting value); line skipped"]
+async def test_every_bad_line_is_counted_in_the_one_line_message(tmp_path: Path) -> None:
+    harness = replay(
+        tmp_path, {"action": "say", "text": "a"}, "oops", {"action": "think", "seconds": "x"}, "[]"
+    )
+    with pytest.raises(
+        AgentFailed, match=r"^t\.jsonl:2: not JSON .*\(and 2 more bad lines: see `counterpoint check`\)$"
+    ):
+        await ReplayRunner().run(harness.ctx)
+
+
+async def test_load_transcript_gives_steps_with_line_numbers(tmp_path: Path) -> None:
+    name = transcript(tmp_path, {"action": "say", "text": "a"}, "// note", {"action": "think", "seconds": 1})
+    steps = await load_transcript(tmp_path / name, tmp_path)
+    assert [(line, step.action) for line, step in steps] == [(1, "say"), (3, "think")]
 
 
 async def test_missing_transcript_fails_clearly(tmp_path: Path) -> None:
@@ -194,5 +218,5 @@ async def test_unicode_line_separators_inside_json_strings(tmp_path: Path) -> No
     )
     harness = make_harness(tmp_path, runner="replay", transcript="t.jsonl")
     await ReplayRunner().run(harness.ctx)
-    assert not [line for line in harness.outputs if line.startswith("warning:")]
+    assert harness.outputs == ["wrote notes.txt", "ok"]
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == text

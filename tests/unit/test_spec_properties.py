@@ -38,7 +38,7 @@ transcript: transcripts/backend.jsonl
 emits: schema_ready, mutations_ready
 - Schema for Course and Enrollment
 
-## frontend ✨
+## frontend.v2
 needs: [schema_ready]
 runner: command
 command: FOO=1 ./agents/frontend.sh "a # b"   # comment
@@ -47,11 +47,11 @@ env: {KEY: value}
 ```
 ## not a heading
 ```
-- Course listing page
+- Course listing page ✨ (names are ASCII; task text may be any Unicode)
 
 ## docs
 transcript: transcripts/docs.jsonl
-needs: backend, frontend ✨, mutations_ready
+needs: backend, frontend.v2, mutations_ready
 integrate: yes
 - API documentation
 """
@@ -170,7 +170,7 @@ def mutated_spec(draw: st.DrawFn) -> str:
 def test_valid_spec_is_valid_apart_from_files() -> None:
     spec = load_spec(VALID_SPEC, SPEC_PATH, check_files=False)
     assert [d.code for d in spec.diagnostics] == []
-    assert [a.name for a in spec.agents] == ["backend", "frontend ✨", "docs"]
+    assert [a.name for a in spec.agents] == ["backend", "frontend.v2", "docs"]
 
 
 @BOUNDED

@@ -293,7 +293,12 @@ def test_signal_shadowing_an_agent_and_bad_agent_name() -> None:
     text = f"---\nsignals:\n  a: 'x'\n---\n## a\n{CMD}## x, y\n{CMD}## two words\n{CMD}"
     spec = load(text)
     assert only(spec, "signal-shadows-agent").range == r(2, 2, 3)
-    assert only(spec, "invalid-agent-name").range == r(7, 3, 7)
+    bad = found(spec, "invalid-agent-name")
+    assert [(d.range, d.severity) for d in bad] == [
+        (r(7, 3, 7), Severity.ERROR),
+        (r(10, 3, 12), Severity.ERROR),
+    ]
+    assert "'x, y' is not a valid name" in bad[0].message
 
 
 def test_load_spec_sorts_parse_and_validation_findings() -> None:

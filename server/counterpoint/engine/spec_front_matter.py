@@ -45,6 +45,10 @@ _YAML_POSITION_SAFE = str.maketrans({"\x85": " ", "\u2028": " ", "\u2029": " ", 
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
+def _plain_items(items: list[Any]) -> bool:
+    return not any(isinstance(item, dict | list) for item in items)
+
+
 class FrontMatterParser:
     """The state of one spec parse, its helpers and the front matter; collects diagnostics."""
 
@@ -55,6 +59,7 @@ class FrontMatterParser:
         self.diagnostics: list[SpecDiagnostic] = []
         self.fields: dict[str, Any] = {}
         self.key_ranges: dict[str, SourceRange] = {}
+        self.value_ranges: dict[str, SourceRange] = {}
         self.defaults: dict[str, Any] = {}
         self.default_ranges: dict[str, SourceRange] = {}
         self.yaml_line_offset = 1
@@ -208,11 +213,13 @@ class FrontMatterParser:
                 )
             seen.add(key)
             self.key_ranges[prefix + key] = key_range
+            self.value_ranges[prefix + key] = self.value_range(key_node, value_node)
             yield key, key_node, value_node
 
     def read_front_matter(self, root: yaml.MappingNode) -> None:
         simple: dict[str, Any] = {}
         simple_ranges: dict[str, SourceRange] = {}
+        self.fields["value_ranges"] = self.value_ranges
         for key, key_node, value_node in self.pairs(root, ""):
             try:
                 if key == "defaults":
@@ -225,6 +232,8 @@ class FrontMatterParser:
                     value = self.construct(value_node)
                     if key == "context" and isinstance(value, str):
                         value = coerce_list(value)
+                    if key == "context" and isinstance(value, list) and _plain_items(value):
+                        self.fields["context_ranges"] = dedupe(self.list_items(value_node))
                     simple[key] = value
                     simple_ranges[key] = self.value_range(key_node, value_node)
                 elif key in AGENT_SETTING_KEYS:
@@ -360,4 +369,4 @@ class FrontMatterParser:
             missing = [key for key in ("name", "run") if key not in raw]
             self.error(decl, "invalid-check", f"a check needs {' and '.join(missing)}")
             return None
-        return CheckSpec(settings=settings, range=decl, item_ranges=item_ranges)
+        return CheckSpec(settings=settings, range=decl, item_ranges=item_ranges, value_ranges=ranges)

@@ -8,14 +8,17 @@ the scheduler and the code lenses use; `format_cli` renders one finding as
 This module holds the entry points and the checks of keys, names, needs,
 signals and checks; the graph and its cycles live in
 `counterpoint.engine.spec_graph`, the runner and file checks in
-`counterpoint.engine.spec_runner_checks`.
+`counterpoint.engine.spec_runner_checks`, the paths and transcripts in
+`counterpoint.engine.spec_path_checks`. Agent, signal, check and role names
+follow `counterpoint_protocol.spec.NAME_PATTERN` (they become file names).
 
 Diagnostic codes (stable; the parser's are listed in its module):
-unknown-key, duplicate-agent, invalid-agent-name, unknown-signal, self-dependency,
+unknown-key, duplicate-agent, invalid-agent-name, invalid-signal-name,
+invalid-check-name, invalid-role-name, unknown-signal, self-dependency,
 dependency-cycle, missing-transcript, missing-command, unknown-preset,
-transcript-not-found, command-not-found, program-not-found, invalid-command,
-bad-glob, duplicate-check, multiple-integrators, unused-signal,
-signal-shadows-agent, no-agents.
+transcript-not-found, invalid-transcript, path-outside-workspace, invalid-format,
+command-not-found, program-not-found, invalid-command, bad-glob, duplicate-check,
+multiple-integrators, unused-signal, signal-shadows-agent, no-agents.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import AgentSpec, Severity, SourceRange, Spec, SpecDiagnostic
 
+from counterpoint.engine.safe_paths import name_problem
 from counterpoint.engine.spec_graph import agent_dependencies, dependency_cycles, signal_emitters
 from counterpoint.engine.spec_parser import parse_spec
-from counterpoint.engine.spec_runner_checks import RunnerChecks
+from counterpoint.engine.spec_path_checks import PathChecks
 from counterpoint.engine.spec_values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
@@ -107,7 +111,7 @@ def _key_range(setting_range: SourceRange, key: str) -> SourceRange:
     return SourceRange.on_line(setting_range.line, setting_range.col, setting_range.col + len(key))
 
 
-class _Validator(RunnerChecks):
+class _Validator(PathChecks):
     """Runs every check across one parsed spec, collecting findings."""
 
     def __init__(self, spec: Spec, *, check_files: bool) -> None:
@@ -128,6 +132,8 @@ class _Validator(RunnerChecks):
             )
         self.check_front_matter_keys()
         self.check_agent_names()
+        self.check_names()
+        self.check_paths()
         for agent in self.spec.agents:
             self.check_agent_keys(agent)
             self.check_needs(agent)
@@ -182,14 +188,27 @@ class _Validator(RunnerChecks):
                 )
                 continue
             first_lines[agent.name] = agent.heading_range.line
-            if "," in agent.name or " #" in agent.name or agent.name[0] in "[\"'":
-                self.report(
-                    agent.name_range,
-                    "invalid-agent-name",
-                    f"'needs' cannot name agent '{agent.name}': avoid commas, ' #' "
-                    "and a leading bracket or quote",
-                    Severity.WARNING,
-                )
+            problem = name_problem(agent.name)
+            if problem is not None:
+                self.error(agent.name_range, "invalid-agent-name", f"agent name {problem}")
+
+    def check_names(self) -> None:
+        """Signal, check and role names follow the name grammar too."""
+        for signal, rng in self.spec.signal_ranges.items():
+            if (problem := name_problem(signal)) is not None:
+                self.error(rng, "invalid-signal-name", f"signal name {problem}")
+        for agent in self.spec.agents:
+            for signal in agent.settings.emits:
+                if (problem := name_problem(signal)) is not None:
+                    rng = self.item_range(agent, "emits", signal)
+                    self.error(rng, "invalid-signal-name", f"signal name {problem}")
+            role = agent.settings.role
+            if role is not None and (problem := name_problem(role)) is not None:
+                self.error(self.value_range(agent, "role"), "invalid-role-name", f"role name {problem}")
+        for check in self.spec.checks:
+            if (problem := name_problem(check.settings.name)) is not None:
+                rng = check.value_ranges.get("name", check.range)
+                self.error(rng, "invalid-check-name", f"check name {problem}")
 
     # -- needs and cycles ------------------------------------------------------------
 

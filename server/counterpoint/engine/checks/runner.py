@@ -26,6 +26,7 @@ from counterpoint.engine.checks.parsers import parse_output
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.ignore import SignalMatcher
 from counterpoint.engine.process import child_env, run_process
+from counterpoint.engine.safe_paths import UnsafePath, confine
 
 if TYPE_CHECKING:
     from counterpoint.engine.run import Run
@@ -170,8 +171,8 @@ class CheckManager:
         exit_code: int | None = None
         problems: list[str] = []
         try:
+            report = await asyncio.to_thread(_report_file, settings.format, self.spec_dir, self.run.root)
             await self.run.consent.require(settings.run)
-            report = _report_file(settings.format, self.spec_dir)
             if report is not None:
                 await asyncio.to_thread(report.unlink, missing_ok=True)
             out: list[str] = []
@@ -205,7 +206,7 @@ class CheckManager:
                 ]
             )
             status = "passed" if exit_code == 0 and not findings and not problems else "failed"
-        except ConsentDenied as exc:
+        except (ConsentDenied, UnsafePath) as exc:
             problems = [str(exc)]
         except TimeoutError:
             problems = [f"timed out after {settings.timeout or DEFAULT_TIMEOUT_S:g} s"]
@@ -340,10 +341,11 @@ def _append(buffer: list[str], line: str) -> None:
         buffer.append(ANSI_ESCAPE.sub("", line))
 
 
-def _report_file(format_spec: str, base: Path) -> Path | None:
+def _report_file(format_spec: str, base: Path, root: Path) -> Path | None:
+    """The report file of ``format: junit:<file>``; UnsafePath if it is outside the workspace."""
     kind, _, name = format_spec.partition(":")
     if kind in ("junit", "sarif") and name:
-        return (base / name).resolve()
+        return confine(base / name, root, f"{kind} report file")
     return None
 
 

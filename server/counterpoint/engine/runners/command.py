@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 from counterpoint_protocol.presets import RUNNER_PRESETS
@@ -18,6 +19,7 @@ from counterpoint_protocol.presets import RUNNER_PRESETS
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
+from counterpoint.engine.safe_paths import UnsafePath, agent_file, confine
 
 SIGNAL_PREFIX = "::signal "
 
@@ -57,6 +59,15 @@ def agent_prompt(ctx: AgentContext) -> str:
     return "\n".join(parts)
 
 
+def task_file_path(ctx: AgentContext) -> Path:
+    """The agent's task file; AgentFailed if its name or its working folder would leave their place."""
+    try:
+        confine(ctx.cwd, ctx.workspace_root, "working folder (cwd)")
+        return agent_file(ctx.workspace_root, ctx.run_id, "tasks", ctx.name, ".md")
+    except UnsafePath as exc:
+        raise AgentFailed(str(exc)) from exc
+
+
 class CommandRunner(Runner):
     name = "command"
 
@@ -65,15 +76,14 @@ class CommandRunner(Runner):
         command = settings.command or PRESETS.get(settings.preset or "")
         if not command:
             raise AgentFailed("command runner needs `command:` or a known `preset:`")
+        task_file = await asyncio.to_thread(task_file_path, ctx)
         try:
             await ctx.consent.require(command)
         except ConsentDenied as exc:
             raise AgentFailed(str(exc)) from exc
 
         prompt = agent_prompt(ctx)
-        task_dir = ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "tasks"
-        await asyncio.to_thread(task_dir.mkdir, parents=True, exist_ok=True)
-        task_file = task_dir / f"{ctx.name}.md"
+        await asyncio.to_thread(task_file.parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(task_file.write_text, prompt, "utf-8")
         env = child_env(
             {

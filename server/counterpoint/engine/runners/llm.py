@@ -43,6 +43,7 @@ from counterpoint.engine.runners.llm_tools import (
     transcript_path,
 )
 from counterpoint.engine.runners.pricing import BudgetExceeded, PriceTable, RunBudget, TokenUsage
+from counterpoint.engine.safe_paths import UnsafePath, agent_file
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_REQUESTS = 100
@@ -165,7 +166,7 @@ class _Session:
             return
         if failure:
             self.recorder.step("fail", message=failure)
-        path = transcript_path(self.ctx)
+        path = await asyncio.to_thread(transcript_path, self.ctx)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         async with aiofiles.open(path, "w", encoding="utf-8") as fh:
             await fh.write(self.recorder.text())
@@ -193,6 +194,8 @@ class LLMRunner(Runner):
 
     async def run(self, ctx: AgentContext) -> None:
         settings = ctx.agent.settings
+        # A name that cannot be a file name fails here, before anything runs (realpath: in a thread).
+        await asyncio.to_thread(conversation_path, ctx)
         try:
             await preload()
         except ImportError as exc:
@@ -259,7 +262,7 @@ class LLMRunner(Runner):
             request_limit=settings.max_requests or DEFAULT_MAX_REQUESTS,
             total_tokens_limit=settings.max_tokens,
         )
-        conversation = conversation_path(ctx)
+        conversation = await asyncio.to_thread(conversation_path, ctx)
         history = await load_conversation(conversation) if ctx.options.get("resumed") == "resume" else None
         if history:
             ctx.output(f"{endpoint.qualified}: resuming its conversation ({len(history)} messages)")
@@ -299,7 +302,11 @@ class LLMRunner(Runner):
 
 
 def conversation_path(ctx: AgentContext) -> Path:
-    return ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "conversations" / f"{ctx.name}.json"
+    """Where the agent's conversation is kept (AgentFailed for a name that cannot be a file name)."""
+    try:
+        return agent_file(ctx.workspace_root, ctx.run_id, "conversations", ctx.name, ".json")
+    except UnsafePath as exc:
+        raise AgentFailed(str(exc)) from exc
 
 
 async def save_conversation(path: Path, messages: list[Any]) -> None:

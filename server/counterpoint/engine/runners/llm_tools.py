@@ -17,6 +17,7 @@ from typing import Any
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
+from counterpoint.engine.safe_paths import UnsafePath, agent_file
 from counterpoint.engine.workspace import ToolError
 
 ALL_TOOLS = (
@@ -81,7 +82,11 @@ class TranscriptRecorder:
 
 
 def transcript_path(ctx: AgentContext) -> Path:
-    return ctx.workspace_root / ".counterpoint" / "runs" / ctx.run_id / "transcripts" / f"{ctx.name}.jsonl"
+    """Where ``--record`` saves the agent's transcript (AgentFailed for a name that cannot be a file name)."""
+    try:
+        return agent_file(ctx.workspace_root, ctx.run_id, "transcripts", ctx.name, ".jsonl")
+    except UnsafePath as exc:
+        raise AgentFailed(str(exc)) from exc
 
 
 def short_args(args: object, limit: int = 120) -> str:
