@@ -14,7 +14,5 @@ def handle(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         if not host or not port.isdigit():
             return fail("--tcp wants HOST:PORT, e.g. 127.0.0.1:2087")
-        start(tcp=(host, int(port)))
-    else:
-        start()
-    return 0
+        return start(tcp=(host, int(port)))
+    return start()
