@@ -97,3 +97,14 @@ async def test_replay_runner_refuses_a_transcript_outside_the_workspace(tmp_path
     with pytest.raises(AgentFailed, match="outside the workspace"):
         await ReplayRunner().run(harness.ctx)
     assert not (root / "pwned.txt").exists()
+
+
+async def test_acp_runner_refuses_a_cwd_outside_the_workspace(tmp_path: Path) -> None:
+    from counterpoint.engine.runners.acp import ACPRunner
+
+    root = deep_root(tmp_path)
+    harness = make_harness(root, runner="acp", command="touch escaped")
+    harness.ctx.cwd = root / ".." / ".." / ".."
+    with pytest.raises(AgentFailed, match="outside the workspace"):
+        await ACPRunner().run(harness.ctx)
+    assert files_under(tmp_path) == set()

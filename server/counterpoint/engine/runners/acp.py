@@ -56,6 +56,7 @@ from counterpoint.engine.runners.acp_client import (
 )
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
 from counterpoint.engine.runners.command import agent_prompt
+from counterpoint.engine.safe_paths import UnsafePath, confine
 
 if TYPE_CHECKING:
     from acp import Client
@@ -103,8 +104,9 @@ class ACPRunner(Runner):
                 + ")"
             )
         try:
+            await asyncio.to_thread(confine, ctx.cwd, ctx.workspace_root, "working folder (cwd)")
             await ctx.consent.require(command)
-        except ConsentDenied as exc:
+        except (ConsentDenied, UnsafePath) as exc:
             raise AgentFailed(str(exc)) from exc
         try:
             import acp  # noqa: F401  (lazy: only ACP agents pay for the SDK)
