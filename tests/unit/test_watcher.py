@@ -11,13 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from counterpoint.engine.file_signals import ContentTracker, FileSignalSource
 from counterpoint.engine.ignore import IgnoreRules, SignalMatcher, glob_to_regex
-from counterpoint.engine.watcher import (
-    ContentTracker,
-    FileChange,
-    FileSignalSource,
-    WorkspaceWatcher,
-)
+from counterpoint.engine.watcher import FileChange, WorkspaceWatcher
 
 WAIT_S = 5.0
 
@@ -281,3 +277,90 @@ async def test_start_on_a_missing_root_fails_cleanly(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         await source.start()
     assert asyncio.all_tasks() == tasks_before
+
+
+async def write_many(folder: Path, count: int) -> None:
+    """`count` files in `folder` (made), from a thread, as a build or an install would."""
+
+    def run() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            (folder / f"f{i}.js").write_text("x")
+
+    await asyncio.to_thread(run)
+
+
+async def test_nested_ignored_folders_get_no_watch_and_cause_no_work(tmp_path: Path) -> None:
+    root = (tmp_path / "ws").resolve()
+    for folder in ("app/build/old", "app/src", "packages/x/node_modules/dep", "packages/x/lib", "docs"):
+        (root / folder).mkdir(parents=True)
+    (root / ".gitignore").write_text("build/\n")
+    recorder = Recorder()
+    watcher = WorkspaceWatcher(root, recorder)
+    await watcher.start()
+    try:
+        flat, recursive = watcher.watched()
+        assert {str(root / p) for p in ("app", "packages", "packages/x")} <= flat
+        assert {str(root / p) for p in ("app/src", "packages/x/lib", "docs")} <= recursive
+        watched = flat | recursive
+        assert not any("build" in w or "node_modules" in w for w in watched)
+        await write_many(root / "app" / "build" / "gen", 1500)
+        await write_many(root / "packages" / "x" / "node_modules" / "dep" / "dist", 1500)
+        probe = root / "app" / "src" / "probe.py"
+        probe.write_text("x = 1\n")
+        assert await wait_for(lambda: probe in recorder.paths())
+        assert watcher.raw_events < 100, "events of ignored folders reached the watcher"
+        assert all("build" not in str(p) and "node_modules" not in str(p) for p in recorder.paths())
+    finally:
+        await watcher.stop()
+
+
+async def test_an_ignored_folder_made_inside_a_recursive_watch_leads_to_a_new_plan(
+    tmp_path: Path,
+) -> None:
+    root = (tmp_path / "ws").resolve()
+    (root / "lib" / "core").mkdir(parents=True)
+    recorder = Recorder()
+    watcher = WorkspaceWatcher(root, recorder)
+    await watcher.start()
+    try:
+        assert str(root / "lib") in watcher.watched()[1]
+        (root / "lib" / "node_modules").mkdir()
+        assert await wait_for(lambda: str(root / "lib") in watcher.watched()[0])
+        assert watcher.replans >= 1
+        assert str(root / "lib" / "core") in watcher.watched()[1]
+        before = watcher.raw_events
+        await write_many(root / "lib" / "node_modules" / "dep", 1500)
+        probe = root / "lib" / "core" / "probe.py"
+        probe.write_text("x = 1\n")
+        assert await wait_for(lambda: probe in recorder.paths())
+        assert watcher.raw_events - before < 100
+        made = root / "lib" / "fresh" / "deep" / "new.py"  # a folder made under one watched alone
+        made.parent.mkdir(parents=True)
+        made.write_text("y = 2\n")
+        assert await wait_for(lambda: made in recorder.paths())
+        later = made.parent / "later.py"
+        later.write_text("z = 3\n")
+        assert await wait_for(lambda: later in recorder.paths())
+    finally:
+        await watcher.stop()
+
+
+async def test_what_the_watcher_remembers_per_file_stays_bounded(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import counterpoint.engine.watcher as watcher_module
+
+    monkeypatch.setattr(watcher_module, "REPORTED_LIMIT", 50)
+    recorder = Recorder()
+    watcher = WorkspaceWatcher(root, recorder)
+    await watcher.start()
+    try:
+        written = [root / "app" / "many" / f"f{i}.txt" for i in range(300)]
+        written[0].parent.mkdir()
+        for path in written:
+            path.write_text("x")
+        assert await wait_for(lambda: set(written) <= recorder.paths())
+        assert len(watcher._reported) <= 50
+    finally:
+        await watcher.stop()

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pathspec
@@ -35,14 +35,21 @@ def _read_gitignore(root: Path) -> list[str]:
         return []
 
 
+DIR_CACHE_LIMIT = 100_000
+"""Most folders whose verdict `IgnoreRules.dir_ignored` remembers (it starts over past this)."""
+
+
 class IgnoreRules:
     """Decides which paths under `root` the watcher ignores. Thread-safe; does blocking I/O."""
 
     def __init__(self, root: Path, extra_ignores: Sequence[str] = ()) -> None:
         self.root = root
+        self._root_str = str(root)
+        self._prefix = os.path.join(self._root_str, "")
         self._extra = list(extra_ignores)
         self._lock = threading.Lock()
         self._venv_dirs: dict[str, bool] = {}
+        self._dir_cache: dict[str, bool] = {}
         self._spec = self._build_spec()
 
     def _build_spec(self) -> pathspec.PathSpec:
@@ -53,11 +60,13 @@ class IgnoreRules:
         spec = self._build_spec()
         with self._lock:
             self._spec = spec
+            self._dir_cache.clear()
 
     def note_venv(self, directory: Path) -> None:
         """Record that `directory` is a virtual environment (its `pyvenv.cfg` just appeared)."""
         with self._lock:
             self._venv_dirs[str(directory)] = True
+            self._dir_cache.clear()
 
     def _is_venv(self, directory: str) -> bool:
         with self._lock:
@@ -65,20 +74,30 @@ class IgnoreRules:
         if known is None:
             known = os.path.isfile(os.path.join(directory, VENV_MARKER))
             with self._lock:
+                if len(self._venv_dirs) >= DIR_CACHE_LIMIT:
+                    self._venv_dirs = {k: v for k, v in self._venv_dirs.items() if v}
                 self._venv_dirs[directory] = known
         return known
 
+    def relative(self, path: str) -> str | None:
+        """`path` (absolute) relative to root with the OS separator; "" for root; None if outside."""
+        if path == self._root_str:
+            return ""
+        if not path.startswith(self._prefix):
+            return None
+        rel = path[len(self._prefix) :]
+        if os.sep + ".." + os.sep in os.sep + rel + os.sep:
+            return None
+        return rel
+
     def is_ignored(self, path: Path | str, *, is_dir: bool | None = None) -> bool:
         """Whether `path` (absolute, under root) is ignored. `is_dir=None` means: ask the disk."""
-        abs_path = str(path)
-        try:
-            rel = os.path.relpath(abs_path, self.root)
-        except ValueError:
+        abs_path = os.path.normpath(str(path))
+        rel = self.relative(abs_path)
+        if rel is None:
             return True
-        if rel == ".":
+        if rel == "":
             return False
-        if rel.startswith(".."):
-            return True
         parts = rel.split(os.sep)
         if any(part in IGNORED_DIR_NAMES for part in parts):
             return True
@@ -86,7 +105,7 @@ class IgnoreRules:
             is_dir = os.path.isdir(abs_path)
         # Each folder on the way (the path itself too when it is a folder) may be a venv.
         folders = parts if is_dir else parts[:-1]
-        current = str(self.root)
+        current = self._root_str
         for part in folders:
             current = os.path.join(current, part)
             if self._is_venv(current):
@@ -96,18 +115,89 @@ class IgnoreRules:
             spec = self._spec
         return spec.match_file(rel_posix + "/" if is_dir else rel_posix)
 
+    def child_dir_ignored(self, directory: str, name: str) -> bool:
+        """Whether folder `name` in `directory` (a folder known not to be ignored) is ignored by
+        name or by the gitignore patterns; whether it is a virtual environment is not asked."""
+        if name in IGNORED_DIR_NAMES:
+            return True
+        rel = self.relative(os.path.join(directory, name))
+        if rel is None:
+            return True
+        with self._lock:
+            spec = self._spec
+        return spec.match_file(rel.replace(os.sep, "/") + "/")
+
+    def dir_ignored(self, directory: str) -> bool:
+        """`is_ignored(directory, is_dir=True)`, remembered: the watcher's fast path per event."""
+        with self._lock:
+            known = self._dir_cache.get(directory)
+        if known is not None:
+            return known
+        parent = os.path.dirname(directory)
+        if parent != directory and len(parent) > len(self._root_str) and self.dir_ignored(parent):
+            known = True  # inside an ignored folder: no need to ask pathspec
+        else:
+            known = self.is_ignored(directory, is_dir=True)
+        with self._lock:
+            if len(self._dir_cache) >= DIR_CACHE_LIMIT:
+                self._dir_cache.clear()
+            self._dir_cache[directory] = known
+        return known
+
+    def file_ignored(self, directory: str, name: str) -> bool:
+        """Whether file `name` in `directory` is ignored, for a folder known not to be."""
+        if name in IGNORED_DIR_NAMES:
+            return True
+        rel = self.relative(os.path.join(directory, name))
+        if rel is None:
+            return True
+        with self._lock:
+            spec = self._spec
+        return spec.match_file(rel.replace(os.sep, "/"))
+
+    def walk(
+        self,
+        directory: Path | str,
+        *,
+        max_depth: int | None = None,
+        on_pruned: Callable[[str], None] | None = None,
+        check_files: bool = True,
+    ) -> Iterator[tuple[str, list[str]]]:
+        """(folder, names of its non-ignored files) for each non-ignored folder under `directory`
+        (itself included, `max_depth` levels down at most). Symlinked folders are not entered;
+        `on_pruned` is told of each ignored folder left out. With `check_files=False` the names
+        are every file's (the caller checks `file_ignored` on those it keeps). Blocking."""
+        top = os.path.normpath(str(directory))
+        if self.dir_ignored(top):
+            return
+        base_depth = top.count(os.sep)
+        for current, dirnames, filenames in os.walk(top):
+            depth = current.count(os.sep) - base_depth
+            keep: list[str] = []
+            for name in dirnames:
+                full = os.path.join(current, name)
+                if self.dir_ignored(full):
+                    if on_pruned is not None:
+                        on_pruned(full)
+                elif max_depth is None or depth < max_depth:
+                    keep.append(name)  # os.walk does not enter symlinked folders
+            dirnames[:] = keep
+            if check_files:
+                filenames = [name for name in filenames if not self.file_ignored(current, name)]
+            yield current, filenames
+
     def walk_files(self, directory: Path) -> list[Path]:
         """Every non-ignored regular file under `directory` (blocking; run it in a thread)."""
         found: list[Path] = []
-        for current, dirnames, filenames in os.walk(directory):
-            dirnames[:] = [d for d in dirnames if not self.is_ignored(os.path.join(current, d), is_dir=True)]
-            for name in filenames:
+        for current, names in self.walk(directory):
+            for name in names:
                 full = os.path.join(current, name)
-                if os.path.isfile(full) and not self.is_ignored(full, is_dir=False):
+                if os.path.isfile(full):
                     found.append(Path(full))
         return found
 
 
+_GLOB_META = re.compile(r"[*?\[]")
 _GLOB_TOKEN = re.compile(r"\*\*|\*|\?|\[[^\]]*\]|\[|[^*?\[]+")
 
 
@@ -160,6 +250,7 @@ class SignalMatcher:
 
     def __init__(self, spec_dir: Path, signals: dict[str, list[str]]) -> None:
         self.spec_dir = spec_dir.resolve()
+        self._globs = [glob for globs in signals.values() for glob in globs]
         self._patterns: list[tuple[str, re.Pattern[str]]] = [
             (name, glob_to_regex(glob)) for name, globs in signals.items() for glob in globs
         ]
@@ -186,3 +277,35 @@ class SignalMatcher:
     def matches_any(self, paths: Iterable[Path]) -> list[Path]:
         """The paths that match at least one signal glob."""
         return [path for path in paths if self.match(path)]
+
+    def matches_relative(self, rel: str) -> bool:
+        """Whether `rel` (POSIX, relative to the spec folder) matches at least one glob."""
+        return any(regex.fullmatch(rel) for _, regex in self._patterns)
+
+    def scan_targets(self) -> tuple[list[Path], list[tuple[Path, int | None]]]:
+        """Where files matching the globs can be: (files named by fully literal globs, and
+        (folder, how many levels below it) for the others: a glob's literal leading folders,
+        `None` levels when it holds `**`). Folders inside a `None` one are left out."""
+        files: set[Path] = set()
+        folders: dict[Path, int | None] = {}
+        for glob in self._globs:
+            segments = glob.split("/")
+            literal = 0
+            while literal < len(segments) and not _GLOB_META.search(segments[literal]):
+                literal += 1
+            if literal == len(segments):
+                files.add(self.spec_dir.joinpath(*segments))
+                continue
+            folder = self.spec_dir.joinpath(*segments[:literal])
+            rest = segments[literal:]
+            depth = None if "**" in rest else len(rest) - 1
+            if folder in folders:
+                old = folders[folder]
+                depth = None if old is None or depth is None else max(old, depth)
+            folders[folder] = depth
+        kept = {
+            folder: depth
+            for folder, depth in folders.items()
+            if not any(other in folder.parents and folders[other] is None for other in folders)
+        }
+        return sorted(files), sorted(kept.items())

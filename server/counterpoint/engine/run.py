@@ -369,7 +369,7 @@ class Run(Scheduling):
     async def _start_watching(self) -> None:
         if not self.options.watch:
             return
-        from counterpoint.engine.watcher import FileSignalSource
+        from counterpoint.engine.file_signals import FileSignalSource
 
         def fire_file(name: str, metadata: dict[str, Any]) -> None:
             self.fire(name, {**metadata, **self._file_signal_source(name, metadata)}, actor=None)
@@ -382,7 +382,8 @@ class Run(Scheduling):
             extra_ignores=self.options.watcher_ignores,
         )
         self.file_source.add_listener(self._on_changes)
-        await self.file_source.start()
+        # Only the stamp is awaited: agents needing nothing start while the watches are set up.
+        await self.file_source.begin()
 
     def _file_signal_source(self, name: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """Which agent a file signal comes from: the last agent that wrote its file through the

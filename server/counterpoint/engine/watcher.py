@@ -1,32 +1,31 @@
-"""Workspace watching while a run is live: file events in, spec signals out.
+"""Workspace watching while a run is live: file events in, batches of `FileChange` out.
 
-`WorkspaceWatcher` drives watchfiles' Rust notify backend (`RustNotify`) from threads of its own:
-one watch on the workspace root (not recursive) plus one recursive watch over the non-ignored
-top-level folders, and a new recursive watch for each top-level folder created during the run.
-Ignored trees (`node_modules`, `.venv`, ...) at the top level therefore never reach the Rust
-side, so a burst of thousands of files there cannot delay anything. Folders created during the
-run are rescanned, since inotify misses files written before the folder's own watch exists.
-
-`ContentTracker` remembers content hashes so a signal fires only for real content changes;
-`FileSignalSource` glues both to a spec's signal globs (`SignalMatcher`, in `ignore.py`).
+`WorkspaceWatcher` drives watchfiles' Rust notify backend (`RustNotify`) from threads of its own,
+on a *watch plan* (`plan_watches`) so that ignored trees (`node_modules`, `.venv`, gitignored
+`build/`, ...) never reach the Rust side, wherever they are nested: a folder holding an ignored
+folder somewhere below is watched alone (not recursively), and each folder below it free of
+ignored folders is watched recursively. Folders made during the run under a folder watched
+alone get a recursive watch of their own (one per batch of events) and are rescanned, since
+inotify misses files written before a folder's watch exists; an ignored folder appearing inside
+a recursive watch, a `.gitignore` change, or too many watches of their own lead to a new plan,
+made in the background and swapped in once active (the old watches run until then: nothing is
+missed). The per-event work for what is still ignored is a dictionary look-up on its folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from watchfiles._rust_notify import RustNotify
-
-from counterpoint.engine.ignore import IgnoreRules, SignalMatcher
+from counterpoint.engine.ignore import IGNORED_DIR_NAMES, IgnoreRules
+from counterpoint.engine.watch_plan import WatchLoop, WatchPlan, plan_watches
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,11 @@ _KIND_BY_CODE: dict[int, ChangeKind] = {1: "added", 2: "modified", 3: "deleted"}
 DEFAULT_STEP_MS = 5
 """Rust-side poll step: a lone change is delivered after 1-2 steps of quiet."""
 DEFAULT_DEBOUNCE_MS = 20
-"""Longest a batch is held while changes keep coming (e.g. a burst in a nested ignored folder)."""
+"""Longest a batch is held while changes keep coming."""
+MAX_OWN_WATCHES = 8
+"""Watches of their own (folders made in the run) before the plan is made again as one."""
+REPORTED_LIMIT = 20_000
+"""Files remembered as reported (for "added" once each); the oldest are forgotten past this."""
 
 
 @dataclass(frozen=True)
@@ -45,47 +48,6 @@ class FileChange:
 
     path: Path
     kind: ChangeKind
-
-
-class _WatchLoop:
-    """One `RustNotify` instance and the thread that drains it into the watcher."""
-
-    def __init__(self, watcher: WorkspaceWatcher, paths: list[str], *, recursive: bool, name: str) -> None:
-        self._watcher = watcher
-        self.paths = paths
-        self._stop = threading.Event()
-        # Watches are active once the constructor returns (events are buffered until watch()).
-        self._notify = RustNotify(paths, False, False, 50, recursive, True)
-        self._thread = threading.Thread(target=self._run, name=f"counterpoint-watch-{name}")
-        self._thread.daemon = True
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        watcher = self._watcher
-        try:
-            while not self._stop.is_set():
-                result = self._notify.watch(watcher.debounce_ms, watcher.step_ms, 0, self._stop)
-                if isinstance(result, str):
-                    continue  # "stop" (loop condition ends it), "signal" or "timeout"
-                watcher._process(result)
-        except Exception:
-            if not self._stop.is_set():
-                log.warning("watch on %s ended", self.paths, exc_info=True)
-        finally:
-            self._notify.close()
-
-    def discard(self) -> None:
-        """Release a loop that was never started."""
-        self._notify.close()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def join(self) -> None:
-        if self._thread.is_alive():
-            self._thread.join()
 
 
 class WorkspaceWatcher:
@@ -106,106 +68,157 @@ class WorkspaceWatcher:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
     ) -> None:
         self.root = Path(os.path.realpath(root))
+        self._root = str(self.root)
         self.rules = IgnoreRules(self.root, extra_ignores)
         self.step_ms = step_ms
         self.debounce_ms = debounce_ms
         self._on_changes = on_changes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
+        self._closed = False
         self._lock = threading.Lock()
-        self._watch_loops: list[_WatchLoop] = []
-        self._watched_top: set[str] = set()  # top-level folder names under a recursive watch
-        self._dedicated: dict[str, _WatchLoop] = {}  # watches added for folders made in the run
-        self._reported: set[str] = set()  # files reported as existing (for "added" once each)
+        self._loops: list[WatchLoop] = []
+        self._retired: list[WatchLoop] = []  # stopped, to be joined
+        self._generation = 0
+        self._flat: set[str] = set()  # folders watched alone
+        self._recursive: set[str] = set()  # folders watched with everything below
+        self._own = 0  # loops added for folders made in the run, since the last plan
+        self._replanning = False
+        self._replan_again = False
+        self._replans = 0
+        self._planner: threading.Thread | None = None
+        self._reported: dict[str, None] = {}  # insertion-ordered, bounded: REPORTED_LIMIT
+        self.raw_events = 0
+        """Raw events received from the Rust side (how much work the watcher was given)."""
+
+    @property
+    def replans(self) -> int:
+        """How many times the watch plan was made again during the run."""
+        return self._replans
+
+    def watched(self) -> tuple[set[str], set[str]]:
+        """(folders watched alone, folders watched recursively), for tests and benchmarks."""
+        with self._lock:
+            return set(self._flat), set(self._recursive)
 
     async def start(self) -> None:
-        """Start watching; returns once the watches are active."""
-        if self._running:
+        """Start watching; returns once the watches are active (at once after `stop`)."""
+        if self._running or self._closed:
             return
         self._loop = asyncio.get_running_loop()
         self._running = True
         try:
-            await asyncio.to_thread(self._start_blocking)
+            await asyncio.to_thread(lambda: self._install(plan_watches(self.rules, self._root), 0))
         except BaseException:
             await self.stop()
             raise
 
-    def _start_blocking(self) -> None:
-        root_loop = _WatchLoop(self, [str(self.root)], recursive=False, name="root")
+    def _install(self, plan: WatchPlan, generation: int) -> list[WatchLoop]:
+        """Make and start the loops of `plan`; those of older generations are returned (to stop)."""
+        made = [
+            WatchLoop(
+                self._process,
+                paths,
+                recursive=recursive,
+                name=name,
+                step_ms=self.step_ms,
+                debounce_ms=self.debounce_ms,
+                generation=generation,
+            )
+            for paths, recursive, name in (
+                (plan.flat, False, "flat"),
+                (plan.recursive, True, "tree"),
+            )
+            if paths
+        ]
         with self._lock:
-            self._watch_loops.append(root_loop)
-        top_dirs: list[str] = []
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False) and not self.rules.is_ignored(entry.path, is_dir=True):
-                    top_dirs.append(entry.path)
-        if top_dirs:
-            tree_loop = _WatchLoop(self, top_dirs, recursive=True, name="tree")
-            with self._lock:
-                self._watch_loops.append(tree_loop)
-                self._watched_top.update(os.path.basename(d) for d in top_dirs)
-        for watch_loop in list(self._watch_loops):
-            watch_loop.start()
-        log.debug("watching %s (%d top-level folders)", self.root, len(top_dirs))
+            if not self._running:
+                for watch_loop in made:
+                    watch_loop.discard()
+                return []
+            else:
+                old = [w for w in self._loops if w.generation < generation]
+                keep = [w for w in self._loops if w.generation >= generation]
+                self._loops = made + keep
+                self._flat = set(plan.flat)
+                self._recursive = set(plan.recursive).union(*(w.paths for w in keep if w.recursive))
+                self._own = len(keep)
+                for watch_loop in made:
+                    watch_loop.start()
+        log.debug("watching %s: %d alone, %d recursive", self._root, len(plan.flat), len(plan.recursive))
+        return old
 
     async def stop(self) -> None:
         """Stop watching and join the watch threads. Safe to call more than once."""
-        self._running = False
         with self._lock:
-            loops, self._watch_loops = self._watch_loops, []
-            self._dedicated.clear()
+            self._running = False
+            self._closed = True
+            loops, self._loops = self._loops + self._retired, []
+            self._retired = []
+            planner = self._planner
         for watch_loop in loops:
             watch_loop.request_stop()
-        if loops:
 
-            def join_all() -> None:
-                for watch_loop in loops:
-                    watch_loop.join()
+        def join_all() -> None:
+            for watch_loop in loops:
+                watch_loop.join()
+            if planner is not None:
+                planner.join()
 
-            await asyncio.to_thread(join_all)
+        await asyncio.to_thread(join_all)
 
     # ---- worker-thread side -------------------------------------------------------------
 
     def _process(self, raw: set[tuple[int, str]]) -> None:
         """Turn one raw batch into FileChanges (runs in a watch thread; may block)."""
+        self.raw_events += len(raw)
+        rules = self.rules
         codes_by_path: dict[str, set[int]] = {}
         for code, path in raw:
+            parent = os.path.dirname(path)
+            if parent != path and rules.dir_ignored(parent):
+                continue  # inside an ignored folder: one look-up, no disk access
             codes_by_path.setdefault(path, set()).add(code)
-        root = str(self.root)
         changes: list[FileChange] = []
         new_dirs: list[str] = []
+        replan = False
         for path, codes in codes_by_path.items():
-            if path == root:
+            if path == self._root:
                 continue
             kind = self._collapse(path, codes)
             parent, name = os.path.split(path)
-            if parent == root and name == ".gitignore":
-                self.rules.reload_gitignore()
+            if parent == self._root and name == ".gitignore":
+                rules.reload_gitignore()
+                replan = True
             if name == "pyvenv.cfg" and kind != "deleted":
-                self.rules.note_venv(Path(parent))
+                rules.note_venv(Path(parent))
+                replan = True
             if kind == "deleted":
-                if parent == root:
-                    self._forget_top_dir(name)
-                if not self.rules.is_ignored(path, is_dir=False):
+                self._forget_dir(path)
+                if not rules.is_ignored(path, is_dir=False):
                     with self._lock:
-                        self._reported.discard(path)
+                        self._reported.pop(path, None)
                     changes.append(FileChange(Path(path), "deleted"))
                 continue
             is_dir = os.path.isdir(path)
-            if self.rules.is_ignored(path, is_dir=is_dir):
-                continue
             if is_dir:
-                if kind == "added":
+                if rules.dir_ignored(path):
+                    replan = replan or (kind == "added" and self._in_recursive(parent))
+                elif kind == "added":
                     new_dirs.append(path)
+                continue
+            if name in IGNORED_DIR_NAMES or rules.is_ignored(path, is_dir=False):
                 continue
             with self._lock:
                 if kind == "added" and path in self._reported:
                     kind = "modified"
-                self._reported.add(path)
+                self._remember(path)
             changes.append(FileChange(Path(path), kind))
         self._deliver(changes)
-        for directory in new_dirs:
-            self._on_new_dir(directory)
+        if new_dirs:
+            replan = self._on_new_dirs(new_dirs) or replan
+        if replan:
+            self._request_replan()
 
     @staticmethod
     def _collapse(path: str, codes: set[int]) -> ChangeKind:
@@ -216,47 +229,140 @@ class WorkspaceWatcher:
             return "deleted"
         return "added" if 1 in codes else "modified"
 
-    def _forget_top_dir(self, name: str) -> None:
-        with self._lock:
-            self._watched_top.discard(name)
-            dedicated = self._dedicated.pop(name, None)
-        if dedicated is not None:
-            dedicated.request_stop()
+    def _remember(self, path: str) -> None:
+        """Note `path` as reported (lock held); the oldest are forgotten past REPORTED_LIMIT."""
+        reported = self._reported
+        reported.pop(path, None)
+        reported[path] = None
+        if len(reported) > REPORTED_LIMIT:
+            del reported[next(iter(reported))]
 
-    def _on_new_dir(self, directory: str) -> None:
-        """Watch a new top-level folder, then rescan the new folder for files the watch missed."""
-        parent, name = os.path.split(directory)
-        if parent == str(self.root):
-            with self._lock:
-                needs_watch = self._running and name not in self._watched_top
-                if needs_watch:
-                    self._watched_top.add(name)
-            if needs_watch:
-                try:
-                    watch_loop = _WatchLoop(self, [directory], recursive=True, name=name)
-                except (OSError, RuntimeError):
-                    log.debug("folder %s vanished before it could be watched", directory)
-                    with self._lock:
-                        self._watched_top.discard(name)
-                    return
+    def _in_recursive(self, directory: str) -> bool:
+        """Whether `directory` is under (or is) a folder watched recursively."""
+        with self._lock:
+            recursive = self._recursive
+            current = directory
+            while len(current) >= len(self._root):
+                if current in recursive:
+                    return True
+                parent = os.path.dirname(current)
+                if parent == current:
+                    break
+                current = parent
+        return False
+
+    def _forget_dir(self, path: str) -> None:
+        """A folder was deleted: it (and what was below) is no longer watched; a folder made
+        again there gets a watch anew. Its own loop, if any, is stopped."""
+        prefix = os.path.join(path, "")
+        with self._lock:
+            if path not in self._flat and path not in self._recursive:
+                return
+            self._flat = {d for d in self._flat if d != path and not d.startswith(prefix)}
+            self._recursive = {d for d in self._recursive if d != path and not d.startswith(prefix)}
+            own = [w for w in self._loops if w.own and w.paths == [path]]
+            self._loops = [w for w in self._loops if w not in own]
+            self._retired.extend(own)
+        for watch_loop in own:
+            watch_loop.request_stop()
+
+    def _on_new_dirs(self, directories: list[str]) -> bool:
+        """Watch the new folders not covered yet (one recursive loop), then rescan each of them
+        for files the watches missed. True when the plan should be made again."""
+        replan = False
+        with self._lock:
+            running = self._running
+            uncovered = [d for d in directories if running and not self._covered(d)]
+        uncovered = [d for d in uncovered if not any(d.startswith(os.path.join(o, "")) for o in uncovered)]
+        if uncovered:
+            try:
+                watch_loop = WatchLoop(
+                    self._process,
+                    uncovered,
+                    recursive=True,
+                    name="new",
+                    step_ms=self.step_ms,
+                    debounce_ms=self.debounce_ms,
+                    generation=self._generation,
+                    own=True,
+                )
+            except (OSError, RuntimeError):
+                log.debug("new folders vanished before they could be watched: %s", uncovered)
+                watch_loop = None
+            if watch_loop is not None:
                 with self._lock:
                     running = self._running
                     if running:
-                        self._watch_loops.append(watch_loop)
-                        self._dedicated[name] = watch_loop
+                        self._loops.append(watch_loop)
+                        self._recursive.update(uncovered)
+                        self._own += 1
+                        replan = self._own > MAX_OWN_WATCHES
                         watch_loop.start()
                 if not running:
                     watch_loop.discard()
-                    return
+                    return False
         found: list[FileChange] = []
-        for file in self.rules.walk_files(Path(directory)):
-            key = str(file)
-            with self._lock:
-                if key in self._reported:
-                    continue
-                self._reported.add(key)
-            found.append(FileChange(file, "added"))
+        for directory in directories:
+            pruned: list[str] = []
+            for current, names in self.rules.walk(directory, on_pruned=pruned.append):
+                for name in names:
+                    key = os.path.join(current, name)
+                    if not os.path.isfile(key):
+                        continue
+                    with self._lock:
+                        if key in self._reported:
+                            continue
+                        self._remember(key)
+                    found.append(FileChange(Path(key), "added"))
+            replan = replan or (bool(pruned) and self._in_recursive(directory))
         self._deliver(found)
+        return replan
+
+    def _covered(self, directory: str) -> bool:
+        """Whether a watch already covers `directory` (lock held)."""
+        if directory in self._flat:
+            return True
+        current = directory
+        while len(current) > len(self._root):
+            if current in self._recursive:
+                return True
+            current = os.path.dirname(current)
+        return False
+
+    def _request_replan(self) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            if self._replanning:
+                self._replan_again = True
+                return
+            self._replanning = True
+            self._planner = threading.Thread(target=self._replan, name="counterpoint-watch-plan", daemon=True)
+            self._planner.start()
+
+    def _replan(self) -> None:
+        """Make the plan again and swap it in (background thread); old watches stop once the
+        new ones are active, so no change falls between them."""
+        try:
+            while True:
+                with self._lock:
+                    self._replan_again = False
+                    self._generation += 1
+                    generation = self._generation
+                old = self._install(plan_watches(self.rules, self._root), generation)
+                for watch_loop in old:
+                    watch_loop.request_stop()
+                with self._lock:
+                    self._retired = [w for w in self._retired if w.alive] + old
+                self._replans += 1
+                with self._lock:
+                    if not self._replan_again or not self._running:
+                        self._replanning = False
+                        return
+        except Exception:
+            log.warning("making the watch plan again failed", exc_info=True)
+            with self._lock:
+                self._replanning = False
 
     def _deliver(self, changes: list[FileChange]) -> None:
         loop = self._loop
@@ -272,140 +378,3 @@ class WorkspaceWatcher:
             self._on_changes(changes)
         except Exception:
             log.exception("on_changes callback failed")
-
-
-def _digest(path: Path) -> bytes | None:
-    """BLAKE2b of the file's bytes, or None when it is not a readable file."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "blake2b").digest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
-        return None
-
-
-class ContentTracker:
-    """Remembers a hash of each tracked file so only real content changes count."""
-
-    def __init__(self) -> None:
-        self._digests: dict[Path, bytes] = {}
-
-    async def prime(self, paths: Iterable[Path]) -> None:
-        """Record the current content of `paths` (files existing when the run starts)."""
-        paths = list(paths)
-
-        def hash_all() -> dict[Path, bytes]:
-            return {p: d for p in paths if (d := _digest(p)) is not None}
-
-        self._digests.update(await asyncio.to_thread(hash_all))
-
-    async def changed(self, path: Path) -> bool:
-        """True if `path` now exists with content different from what was last seen."""
-        digest = await asyncio.to_thread(_digest, path)
-        if digest is None:
-            self._digests.pop(path, None)
-            return False
-        previous = self._digests.get(path)
-        self._digests[path] = digest
-        return previous != digest
-
-    def forget(self, path: Path) -> None:
-        """Drop what is known about `path` (it was deleted)."""
-        self._digests.pop(path, None)
-
-
-class FileSignalSource:
-    """Fires spec signals from file events: `fire(name, {"path": ..., "kind": ...})`.
-
-    `path` in the metadata is relative to the workspace root, POSIX style. A signal fires once
-    per distinct content of a matching file (created, or changed to different bytes).
-    """
-
-    def __init__(
-        self,
-        root: Path,
-        spec_dir: Path,
-        signals: dict[str, list[str]],
-        fire: Callable[[str, dict[str, Any]], None],
-        extra_ignores: Sequence[str] = (),
-    ) -> None:
-        self.matcher = SignalMatcher(spec_dir, signals)
-        self.tracker = ContentTracker()
-        self.watcher = WorkspaceWatcher(root, self._on_changes, extra_ignores=extra_ignores)
-        self._fire = fire
-        self._listeners: list[Callable[[list[FileChange]], None]] = []
-        self._queue: asyncio.Queue[list[FileChange]] = asyncio.Queue()
-        self._consumer: asyncio.Task[None] | None = None
-        self._batches = 0
-        self._queued = 0
-        self._handled = 0
-
-    def add_listener(self, callback: Callable[[list[FileChange]], None]) -> None:
-        """Also hand every raw batch of changes to `callback` (on the event loop thread)."""
-        self._listeners.append(callback)
-
-    async def start(self) -> None:
-        """Prime content hashes of existing matching files, then start watching."""
-        spec_dir = self.matcher.spec_dir
-        if self.matcher.signal_names and spec_dir.is_dir():
-            existing = await asyncio.to_thread(self.watcher.rules.walk_files, spec_dir)
-            await self.tracker.prime(self.matcher.matches_any(existing))
-        self._consumer = asyncio.create_task(self._consume(), name="counterpoint-file-signals")
-        try:
-            await self.watcher.start()
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        """Stop watching and firing. Safe to call more than once."""
-        await self.watcher.stop()
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
-
-    async def settle(self, quiet: float = 0.15, limit: float = 10.0) -> None:
-        """Wait until every change seen has fired its signals and no change came for ``quiet``
-        seconds (a file written just now may still be on its way from the OS), at most ``limit``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        while loop.time() < deadline:
-            seen = self._batches
-            await asyncio.sleep(quiet)
-            if self._batches == seen and self._handled == self._queued:
-                return
-
-    def _on_changes(self, changes: list[FileChange]) -> None:
-        self._batches += 1
-        for listener in self._listeners:
-            try:
-                listener(changes)
-            except Exception:
-                log.exception("file change listener failed")
-        relevant: list[FileChange] = []
-        for change in changes:
-            if change.kind == "deleted":
-                self.tracker.forget(change.path)
-            elif self.matcher.match(change.path):
-                relevant.append(change)
-        if relevant:
-            self._queued += 1
-            self._queue.put_nowait(relevant)
-
-    async def _consume(self) -> None:
-        root = self.watcher.root
-        while True:
-            batch = await self._queue.get()
-            try:
-                for change in batch:
-                    if not await self.tracker.changed(change.path):
-                        continue
-                    rel = change.path.relative_to(root).as_posix()
-                    for name in self.matcher.match(change.path):
-                        try:
-                            self._fire(name, {"path": rel, "kind": change.kind})
-                        except Exception:
-                            log.exception("firing signal %s failed", name)
-            finally:
-                self._handled += 1
