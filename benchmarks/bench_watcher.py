@@ -6,7 +6,13 @@ sample writes `app/probe.txt` and times until the callback reports it. Bursts ar
 separate process that keeps creating files (in batches of `--burst-files` per folder) in an
 ignored folder while the samples are taken: `node_modules/` at the top level, or `app/build/`
 (a nested, gitignored folder, whose events do reach the Rust side). For comparison the same
-is measured with watchfiles' `awatch` on its defaults. Prints a table and one JSON line.
+is measured with watchfiles' `awatch` on its defaults.
+
+Start-up (`--startup-files 50000,500000`, files in folders of 25): in a repository of that size
+with one signal glob, the time from `FileSignalSource.begin` to ready (watches active, catch-up
+scan done) against a bare recursive `RustNotify` watch of the same tree (ratio; target < 2), and
+in a real run (`Engine`) the time from the run's start to `agent_started` of an agent that needs
+nothing (target: as with no signals, whatever the size). Prints tables and one JSON line.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from counterpoint.engine.file_signals import FileSignalSource
 from counterpoint.engine.watcher import (
     DEFAULT_DEBOUNCE_MS,
     DEFAULT_STEP_MS,
@@ -218,6 +225,88 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def make_repository(root: Path, files: int, per_folder: int = 25) -> None:
+    """`files` files in folders of `per_folder`, 50 folders per package, plus a spec."""
+    (root / ".git").mkdir(parents=True)
+    for index in range(files):
+        folder = root / "src" / f"pkg{index // (per_folder * 50)}" / f"mod{index // per_folder}"
+        if index % per_folder == 0:
+            folder.mkdir(parents=True)
+        (folder / f"f{index % per_folder}.py").write_text("x = 1\n")
+    (root / "think.jsonl").write_text(json.dumps({"action": "think", "seconds": 0.01}) + "\n")
+    agents = "## first\nrunner: replay\ntranscript: think.jsonl\n- needs nothing\n"
+    for name, signals in (("signals", "signals:\n  schema_ready: app/schema.py\n"), ("none", "")):
+        (root / f"{name}.agents.md").write_text(f"---\nfeature: Start\n{signals}---\n# Start\n\n{agents}")
+
+
+async def first_agent_start(root: Path, spec_name: str) -> float:
+    """Seconds from the run's start to `agent_started` of its agent needing nothing."""
+    from counterpoint.engine.engine import Engine, read_spec
+    from counterpoint.engine.run import RunOptions
+
+    spec = await read_spec(root / spec_name)
+    engine = await Engine.open(root)
+    try:
+        run = engine.create_run(spec, RunOptions())
+        started: list[float] = []
+        unsubscribe = engine.log.subscribe(
+            lambda event: started.append(time.perf_counter()) if event.type == "agent_started" else None
+        )
+        began = time.perf_counter()
+        await engine.execute(run)
+        unsubscribe()
+    finally:
+        await engine.aclose()
+    return started[0] - began
+
+
+async def startup(files: int, repeats: int) -> dict[str, Any]:
+    """Watcher ready vs a bare recursive watch, and the first agent's start, at `files` files."""
+    from watchfiles._rust_notify import RustNotify
+
+    with tempfile.TemporaryDirectory(prefix="cp-bench-start-") as tmp:
+        root = Path(tmp).resolve()
+        await asyncio.to_thread(make_repository, root, files)
+        ratios: list[float] = []
+        bare_s: list[float] = []
+        ready_s: list[float] = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            notify = await asyncio.to_thread(RustNotify, [str(root)], False, False, 50, True, True)
+            bare = time.perf_counter() - began
+            notify.close()
+            source = FileSignalSource(root, root, {"schema_ready": ["app/schema.py"]}, lambda n, m: None)
+            began = time.perf_counter()
+            await source.begin()
+            await source.ready()
+            ready = time.perf_counter() - began
+            await source.stop()
+            bare_s.append(bare)
+            ready_s.append(ready)
+            ratios.append(ready / bare)
+        await first_agent_start(root, "none.agents.md")  # warm-up: imports, first database
+        with_signals = statistics.median(
+            [await first_agent_start(root, "signals.agents.md") for _ in range(repeats)]
+        )
+        without = statistics.median([await first_agent_start(root, "none.agents.md") for _ in range(repeats)])
+    return {
+        "files": files,
+        "bare_watch_s": round(statistics.median(bare_s), 3),
+        "ready_s": round(statistics.median(ready_s), 3),
+        "ready_vs_bare": round(statistics.median(ratios), 2),
+        "first_agent_s_with_signal": round(with_signals, 3),
+        "first_agent_s_no_signals": round(without, 3),
+    }
+
+
+def print_startup(rows: list[dict[str, Any]]) -> None:
+    print("start-up (targets: ready / bare watch < 2; first agent as fast with a signal as without)")
+    columns = list(rows[0]) if rows else []
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join(str(row[c]) for c in columns))
+
+
 def print_table(results: dict[str, Any], args: argparse.Namespace) -> None:
     """A human table (rich if available)."""
     title = (
@@ -270,14 +359,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--burst-files", type=int, default=10_000, help="files per burst folder")
     parser.add_argument("--step", type=int, default=DEFAULT_STEP_MS)
     parser.add_argument("--debounce", type=int, default=DEFAULT_DEBOUNCE_MS)
+    parser.add_argument(
+        "--startup-files", default="50000,500000", help="repository sizes for start-up ('' skips it)"
+    )
+    parser.add_argument("--startup-repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    results = asyncio.run(run_all(args))
-    print_table(results, args)
+    results = asyncio.run(run_all(args)) if args.samples > 0 else {}
+    if results:
+        print_table(results, args)
+    sizes = [int(n) for n in args.startup_files.split(",") if n.strip()]
+    startups = [asyncio.run(startup(n, args.startup_repeats)) for n in sizes]
+    if startups:
+        print_startup(startups)
     output = {
         "benchmark": "watcher",
         "step_ms": args.step,
         "debounce_ms": args.debounce,
         "results": results,
+        "startup": startups,
     }
     print(json.dumps(output))
     return output
