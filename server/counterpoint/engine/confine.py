@@ -36,12 +36,12 @@ STATE_NAME = ".counterpoint"
 REFUSED = "agents may not read or write it"
 
 
-def is_git_dir(folder: Path) -> bool:
+def is_git_dir(folder: str | Path) -> bool:
     """Whether ``folder`` looks like a git directory (what git itself checks, roughly)."""
     return (
-        os.path.isfile(folder / "HEAD")
-        and os.path.isdir(folder / "objects")
-        and os.path.isdir(folder / "refs")
+        os.path.isfile(os.path.join(folder, "HEAD"))
+        and os.path.isdir(os.path.join(folder, "objects"))
+        and os.path.isdir(os.path.join(folder, "refs"))
     )
 
 
@@ -82,11 +82,15 @@ class Machinery:
             or any(folder.is_relative_to(config) for config in self.configs)
         )
 
-    def skip_file(self, file: Path) -> bool:
-        """Whether a walk should leave ``file`` out (its folder already passed `skip_dir`)."""
-        if file.name in (GIT_NAME, STATE_NAME):
+    def skip_file(self, folder: str, name: str) -> bool:
+        """Whether a walk should leave out the file ``name`` of ``folder`` (which passed `skip_dir`).
+
+        Strings, not `Path`: called for every file of a listing or search.
+        """
+        if name in (GIT_NAME, STATE_NAME):
             return True
+        file = os.path.join(folder, name)
         if not os.path.islink(file):
             return False
         target = Path(os.path.realpath(file))
-        return not target.is_relative_to(self.root) or self.refusal(target, file.name) is not None
+        return not target.is_relative_to(self.root) or self.refusal(target, name) is not None

@@ -87,6 +87,12 @@ class WorkspaceTools:
     async def _resolve(self, path: str) -> Path:
         return await asyncio.to_thread(self.resolve, path)
 
+    def _existing_file(self, path: str) -> Path:
+        target = self.resolve(path)
+        if not target.is_file():
+            raise ToolError(f"no such file: {path}")
+        return target
+
     def _skip_dir(self, folder: Path) -> bool:
         return folder.name in IGNORED_DIRS or self.machinery.skip_dir(folder)
 
@@ -129,9 +135,7 @@ class WorkspaceTools:
 
     async def read_file(self, actor: str, path: str) -> str:
         async def run() -> str:
-            target = await self._resolve(path)
-            if not await asyncio.to_thread(target.is_file):
-                raise ToolError(f"no such file: {path}")
+            target = await asyncio.to_thread(self._existing_file, path)
             async with aiofiles.open(target, "rb") as fh:
                 data = await fh.read(MAX_READ_BYTES + 1)
             if len(data) > MAX_READ_BYTES:
@@ -151,7 +155,7 @@ class WorkspaceTools:
                 here = Path(dirpath)
                 dirnames[:] = sorted(d for d in dirnames if not self._skip_dir(here / d))
                 for name in sorted(filenames):
-                    if self.machinery.skip_file(here / name):
+                    if self.machinery.skip_file(dirpath, name):
                         continue
                     rel = self.relative(Path(dirpath) / name)
                     if pattern is None or fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(name, pattern):
@@ -178,7 +182,7 @@ class WorkspaceTools:
                     here = Path(dirpath)
                     dirnames[:] = sorted(d for d in dirnames if not self._skip_dir(here / d))
                     files.extend(
-                        here / f for f in sorted(filenames) if not self.machinery.skip_file(here / f)
+                        here / f for f in sorted(filenames) if not self.machinery.skip_file(dirpath, f)
                     )
             for file in files:
                 try:
@@ -218,9 +222,7 @@ class WorkspaceTools:
 
     async def edit_file(self, actor: str, path: str, search: str, replace: str) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            target = await self._resolve(path)
-            if not await asyncio.to_thread(target.is_file):
-                raise ToolError(f"no such file: {path}")
+            target = await asyncio.to_thread(self._existing_file, path)
             try:
                 async with aiofiles.open(target, encoding="utf-8") as fh:
                     content = await fh.read()
