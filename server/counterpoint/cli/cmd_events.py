@@ -12,7 +12,7 @@ from counterpoint_protocol.events import Event
 
 from counterpoint.cli.common import fail
 from counterpoint.engine.engine import db_path, find_workspace_root
-from counterpoint.engine.eventlog import last_run_id, query_events
+from counterpoint.engine.eventlog import EventLogError, last_run_id, query_events_salvaging
 
 
 def format_event(event: Event) -> str:
@@ -32,31 +32,48 @@ def handle(args: argparse.Namespace) -> int:
     path = workspace_db(args.workspace.resolve())
     if path is None:
         return fail(f"no event log under {args.workspace} (run a spec first)")
+    try:
+        return _print_events(path, args)
+    except EventLogError as exc:
+        return fail(str(exc))
+    except BrokenPipeError:
+        return 0
+
+
+def _print_events(path: Path, args: argparse.Namespace) -> int:
     run_id: str | None = None if args.run == "all" else args.run
     if run_id == "last":
         run_id = last_run_id(path)
         if run_id is None:
             return fail("no runs yet")
     last = 0
-    try:
-        while True:
-            events = query_events(path, run_id, args.type, last, 10_000, args.actor)
-            for event in events:
-                line = (
-                    json.dumps(event.model_dump(), ensure_ascii=False) if args.json else format_event(event)
-                )
-                sys.stdout.write(line + "\n")
-                last = event.id
-            sys.stdout.flush()
-            if not args.follow:
-                if not events and last == 0 and run_id is not None:
-                    return 0
-                if len(events) < 10_000:
-                    return 0
-                continue
-            if any(e.type == "run_finished" for e in events) and run_id is not None:
-                return 0
-            if not events:
-                time.sleep(0.2)
-    except BrokenPipeError:
-        return 0
+    shown = 0
+    damage: EventLogError | None = None
+    while True:
+        events, found = query_events_salvaging(path, run_id, args.type, last, 10_000, args.actor)
+        damage = damage or found
+        for event in events:
+            line = json.dumps(event.model_dump(), ensure_ascii=False) if args.json else format_event(event)
+            sys.stdout.write(line + "\n")
+            last = event.id
+        shown += len(events)
+        sys.stdout.flush()
+        if not args.follow:
+            if len(events) < 10_000:
+                break
+            continue
+        if any(e.type == "run_finished" for e in events) and run_id is not None:
+            break
+        if not events:
+            time.sleep(0.2)
+    if damage is not None:
+        return fail(damaged_message(path, shown), 1)
+    return 0
+
+
+def damaged_message(path: Path, shown: int) -> str:
+    """The one line for a log that is partly unreadable."""
+    return (
+        f"{path} is damaged: only the {shown} events still readable were shown; "
+        f"move the file aside to start a new log (`sqlite3 {path} .recover` may save more)"
+    )

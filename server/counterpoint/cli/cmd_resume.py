@@ -14,6 +14,7 @@ from counterpoint.cli.cmd_events import workspace_db
 from counterpoint.cli.cmd_run import drive, make_options
 from counterpoint.cli.common import fail
 from counterpoint.engine.engine import Engine, RunRefused
+from counterpoint.engine.eventlog_schema import EventLogError
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -24,7 +25,10 @@ def handle(args: argparse.Namespace) -> int:
     path = workspace_db(args.workspace.resolve())
     if path is None:
         return fail(f"no event log under {args.workspace} (run a spec first)")
-    return asyncio.run(_resume(path.parent.parent, args))
+    try:
+        return asyncio.run(_resume(path.parent.parent, args))
+    except EventLogError as exc:  # the log cannot be read or cannot record the run
+        return fail(str(exc))
 
 
 async def _resume(root: Path, args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.cli.live import LiveView
 from counterpoint.engine.engine import Engine, RunRefused, find_workspace_root, read_spec
+from counterpoint.engine.eventlog_schema import EventLogError
 from counterpoint.engine.report import render_markdown
 from counterpoint.engine.run import Run
 from counterpoint.engine.run_options import GateAnswer, RunOptions
@@ -31,7 +32,10 @@ def handle(args: argparse.Namespace) -> int:
         return fail("--max-parallel must be at least 1")
     if args.speed <= 0:
         return fail("--speed must be positive")
-    return asyncio.run(_run(args))
+    try:
+        return asyncio.run(_run(args))
+    except EventLogError as exc:  # the log cannot record a run: nothing was started
+        return fail(str(exc))
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -111,6 +115,11 @@ async def drive(engine: Engine, run: Run, *, quiet: bool) -> int:
         report: dict[str, Any] = await task
     except asyncio.CancelledError:
         report = await engine.write_report(run.run_id)
+    except (EventLogError, OSError) as exc:  # the log failed mid-run, or the report could not be saved
+        failure = engine.log.failure or exc
+        if isinstance(failure, EventLogError):
+            return fail(log_failure(failure, run, engine.log.lost), 1)
+        return fail(f"could not save the report of run {run.run_id}: {exc}", 1)
     finally:
         view.stop()
         unsubscribe()
@@ -118,6 +127,13 @@ async def drive(engine: Engine, run: Run, *, quiet: bool) -> int:
         loop.remove_signal_handler(signal.SIGTERM)
     sys.stdout.write(render_markdown(report))
     sys.stdout.write(f"\nReport: {display_path(report['files']['html'])}\n")
+    if engine.log.failure is not None:
+        return fail(log_failure(engine.log.failure, run, engine.log.lost), 1)
     if run.result_status == "cancelled":
         return 130
     return 0 if run.result_status == "succeeded" else 1
+
+
+def log_failure(error: EventLogError, run: Run, lost: int) -> str:
+    """The one line for a run stopped because its events could not be recorded."""
+    return f"{error} (run {run.run_id} was stopped: {lost} events could not be recorded)"

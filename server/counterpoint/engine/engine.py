@@ -62,6 +62,13 @@ class Engine:
         """Spec locks taken by `ensure_no_live_run`, by spec path (as given and resolved)."""
         self._locks: dict[str, SpecLock] = {}
         """The spec lock each run holds, by run id, released when the run ends."""
+        event_log.on_failure(self._log_failed)
+
+    def _log_failed(self, error: Exception) -> None:
+        """The log cannot record any more (a full disk): stop the runs rather than lose their events."""
+        for run in self.live_runs():
+            log.info("stopping run %s: %s", run.run_id, error)
+            run.cancel()
 
     @classmethod
     async def open(cls, root: Path) -> Engine:
@@ -234,25 +241,7 @@ class Engine:
     async def write_report(self, run_id: str) -> dict[str, Any]:
         events = await self.log.query(run_id)
         report = build_report(events)
-        folder = self.root / STATE_DIR / "runs" / run_id
-        from counterpoint.engine.report_html import render_html
-
-        html = render_html(report)
-        markdown = render_markdown(report)
-
-        def write() -> None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
-            (folder / "report.md").write_text(markdown)
-            (folder / "report.html").write_text(html)
-
-        await asyncio.to_thread(write)
-        report["files"] = {
-            "json": str(folder / "report.json"),
-            "md": str(folder / "report.md"),
-            "html": str(folder / "report.html"),
-        }
-        return report
+        return await asyncio.to_thread(save_report, self.root, run_id, report)
 
     async def aclose(self) -> None:
         for run in self.live_runs():
@@ -263,6 +252,25 @@ class Engine:
         self._claims.clear()
         self._locks.clear()
         await self.log.close()
+
+
+def save_report(root: Path, run_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Write the report's JSON, Markdown and HTML under the run's folder (blocking); adds ``files``."""
+    from counterpoint.engine.report_html import render_html
+
+    folder = root / STATE_DIR / "runs" / run_id
+    html = render_html(report)
+    markdown = render_markdown(report)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (folder / "report.md").write_text(markdown)
+    (folder / "report.html").write_text(html)
+    report["files"] = {
+        "json": str(folder / "report.json"),
+        "md": str(folder / "report.md"),
+        "html": str(folder / "report.html"),
+    }
+    return report
 
 
 def _resolved(path: str | Path) -> Path:

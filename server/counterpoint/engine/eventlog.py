@@ -6,6 +6,12 @@ future and tells subscribers, in id order, on the loop's thread. An event that
 `append` reported is committed to the WAL; with ``synchronous=NORMAL`` it
 survives the death of the process (kill -9) — only a power cut or kernel crash
 could lose the last transactions, which is the trade SQLite documents for WAL.
+
+Opening checks the file (`eventlog_schema`: schema version and migrations, one clear
+`EventLogError` per failure) and commits a write, so a log that cannot record a run fails before
+the run starts. A write that fails later (a full disk) fails the appends waiting on it, sets
+`failure` and tells `on_failure` listeners once: the engine stops its runs and the faces show
+the one-line error. Reading lives in `eventlog_read`.
 """
 
 from __future__ import annotations
@@ -17,71 +23,44 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
+from counterpoint.engine.eventlog_read import (
+    RunRecord,
+    last_run_id,
+    list_running_runs,
+    list_runs,
+    query_events,
+    query_events_salvaging,
+    row_to_event,
+)
+from counterpoint.engine.eventlog_schema import SCHEMA, EventLogError, connect, explain, prepare
 from counterpoint.engine.redact import Redactor, default_redactor
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    actor TEXT,
-    action TEXT,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    timestamp TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run_type ON events (run_id, type, id);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL DEFAULT 'running',
-    pid INTEGER
-);
-"""
-
 Subscriber = Callable[[Event], None]
+FailureListener = Callable[[EventLogError], None]
 _Row = tuple[str, str, str | None, str | None, str, str]
 _STOP = object()
 MAX_BATCH = 5000
 
-
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
-def row_to_event(row: tuple[Any, ...]) -> Event:
-    return Event(
-        id=row[0],
-        run_id=row[1],
-        type=row[2],
-        actor=row[3],
-        action=row[4],
-        metadata=json.loads(row[5]),
-        timestamp=row[6],
-    )
-
-
-@dataclass
-class RunRecord:
-    run_id: str
-    spec: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    pid: int | None
+__all__ = [
+    "SCHEMA",
+    "EventLog",
+    "EventLogError",
+    "RunRecord",
+    "connect",
+    "last_run_id",
+    "list_running_runs",
+    "list_runs",
+    "query_events",
+    "query_events_salvaging",
+    "row_to_event",
+]
 
 
 class EventLog:
@@ -96,6 +75,11 @@ class EventLog:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.appended = 0
+        self.failure: EventLogError | None = None
+        """The first write failure, once one happened (the log keeps trying later writes)."""
+        self.lost = 0
+        """Events that could not be recorded."""
+        self._failure_listeners: list[FailureListener] = []
 
     @classmethod
     async def open(cls, path: Path, redactor: Redactor | None = None) -> EventLog:
@@ -107,12 +91,16 @@ class EventLog:
         return self
 
     def _init_db(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.path)
+        """Create, check, upgrade and test-write the log; `EventLogError` when it is unusable."""
         try:
-            conn.executescript(SCHEMA)
-        finally:
-            conn.close()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect(self.path, write=False)  # no change to the file before it is checked
+            try:
+                prepare(conn, self.path)
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(exc, self.path) from exc
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -164,7 +152,11 @@ class EventLog:
         return await self.append_nowait(run_id, type, actor, action, metadata)
 
     def _writer(self) -> None:
-        conn = connect(self.path)
+        try:
+            conn = connect(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            conn = None
+            self._failed(explain(exc, self.path), 0)
         try:
             while True:
                 item = self._queue.get()
@@ -184,14 +176,17 @@ class EventLog:
                         item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                if batch:
+                if batch and conn is not None:
                     self._write_batch(conn, batch)
+                elif batch:
+                    self._fail_batch(batch, self.failure or EventLogError(f"{self.path}: not open"))
                 for barrier in barriers:
                     self._release(barrier)
                 if stop:
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _release(self, barrier: _Barrier) -> None:
         loop = self._loop
@@ -225,17 +220,52 @@ class EventLog:
                 )
                 events.append((future, event))
         except BaseException as exc:  # the whole batch failed: report it to every waiter
-            log.exception("event log write failed")
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            events = [(item[1], exc) for item in batch]
+            self._fail_batch(batch, explain(exc, self.path))
+            return
         if self._loop is not None and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._deliver, events)
             except RuntimeError:  # loop closed meanwhile
                 pass
+
+    def _fail_batch(self, batch: list[Any], error: EventLogError) -> None:
+        self._failed(error, len(batch))
+        failed: list[tuple[asyncio.Future[Event] | None, Event | BaseException]] = [
+            (item[1], error) for item in batch if item[1] is not None
+        ]
+        if failed and self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._deliver, failed)
+            except RuntimeError:
+                pass
+
+    def _failed(self, error: EventLogError, count: int) -> None:
+        """Note a write failure (any thread); listeners hear of the first one, on the loop."""
+        self.lost += count
+        if self.failure is not None:
+            return
+        self.failure = error
+        log.info("event log write failed: %s", error)
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._tell_failure, error)
+            except RuntimeError:
+                pass
+
+    def _tell_failure(self, error: EventLogError) -> None:
+        for listener in list(self._failure_listeners):
+            try:
+                listener(error)
+            except Exception:
+                log.exception("event log failure listener failed")
+
+    def on_failure(self, listener: FailureListener) -> None:
+        """Call ``listener(error)`` on the loop when a write first fails (the run cannot be recorded)."""
+        self._failure_listeners.append(listener)
 
     def _deliver(self, events: list[tuple[asyncio.Future[Event] | None, Event | BaseException]]) -> None:
         for future, result in events:
@@ -282,6 +312,7 @@ class EventLog:
     # -- runs table --------------------------------------------------------------------------
 
     async def record_run(self, run_id: str, spec: str, pid: int) -> None:
+        """Record a run as running; raises `EventLogError` (before any agent starts) on failure."""
         await asyncio.to_thread(
             self._exec,
             "INSERT OR REPLACE INTO runs (run_id, spec, started_at, status, pid) VALUES (?, ?, ?, 'running', ?)",
@@ -289,22 +320,29 @@ class EventLog:
         )
 
     async def finish_run(self, run_id: str, status: str) -> None:
-        await asyncio.to_thread(
-            self._exec,
-            "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
-            (utc_timestamp(), status, run_id),
-        )
+        """Record how a run ended; a failure is noted (`failure`), not raised: the run is over."""
+        try:
+            await asyncio.to_thread(
+                self._exec,
+                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
+                (utc_timestamp(), status, run_id),
+            )
+        except EventLogError as exc:
+            self._failed(exc, 1)
 
     async def running_runs(self) -> list[RunRecord]:
         """Runs the table says are running, of any process (stale rows of dead processes included)."""
         return await asyncio.to_thread(list_running_runs, self.path)
 
     def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
-        conn = connect(self.path)
         try:
-            conn.execute(sql, params)
-        finally:
-            conn.close()
+            conn = connect(self.path)
+            try:
+                conn.execute(sql, params)
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(exc, self.path) from exc
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -331,62 +369,3 @@ class _Barrier:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def query_events(
-    path: Path,
-    run_id: str | None = None,
-    type: str | None = None,
-    after_id: int = 0,
-    limit: int | None = None,
-    actor: str | None = None,
-) -> list[Event]:
-    """Read events (blocking; call from a thread in async code)."""
-    clauses, params = ["id > ?"], [after_id]
-    if run_id is not None:
-        clauses.append("run_id = ?")
-        params.append(run_id)  # type: ignore[arg-type]
-    if type is not None:
-        clauses.append("type = ?")
-        params.append(type)  # type: ignore[arg-type]
-    if actor is not None:
-        clauses.append("actor = ?")
-        params.append(actor)  # type: ignore[arg-type]
-    sql = "SELECT id, run_id, type, actor, action, metadata, timestamp FROM events WHERE "
-    sql += " AND ".join(clauses) + " ORDER BY id"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    conn = connect(path)
-    try:
-        return [row_to_event(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-def list_runs(path: Path, limit: int = 50) -> list[RunRecord]:
-    conn = connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT run_id, spec, started_at, finished_at, status, pid FROM runs"
-            " ORDER BY started_at DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-    finally:
-        conn.close()
-    return [RunRecord(*row) for row in rows]
-
-
-def list_running_runs(path: Path) -> list[RunRecord]:
-    conn = connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT run_id, spec, started_at, finished_at, status, pid FROM runs WHERE status = 'running'"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [RunRecord(*row) for row in rows]
-
-
-def last_run_id(path: Path) -> str | None:
-    runs = list_runs(path, 1)
-    return runs[0].run_id if runs else None
