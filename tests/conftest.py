@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,26 @@ def copy_example(dest: Path) -> Path:
     (dest / ".counterpoint").mkdir(exist_ok=True)
     subprocess.run(["git", "init", "-q", str(dest)], check=True)
     return dest / SPEC_NAME
+
+
+def backend_waits_for_the_first_test_report(spec: Path) -> None:
+    """Make "found early" a matter of ordering in a copy of the example, not of a busy machine's clock.
+
+    The example's backend reviews its work for a few seconds after its mutations exist; on a loaded
+    machine the `tests` check (a pytest subprocess) may take longer than that to report. Here the
+    check writes its JUnit report where the watcher sees it (a file signal, ``tests_reported``) and
+    the backend ends its review only after that signal: the finding is made while a builder works.
+    """
+    text = spec.read_text()
+    assert ".counterpoint/junit.xml" in text
+    text = text.replace(".counterpoint/junit.xml", "reports/junit.xml")
+    text = text.replace("signals:", 'signals:\n  tests_reported: "reports/junit.xml"', 1)
+    spec.write_text(text)
+    transcript = spec.parent / "transcripts" / "backend.jsonl"
+    steps = [json.loads(line) for line in transcript.read_text().splitlines() if line.strip()]
+    emitted = next(i for i, step in enumerate(steps) if step.get("signal") == "mutations_ready")
+    steps.insert(emitted + 1, {"action": "wait", "signal": "tests_reported", "timeout": 120})
+    transcript.write_text("".join(json.dumps(step) + "\n" for step in steps))
 
 
 @pytest.fixture

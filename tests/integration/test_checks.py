@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_example
+from tests.conftest import backend_waits_for_the_first_test_report, copy_example
 from tests.integration.helpers import (
     assert_alternate,
     edit,
@@ -410,6 +410,7 @@ command: cp "$COUNTERPOINT_TASK_FILE" task_copy.md
 @pytest.mark.usefixtures("trusted")
 async def test_example_reports_the_issue_found_early_and_fixed(tmp_path: Path) -> None:
     spec = copy_example(tmp_path / "course-enrollment")
+    backend_waits_for_the_first_test_report(spec)
     result = await run_spec(spec, speed=2.0)
     assert result.status == "succeeded", result.report["agents"]
     integration = result.report["integration"]

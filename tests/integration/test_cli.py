@@ -19,7 +19,7 @@ import psutil
 import pytest
 from counterpoint.engine.eventlog import query_events
 
-from tests.conftest import copy_example
+from tests.conftest import backend_waits_for_the_first_test_report, copy_example
 
 EVENT_KEYS = {"id", "run_id", "type", "actor", "action", "metadata", "timestamp"}
 
@@ -166,34 +166,17 @@ def test_run_of_a_missing_file_says_so(tmp_path: Path, config: Path) -> None:
 # -- run the example, then look at it -----------------------------------------------------------
 
 
-def _backend_waits_for_the_first_test_report(spec: Path) -> None:
-    text = spec.read_text()
-    assert ".counterpoint/junit.xml" in text
-    text = text.replace(".counterpoint/junit.xml", "reports/junit.xml")
-    text = text.replace("signals:", 'signals:\n  tests_reported: "reports/junit.xml"', 1)
-    spec.write_text(text)
-    transcript = spec.parent / "transcripts" / "backend.jsonl"
-    steps = [json.loads(line) for line in transcript.read_text().splitlines() if line.strip()]
-    emitted = next(i for i, step in enumerate(steps) if step.get("signal") == "mutations_ready")
-    steps.insert(emitted + 1, {"action": "wait", "signal": "tests_reported", "timeout": 120})
-    transcript.write_text("".join(json.dumps(step) + "\n" for step in steps))
-
-
 @pytest.fixture(scope="module")
 def example_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Path, Path, subprocess.CompletedProcess[str]]]:
     """The example, run once for this module: (workspace, user config, finished process).
 
-    The example's backend reviews its work for a few seconds after its mutations exist; on a busy
-    machine the `tests` check (a pytest subprocess) may need longer than that to report. So that
-    "found early" is proved by ordering rather than by a race with the clock, this copy's backend
-    ends its review only once the check's JUnit report exists (a file signal it waits on): the
-    finding is then made while a builder still works, however loaded the machine is.
+    "Found early" is proved by ordering (see `backend_waits_for_the_first_test_report`).
     """
     config = tmp_path_factory.mktemp("xdg")
     spec = copy_example(tmp_path_factory.mktemp("run") / "course-enrollment")
-    _backend_waits_for_the_first_test_report(spec)
+    backend_waits_for_the_first_test_report(spec)
     result = cli("run", "--trust", "--speed", "2", spec.name, cwd=spec.parent, config=config, timeout=90)
     yield spec.parent, config, result
 
