@@ -10,6 +10,7 @@ often say why they failed only there. The SDK is imported lazily; the process an
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import deque
 from collections.abc import Callable
@@ -254,6 +255,16 @@ class CounterpointClient:
 
     # -- permissions -----------------------------------------------------------------------------
 
+    def _refused(self, paths: list[str]) -> list[str]:
+        """The paths the workspace tools refuse (outside it, or in its machinery); stats: a thread's work."""
+        refused = []
+        for path in paths:
+            try:
+                self.ctx.tools.resolve(path)
+            except ToolError:
+                refused.append(path)
+        return refused
+
     async def request_permission(
         self, session_id: str, tool_call: Any, options: list[PermissionOption], **kwargs: Any
     ) -> Any:
@@ -266,12 +277,7 @@ class CounterpointClient:
         title = tool_call.title or seen.title or tool_call.tool_call_id
         kind = tool_call.kind or seen.kind
         paths = _paths_of(tool_call.locations, tool_call.raw_input) or seen.paths
-        outside = []
-        for path in paths:
-            try:
-                self.ctx.tools.resolve(path)
-            except ToolError:
-                outside.append(path)
+        outside = await asyncio.to_thread(self._refused, paths)
         if self.cancelling:
             decision = PermissionDecision(None, "cancelled", "the turn is being cancelled")
         else:

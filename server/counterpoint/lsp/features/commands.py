@@ -185,7 +185,12 @@ def register(server: CounterpointServer) -> None:
 
     @command(Commands.TRUST)
     async def trust(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint.engine.consent import remember_trusted
+        from counterpoint.engine.consent import (
+            inside_workspace,
+            remember_trusted,
+            trust_file,
+            writable_by_agents_note,
+        )
         from counterpoint.engine.engine import find_workspace_root
 
         raw = args[0] if args else {}
@@ -194,8 +199,13 @@ def register(server: CounterpointServer) -> None:
             raise JsonRpcInvalidParams(
                 f'{Commands.TRUST}: needs {{"uri": <a file or folder of the workspace>}}'
             )
-        root = find_workspace_root(spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x")
-        remember_trusted(root)
+        start = spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x"
+        root = await asyncio.to_thread(find_workspace_root, start)
+        if inside_workspace(trust_file(), root):
+            # An allowlist that the workspace's agents could write is never honoured: say so
+            # rather than write an approval that would be ignored.
+            raise JsonRpcInvalidRequest(f"{Commands.TRUST}: {writable_by_agents_note(trust_file(), root)}")
+        await asyncio.to_thread(remember_trusted, root)
         return {"trusted": str(root)}
 
 
