@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from counterpoint_protocol.methods import Commands
@@ -11,6 +13,7 @@ from pytest_lsp import LanguageClient
 
 from tests.conftest import SPEC_NAME
 from tests.lsp.helpers import execute, get
+from tests.reliability.raw_lsp import RawServer, frame, request
 
 
 @pytest.mark.parametrize(
@@ -19,6 +22,11 @@ from tests.lsp.helpers import execute, get
         (Commands.RUN, {"uri": 42}, "uri"),
         (Commands.RUN, {"uri": "file:///nope/x.agents.md"}, "no such file"),
         (Commands.RUN, {"uri": "file:///etc/passwd"}, "not a *.agents.md spec"),
+        (Commands.RUN, {"uri": "http://example.com/x.agents.md"}, "not a file: URI"),
+        (Commands.RUN, {"uri": "untitled:Untitled-1.agents.md"}, "not a file: URI"),
+        (Commands.RUN, {"uri": "vscode-remote://ssh-remote+h/x.agents.md"}, "not a file: URI"),
+        (Commands.TRUST, {"uri": "http://example.com/x.agents.md"}, "not a file: URI"),
+        (Commands.TRUST, {"uri": "https://example.com/folder"}, "not a file: URI"),
         (Commands.RUN, {"uri": "SPEC", "agents": ["ghost"]}, "no such agent: ghost"),
         (Commands.RUN, {"uri": "SPEC", "bogus": 1}, "bogus"),
         (Commands.CANCEL, {"runId": "no-such-run"}, "no such run"),
@@ -39,6 +47,7 @@ async def test_bad_commands_get_errors(
     with pytest.raises(JsonRpcException) as info:
         await execute(client, command, argument)
     assert expected in str(info.value)
+    assert info.value.code in (-32602, -32600), info.value  # InvalidParams/Request, not InternalError
     # Still alive and answering.
     status = await execute(client, Commands.STATUS, {})
     assert get(status, "runs") == []
@@ -48,3 +57,47 @@ async def test_wrong_argument_shapes(client: LanguageClient) -> None:
     with pytest.raises(JsonRpcException, match="one object argument"):
         await execute(client, Commands.RUN, ["a", "list"])  # type: ignore[arg-type]
     assert get(await execute(client, Commands.STATUS), "runs") == []
+
+
+REFUSED_SPECS = {
+    "errors.agents.md": "---\nrunner: bogus\n---\n# Errors\n\n## a\n- do it\n",
+    "live.agents.md": "---\nrunner: replay\n---\n# Live\n\n## slow\ntranscript: slow.jsonl\n- wait\n",
+}
+
+
+def test_refused_runs_log_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A refused run is the client's business: one clear log line each, no traceback."""
+    (tmp_path / ".git").mkdir()
+    for name, text in REFUSED_SPECS.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "slow.jsonl").write_text(json.dumps({"action": "think", "seconds": 120}) + "\n")
+    server = RawServer(tmp_path)
+    try:
+        server.initialize()
+
+        def run(request_id: int, name: str) -> dict[str, Any]:
+            arguments = [{"uri": (tmp_path / name).as_uri()}]
+            server.send(
+                frame(
+                    request(
+                        request_id,
+                        "workspace/executeCommand",
+                        {"command": Commands.RUN, "arguments": arguments},
+                    )
+                )
+            )
+            [reply] = server.replies(1)
+            assert reply["id"] == request_id, reply
+            return reply
+
+        assert run(2, "errors.agents.md")["error"]["code"] == -32600
+        assert "result" in run(3, "live.agents.md")
+        refused = run(4, "live.agents.md")
+        assert refused["error"]["code"] == -32600, refused
+        server.wait_for_log(f"{Commands.RUN} refused: the spec has errors")
+        server.wait_for_log(f"{Commands.RUN} refused: .*live")
+        log = server.stderr()
+        assert "Traceback" not in log, log
+        assert len([line for line in log.splitlines() if "refused" in line]) == 2, log
+    finally:
+        server.close()

@@ -3,7 +3,8 @@
 pygls logs and drops a request whose params do not fit the method's types, a request that is
 not JSON-RPC 2.0, and any request after ``shutdown``: the editor would then wait for a reply
 forever. Here each gets an error reply (InvalidParams / InvalidRequest), as JSON-RPC and LSP
-ask, and the server goes on.
+ask, and the server goes on. An error a handler raises on purpose is answered without the
+traceback pygls would log.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ class CounterpointProtocol(LanguageServerProtocol):
             if _is_request(data):
                 self._send_response(data["id"], error=JsonRpcInternalError(str(exc)).to_response_error())
             raise
+
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        # A JSON-RPC error raised by a handler is an answer (a refused run, bad params), not a
+        # crash: the handler logs its one line; pygls would add a full traceback.
+        if not future.cancelled() and isinstance(exc := future.exception(), JsonRpcException):
+            self._request_futures.pop(msg_id, None)
+            log.debug("request %s answered with error %s: %s", msg_id, exc.code, exc.message)
+            self._send_response(msg_id, error=exc.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, dict):  # no "jsonrpc" member: not a JSON-RPC 2.0 message

@@ -134,10 +134,17 @@ def is_spec_uri(uri: str) -> bool:
     return uri.endswith(SPEC_SUFFIX)
 
 
+class NotAFileUri(ValueError):
+    """A uri the server cannot read (http:, untitled:, a remote one): only local files are run."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"not a file: URI: {uri[:200]} (only files on this machine)")
+
+
 def spec_path(uri: str) -> Path:
-    path = to_fs_path(uri)
+    path = to_fs_path(uri) if uri[:5].lower() == "file:" else None
     if path is None:
-        raise ValueError(f"not a file URI: {uri}")
+        raise NotAFileUri(uri)
     return Path(path)
 
 

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from counterpoint_protocol.methods import Commands
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 
-from counterpoint.lsp.server import CounterpointServer, is_spec_uri, spec_path
+from counterpoint.lsp.server import CounterpointServer, NotAFileUri, is_spec_uri, spec_path
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -58,7 +58,14 @@ def register(server: CounterpointServer) -> None:
                 try:
                     return await fn(ls, *args)
                 except (RunRefused, EventLogError) as exc:  # one clear line, never a crash
+                    log.warning("%s refused: %s", name, exc)
                     raise JsonRpcInvalidRequest(str(exc)) from exc
+                except NotAFileUri as exc:
+                    log.warning("%s refused: %s", name, exc)
+                    raise JsonRpcInvalidParams(f"{name}: {exc}") from exc
+                except JsonRpcException as exc:
+                    log.warning("%s refused: %s", name, exc)
+                    raise
 
             server.command(name)(handler)
             return fn
