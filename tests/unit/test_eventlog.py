@@ -218,3 +218,25 @@ async def test_secrets_are_redacted(db: Path, monkeypatch: pytest.MonkeyPatch) -
     assert event.metadata["count"] == 3
     stored = repr(raw_rows(db))
     assert secret not in stored and token not in stored and "short" not in stored
+
+
+def test_the_redaction_prefilter_never_skips_a_secret() -> None:
+    import random
+
+    from counterpoint.engine import redact
+
+    # Every top-level alternative of the secret pattern starts with a marker the prefilter tests.
+    alternatives = redact._SECRET_VALUE.pattern[1:-1].split("|")
+    assert all(any(m in alt for m in redact._VALUE_MARKERS) for alt in alternatives)
+    samples = [
+        "sk-" + "a" * 20,
+        "ghp_" + "b" * 24,
+        "xoxb-" + "c" * 12,
+        "AKIA" + "D" * 16,
+        "Bearer " + "e" * 20,
+    ]
+    rng = random.Random(5)
+    redactor = Redactor()
+    for _ in range(500):
+        text = "".join(rng.choice(["plain ", "gh", "sk", "-", "x", *samples]) for _ in range(6))
+        assert redactor.text(text) == redact._SECRET_VALUE.sub(redact.REDACTED, text)

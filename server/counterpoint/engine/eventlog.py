@@ -17,7 +17,6 @@ the one-line error. Reading lives in `eventlog_read`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import sqlite3
@@ -28,6 +27,7 @@ from typing import Any
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
+from counterpoint.engine.eventlog_fast import encode, new_event, redact_metadata, stamp
 from counterpoint.engine.eventlog_read import (
     RunRecord,
     last_run_id,
@@ -70,7 +70,7 @@ class EventLog:
         self.path = path
         self.redactor = redactor or default_redactor()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -109,10 +109,10 @@ class EventLog:
     ) -> tuple[_Row, dict[str, Any]]:
         if self._closed or self._loop is None:
             raise RuntimeError("event log is closed")
-        meta = self.redactor.data(metadata) if metadata else {}
+        meta = redact_metadata(self.redactor, metadata) if metadata else {}
         if action is not None:
             action = self.redactor.text(action)
-        return (run_id, str(type), actor, action, json.dumps(meta, default=str), utc_timestamp()), meta
+        return (run_id, str(type), actor, action, encode(meta) if meta else "{}", stamp()), meta
 
     def emit(
         self,
@@ -209,16 +209,9 @@ class EventLog:
             conn.execute("COMMIT")
             first = last - len(batch) + 1
             for offset, (row, future, meta) in enumerate(batch):
-                event = Event.model_construct(
-                    id=first + offset,
-                    run_id=row[0],
-                    type=row[1],
-                    actor=row[2],
-                    action=row[3],
-                    metadata=meta,
-                    timestamp=row[5],
+                events.append(
+                    (future, new_event(first + offset, row[0], row[1], row[2], row[3], meta, row[5]))
                 )
-                events.append((future, event))
         except BaseException as exc:  # the whole batch failed: report it to every waiter
             try:
                 conn.execute("ROLLBACK")
@@ -276,7 +269,7 @@ class EventLog:
             self.appended += 1
             if future is not None and not future.done():
                 future.set_result(result)
-            for subscriber in list(self._subscribers):
+            for subscriber in self._subscribers:  # a tuple, replaced (not changed) on (un)subscribe
                 try:
                     subscriber(result)
                 except Exception:
@@ -284,11 +277,13 @@ class EventLog:
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber(event)` on the loop for every committed event; returns unsubscribe."""
-        self._subscribers.append(subscriber)
+        self._subscribers = (*self._subscribers, subscriber)
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+                rest = list(self._subscribers)
+                rest.remove(subscriber)
+                self._subscribers = tuple(rest)
 
         return unsubscribe
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from counterpoint_protocol.events import Event
 
+from counterpoint.engine.eventlog_fast import new_event
 from counterpoint.engine.eventlog_schema import EventLogError, connect, explain, version
 
 _COLUMNS = "id, run_id, type, actor, action, metadata, timestamp"
@@ -27,8 +28,6 @@ _EMPTY = "{}"
 MAX_CACHED = 4
 """Connections a thread keeps open (to the logs it read last)."""
 _local = threading.local()
-_new_event = Event.__new__
-_set = object.__setattr__
 
 
 @dataclass
@@ -42,29 +41,11 @@ class RunRecord:
 
 
 def row_to_event(row: tuple[Any, ...]) -> Event:
-    """An `Event` from a stored row, built like ``model_construct`` without its per-field work."""
-    event = _new_event(Event)
+    """An `Event` from a stored row (``{}`` metadata, the common case, is not parsed)."""
     metadata = row[5]
-    _set(
-        event,
-        "__dict__",
-        {
-            "id": row[0],
-            "run_id": row[1],
-            "type": row[2],
-            "actor": row[3],
-            "action": row[4],
-            "metadata": {} if metadata == _EMPTY else json.loads(metadata),
-            "timestamp": row[6],
-        },
+    return new_event(
+        row[0], row[1], row[2], row[3], row[4], {} if metadata == _EMPTY else json.loads(metadata), row[6]
     )
-    _set(event, "__pydantic_fields_set__", _FIELDS)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
-
-
-_FIELDS = set(Event.model_fields)
 
 
 def reader(path: Path) -> sqlite3.Connection | None:
