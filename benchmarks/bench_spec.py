@@ -1,7 +1,7 @@
 """Benchmark: ``parse+validate`` (what ``counterpoint check`` and the language server run) on big specs.
 
 Run with `python -m benchmarks spec [--lines 100000] [--agents 50000] [--one-line-mb 10]
-[--yaml-mb 1]`.
+[--hub 5000] [--yaml-mb 1]`.
 
 Shapes (each built in memory; files are not checked, so only the parser and the
 validator are timed):
@@ -11,6 +11,8 @@ validator are timed):
   scaling ratio t(100k)/t(10k) (linear ~ 10, quadratic ~ 100);
 - agents: ``--agents`` small agents in a needs/emits chain, one in ten with a
   misspelt need (a did-you-mean per finding) or an unknown setting;
+- hub: ``--hub`` builders emitting one signal and needing another, as many reviewers
+  the other way round (needers x emitters dependencies, every need on a cycle);
 - one-line: a ``## heading`` line of ``--one-line-mb`` MB (words and long runs of blanks);
 - yaml: a front matter of ``--yaml-mb`` MB (signals, defaults, checks).
 
@@ -66,6 +68,18 @@ def agents_spec(agents: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def hub_spec(agents: int) -> str:
+    """``agents`` builders that all emit ``built`` and need ``reviewed``, and as many
+    reviewers that need ``built`` and emit ``reviewed``: every need closes a cycle, and
+    each builder waits for every reviewer (needers x emitters dependencies)."""
+    out = ["# Hub"]
+    for i in range(agents):
+        out += [f"## build{i}", "emits: built", "needs: reviewed", f"Build part {i}."]
+    for i in range(agents):
+        out += [f"## review{i}", "emits: reviewed", "needs: built", f"Review part {i}."]
+    return "\n".join(out) + "\n"
+
+
 def one_line_spec(size: int) -> str:
     """One heading line of ``size`` characters: words and runs of blanks, no line break."""
     chunk = "word " * 20 + " \t" * 200 + "x"
@@ -101,6 +115,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks spec")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--agents", type=int, default=50_000)
+    parser.add_argument("--hub", type=int, default=5_000)
     parser.add_argument("--one-line-mb", type=float, default=10.0)
     parser.add_argument("--yaml-mb", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=2)
@@ -109,6 +124,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         "lines/10": lines_spec(args.lines // 10),
         "lines": lines_spec(args.lines),
         "agents": agents_spec(args.agents),
+        "hub": hub_spec(args.hub),
         "one-line": one_line_spec(int(args.one_line_mb * 1_000_000)),
         "yaml": yaml_spec(int(args.yaml_mb * 1_000_000)),
     }

@@ -11,16 +11,23 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pytest
+from counterpoint.engine import spec_graph
+from counterpoint.engine.spec_graph import SignalGraph, dependency_cycles
 from counterpoint.engine.spec_parser import parse_spec
 from counterpoint.engine.spec_validate import load_spec
 from counterpoint.engine.spec_values import Speller, did_you_mean
+from counterpoint_protocol.spec import Spec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from benchmarks.bench_spec import agents_spec, lines_spec
+from benchmarks.bench_spec import agents_spec, hub_spec, lines_spec
 
 PATH = Path("/project/big.agents.md")
 LINEAR_BOUND = 12.0
@@ -114,3 +121,107 @@ def test_the_speller_gives_did_you_mean_hints() -> None:
     for _ in range(40):  # 40 lookups of 400 names: within the budget, so exact
         word = "".join(rng.choice("abcs_-0123x") for _ in range(rng.randint(0, 10)))
         assert speller.hint(word) == did_you_mean(word, names), word
+
+
+# -- the dependency graph: signal nodes, not needers x emitters edges ----------------
+
+
+def test_many_emitters_and_many_needers_of_one_signal_take_linear_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # n builders emit 'built' and need 'reviewed', n reviewers the other way round: every
+    # need closes a cycle, and an agent-to-agent graph has n * n edges. Without the
+    # floor of the walks' budget, small sizes show how it grows past the floor.
+    monkeypatch.setattr(spec_graph, "_WALK_FLOOR", 0)
+    assert growth(hub_spec, 40) < LINEAR_BOUND
+    monkeypatch.undo()
+    spec = load_spec(hub_spec(320), PATH, check_files=False)
+    cycles = [d.message for d in spec.diagnostics if d.code == "dependency-cycle"]
+    assert len(cycles) == 640
+    assert "dependency cycle: review319 -> build0 -> review319" in cycles
+
+
+def test_the_graph_has_a_node_per_signal_and_an_edge_per_need_or_emit() -> None:
+    small, large = (SignalGraph(parse_spec(hub_spec(n), PATH)) for n in (40, 320))
+    # n builders + n reviewers + 2 signals; each agent needs one signal and emits one
+    assert (small.node_count, small.edge_count) == (82, 160)
+    assert (large.node_count, large.edge_count) == (642, 1280)
+
+
+def reference_cycles(spec: Spec) -> list[tuple[str, str, str, str]]:
+    """The cycles as named on the graph of agent-to-agent edges (needers x emitters):
+    the previous implementation, kept as the oracle for the signal-node graph."""
+    names = {agent.name for agent in spec.agents if agent.name}
+    emitters: dict[str, set[str]] = {}
+    for agent in spec.agents:
+        for signal in agent.settings.emits:
+            emitters.setdefault(signal, set()).add(agent.name)
+
+    def targets(need: str) -> set[str]:
+        found = {need} if need in names else set()
+        return found | (emitters.get(need, set()) if need not in spec.signals else set())
+
+    firsts = {agent.name: agent for agent in reversed(spec.agents) if agent.name}
+    graph = {name: sorted(set().union(*map(targets, firsts[name].settings.needs))) for name in firsts}
+
+    def reach(start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    def shortest(start: str, goal: str) -> list[str]:
+        previous: dict[str, str | None] = {start: None}
+        queue = deque([start])
+        while True:
+            node = queue.popleft()
+            if node == goal:
+                path = [node]
+                while (step := previous[path[-1]]) is not None:
+                    path.append(step)
+                return path[::-1]
+            for nxt in graph.get(node, ()):
+                if nxt not in previous:
+                    previous[nxt] = node
+                    queue.append(nxt)
+
+    found = []
+    for name, agent in firsts.items():
+        for need in agent.settings.needs:
+            if need == name:
+                continue
+            if name in targets(need):
+                text = f"agent '{name}' needs '{need}', which it emits itself (dependency cycle: {name} -> {name})"
+                found.append((name, need, "self-dependency", text))
+                continue
+            for target in sorted(targets(need)):
+                if name in reach(target):
+                    cycle = " -> ".join([name, *shortest(target, name)])
+                    found.append((name, need, "dependency-cycle", f"dependency cycle: {cycle}"))
+                    break
+    return found
+
+
+@st.composite
+def tangled_spec(draw: st.DrawFn) -> str:
+    """Agents that need and emit a few of a handful of names; some signals have globs."""
+    words = ["a", "b", "c", "d", "e", "s", "t", "u", ""]
+    agents = draw(st.lists(st.sampled_from(words), min_size=1, max_size=8))
+    globbed = draw(st.lists(st.sampled_from(["s", "t", "a"]), max_size=2, unique=True))
+    out = ["---", "signals:", *[f"  {g}: 'out/{g}.txt'" for g in globbed], "---"]
+    for name in agents:
+        needs = draw(st.lists(st.sampled_from(words[:-1]), max_size=3))
+        emits = draw(st.lists(st.sampled_from(words[:-1]), max_size=3))
+        out += [f"## {name}", f"needs: {', '.join(needs)}", f"emits: {', '.join(emits)}", "Do it."]
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tangled_spec())
+def test_cycles_on_signal_nodes_are_named_as_on_agent_edges(text: str) -> None:
+    spec = parse_spec(text, PATH)
+    found = [(agent.name, need, code, message) for agent, need, code, message in dependency_cycles(spec)]
+    assert found == reference_cycles(spec)

@@ -1,18 +1,25 @@
 """The dependency graph of a spec's agents, and the cycles in it.
 
-`agent_dependencies` is the graph the scheduler, the code lenses and the
-validator use; `dependency_cycles` finds each ``needs`` entry that closes a
-cycle (strongly connected components, then a shortest path to name the cycle).
+`SignalGraph` is the graph the validator walks: a node per agent and one per
+signal that agents emit (and no glob fires), an edge from an agent to each agent
+it needs by name and to each such signal it needs, and from a signal to each of
+its emitters. A signal emitted by thousands of agents and needed by thousands
+more so takes needers + emitters edges, not needers x emitters.
+`dependency_cycles` finds each ``needs`` entry that closes a cycle (strongly
+connected components, then a shortest path to name the cycle).
+`agent_dependencies` is the agent-to-agent view the code lenses show.
 
-The work stays linear in the spec: successors are sorted once, the walks that
-name cycles share a budget (past it a cycle is named by its two ends), and a
-long cycle is shown by its first and last agents and its length.
+The work stays linear in the spec: successors are sorted once, a walk expands a
+signal once, the walks that name cycles share a budget (past it a cycle is named
+by its two ends), and a long cycle is shown by its first and last agents and its
+length.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from counterpoint_protocol.spec import AgentSpec, Spec
 
@@ -22,63 +29,9 @@ _WALK_PER_AGENT = 20
 _SHOWN = 6
 """A cycle of more agents is shown by its first and last few."""
 
-
-def agent_dependencies(spec: Spec) -> dict[str, set[str]]:
-    """Agent name -> the agents it directly depends on.
-
-    Needing an agent's name depends on that agent; needing a signal depends on
-    every agent that emits it, unless the signal has a glob in ``signals`` (a
-    file can fire it, so no agent has to run first). A duplicate agent name
-    counts once, with its first section.
-    """
-    names = {agent.name for agent in spec.agents if agent.name}
-    emitters = signal_emitters(spec)
-    dependencies: dict[str, set[str]] = {}
-    for agent in spec.agents:
-        if agent.name and agent.name not in dependencies:
-            targets: set[str] = set()
-            for need in agent.settings.needs:
-                targets |= need_targets(spec, need, names, emitters)
-            dependencies[agent.name] = targets
-    return dependencies
-
-
-def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
-    """``(agent, need, code, message)`` for each need that closes a dependency cycle.
-
-    An agent that needs its own name is left out (the validator reports that as
-    a self-dependency); needing a signal the agent emits itself is a
-    ``self-dependency``, any other cycle a ``dependency-cycle``. A duplicate
-    agent name counts once, with its first section.
-    """
-    graph = {name: sorted(targets) for name, targets in agent_dependencies(spec).items()}
-    component = components(graph)
-    budget = _WALK_FLOOR + _WALK_PER_AGENT * len(graph)
-    names = {agent.name for agent in spec.agents if agent.name}
-    emitters = signal_emitters(spec)
-    firsts = {agent.name: agent for agent in reversed(spec.agents) if agent.name}
-    for name, agent in firsts.items():
-        for need in agent.settings.needs:
-            if need == name:
-                continue  # reported as self-dependency
-            targets = need_targets(spec, need, names, emitters)
-            if name in targets:
-                yield (
-                    agent,
-                    need,
-                    "self-dependency",
-                    f"agent '{name}' needs '{need}', which it emits itself "
-                    f"(dependency cycle: {name} -> {name})",
-                )
-                continue
-            for target in sorted(targets):
-                if name not in component or component.get(target) != component[name]:
-                    continue
-                path, visited = shortest_path(graph, target, name, limit=budget)
-                budget -= visited
-                cycle = _cycle_text([name, *path]) if path else f"{name} -> {target} -> ... -> {name}"
-                yield agent, need, "dependency-cycle", f"dependency cycle: {cycle}"
-                break
+_Node = TypeVar("_Node", bound=Hashable)
+_Vertex = str | tuple[str]
+"""An agent (its name) or a signal (its name in a 1-tuple)."""
 
 
 def signal_emitters(spec: Spec) -> dict[str, set[str]]:
@@ -90,12 +43,147 @@ def signal_emitters(spec: Spec) -> dict[str, set[str]]:
     return emitters
 
 
-def need_targets(spec: Spec, need: str, names: set[str], emitters: dict[str, set[str]]) -> set[str]:
-    """The agents one ``needs`` entry waits for (see `agent_dependencies`)."""
-    targets = {need} if need in names else set()
-    if need not in spec.signals:
-        targets |= emitters.get(need, set())
-    return targets
+class SignalGraph:
+    """Agents and the signals they wait for as nodes (see the module's docstring).
+
+    Needing an agent's name depends on that agent; needing a signal depends on
+    every agent that emits it, unless the signal has a glob in ``signals`` (a
+    file can fire it, so no agent has to run first). A duplicate agent name
+    counts once, with its first section.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self.firsts: dict[str, AgentSpec] = {}
+        for agent in spec.agents:
+            if agent.name and agent.name not in self.firsts:
+                self.firsts[agent.name] = agent
+        self.emitter_sets = {
+            signal: agents for signal, agents in signal_emitters(spec).items() if signal not in spec.signals
+        }
+        self.emitters = {signal: sorted(agents) for signal, agents in self.emitter_sets.items()}
+        """Signal (fired by agents only) -> its emitters, sorted."""
+        self.direct: dict[str, list[str]] = {}
+        """Agent -> the agents it needs by name, sorted."""
+        self.via: dict[str, list[str]] = {}
+        """Agent -> the signals (fired by agents only) it needs."""
+        for name, agent in self.firsts.items():
+            needs = dict.fromkeys(agent.settings.needs)
+            self.direct[name] = sorted(need for need in needs if need in self.firsts)
+            self.via[name] = [need for need in needs if need in self.emitters]
+
+    @property
+    def node_count(self) -> int:
+        return len(self.firsts) + len(self.emitters)
+
+    @property
+    def edge_count(self) -> int:
+        needs = sum(len(self.direct[name]) + len(self.via[name]) for name in self.firsts)
+        return needs + sum(len(agents) for agents in self.emitters.values())
+
+    def successors(self) -> dict[_Vertex, list[_Vertex]]:
+        """Every node -> its successors (agents by name, signals as 1-tuples)."""
+        graph: dict[_Vertex, list[_Vertex]] = {}
+        for name in self.firsts:
+            graph[name] = [*self.direct[name], *((signal,) for signal in self.via[name])]
+        for signal, agents in self.emitters.items():
+            graph[(signal,)] = list(agents)
+        return graph
+
+    def targets(self, need: str) -> set[str]:
+        """The agents one ``needs`` entry waits for."""
+        targets = {need} if need in self.firsts else set()
+        return targets | self.emitter_sets.get(need, set())
+
+    def shortest_path(self, start: str, goal: str, *, limit: int) -> tuple[list[str] | None, int]:
+        """The shortest path of agents from ``start`` to ``goal`` (both included), if any,
+        and how many agents the walk visited; None once it has visited ``limit`` agents.
+
+        The path is the one a walk over agent-to-agent edges finds when it takes each
+        agent's successors in sorted order. A signal is expanded once: after that
+        every emitter of it has been seen, so later agents needing it add nothing.
+        """
+        previous: dict[str, str | None] = {start: None}
+        expanded: set[str] = set()
+        queue = deque([start])
+        while queue and len(previous) <= limit:
+            node = queue.popleft()
+            if node == goal:
+                path = [node]
+                while (step := previous[path[-1]]) is not None:
+                    path.append(step)
+                return path[::-1], len(previous)
+            fresh = {nxt for nxt in self.direct.get(node, ()) if nxt not in previous}
+            for signal in self.via.get(node, ()):
+                if signal not in expanded:
+                    expanded.add(signal)
+                    fresh.update(nxt for nxt in self.emitters[signal] if nxt not in previous)
+            for nxt in sorted(fresh):
+                previous[nxt] = node
+                queue.append(nxt)
+        return None, len(previous)
+
+
+def agent_dependencies(spec: Spec) -> dict[str, set[str]]:
+    """Agent name -> the agents it directly depends on (see `SignalGraph`).
+
+    A view for people (code lenses): its size is needers x emitters for a signal
+    many agents emit; the checks walk the `SignalGraph` instead.
+    """
+    graph = SignalGraph(spec)
+    dependencies: dict[str, set[str]] = {}
+    for name in graph.firsts:
+        targets = set(graph.direct[name])
+        for signal in graph.via[name]:
+            targets |= graph.emitter_sets[signal]
+        dependencies[name] = targets
+    return dependencies
+
+
+def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
+    """``(agent, need, code, message)`` for each need that closes a dependency cycle.
+
+    An agent that needs its own name is left out (the validator reports that as
+    a self-dependency); needing a signal the agent emits itself is a
+    ``self-dependency``, any other cycle a ``dependency-cycle``, named by the
+    shortest path from the first (by name) agent the need waits for that lies on
+    a cycle with the agent. A duplicate agent name counts once, with its first section.
+    """
+    graph = SignalGraph(spec)
+    component = components(graph.successors())
+    budget = _WALK_FLOOR + _WALK_PER_AGENT * len(graph.firsts)
+    # signal -> component -> its first emitter (by name) in that component
+    first_emitter: dict[str, dict[object, str]] = {}
+    for signal, agents in graph.emitters.items():
+        firsts_here = first_emitter[signal] = {}
+        for emitter in agents:
+            firsts_here.setdefault(component.get(emitter), emitter)
+    # the walks share a budget: take the agents in the order the budget has always gone
+    walk_order = {agent.name: agent for agent in reversed(spec.agents) if agent.name}
+    for name in walk_order:
+        agent = graph.firsts[name]
+        here = component[name]
+        for need in agent.settings.needs:
+            if need == name:
+                continue  # reported as self-dependency
+            if name in graph.emitter_sets.get(need, ()):
+                yield (
+                    agent,
+                    need,
+                    "self-dependency",
+                    f"agent '{name}' needs '{need}', which it emits itself "
+                    f"(dependency cycle: {name} -> {name})",
+                )
+                continue
+            on_cycle = [need] if need in graph.firsts and component.get(need) == here else []
+            if (first := first_emitter.get(need, {}).get(here)) is not None:
+                on_cycle.append(first)
+            if not on_cycle:
+                continue
+            target = min(on_cycle)
+            path, visited = graph.shortest_path(target, name, limit=budget)
+            budget -= visited
+            cycle = _cycle_text([name, *path]) if path else f"{name} -> {target} -> ... -> {name}"
+            yield agent, need, "dependency-cycle", f"dependency cycle: {cycle}"
 
 
 def _cycle_text(cycle: list[str]) -> str:
@@ -108,10 +196,10 @@ def _cycle_text(cycle: list[str]) -> str:
     return " -> ".join(shown) + f" ({agents} agents)"
 
 
-def components(graph: dict[str, list[str]]) -> dict[str, str]:
-    """Agent -> a representative of its strongly connected component (Kosaraju)."""
-    order: list[str] = []
-    seen: set[str] = set()
+def components(graph: Mapping[_Node, Sequence[_Node]]) -> dict[_Node, _Node]:
+    """Node -> a representative of its strongly connected component (Kosaraju)."""
+    order: list[_Node] = []
+    seen: set[_Node] = set()
     for root in graph:
         if root in seen:
             continue
@@ -126,11 +214,11 @@ def components(graph: dict[str, list[str]]) -> dict[str, str]:
             else:
                 seen.add(nxt)
                 stack.append((nxt, iter(graph.get(nxt, ()))))
-    reverse: dict[str, set[str]] = {}
+    reverse: dict[_Node, list[_Node]] = {}
     for node, targets in graph.items():
         for target in targets:
-            reverse.setdefault(target, set()).add(node)
-    component: dict[str, str] = {}
+            reverse.setdefault(target, []).append(node)
+    component: dict[_Node, _Node] = {}
     for root in reversed(order):
         if root in component:
             continue
@@ -142,27 +230,3 @@ def components(graph: dict[str, list[str]]) -> dict[str, str]:
                     component[previous] = root
                     pending.append(previous)
     return component
-
-
-def shortest_path(
-    graph: dict[str, list[str]], start: str, goal: str, *, limit: int
-) -> tuple[list[str] | None, int]:
-    """The shortest path of agents from ``start`` to ``goal`` (both included), if any,
-    and how many agents the walk visited; None once it has visited ``limit`` agents.
-
-    ``graph`` lists each agent's successors sorted (the first shortest path wins).
-    """
-    previous: dict[str, str | None] = {start: None}
-    queue = deque([start])
-    while queue and len(previous) <= limit:
-        node = queue.popleft()
-        if node == goal:
-            path = [node]
-            while (step := previous[path[-1]]) is not None:
-                path.append(step)
-            return path[::-1], len(previous)
-        for nxt in graph.get(node, ()):
-            if nxt not in previous:
-                previous[nxt] = node
-                queue.append(nxt)
-    return None, len(previous)
