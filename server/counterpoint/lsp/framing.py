@@ -5,7 +5,8 @@ a bad header) and blocks on a too-long one. This reader instead:
 
 - parses each header line strictly (``Name: value``, Content-Length a plain decimal number,
   at most `MAX_BODY` bytes) and reports a bad one as a `Broken` frame;
-- after a broken frame, skips to the next ``Content-Length: N`` line (the resync point);
+- after a broken frame, skips to the next ``Content-Length: N`` line (the resync point, spelt
+  as the LSP specification and every client spell it);
 - notices a wrong Content-Length: too long when the next header shows up inside the body, or
   when the client goes quiet after a complete JSON body; too short when the body is no JSON
   and what follows it is not a header;
@@ -33,7 +34,7 @@ frame with a too-long Content-Length (no client pauses inside a message it has f
 KEEP = 1024 * 1024
 """Bytes of a broken frame kept to find the id of the request inside it."""
 
-HEADER_LINE = re.compile(rb"Content-Length:[ \t]*\d+[ \t]*\r?\n", re.IGNORECASE)
+HEADER_LINE = re.compile(rb"Content-Length:[ \t]*\d+[ \t]*\r?\n")
 TOKEN = re.compile(rb"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 TAIL = 64
 """Bytes kept back while scanning, so that a header line split across reads is still found."""
@@ -70,6 +71,17 @@ def request_id_in(data: bytes) -> int | str | None:
             if isinstance(found, int | str) and not isinstance(found, bool):
                 return found
     return None
+
+
+def find_header_line(data: bytearray, start: int, end: int | None = None) -> int:
+    """Where the first ``Content-Length: N`` line in ``data[start:end]`` begins, or -1. (A plain
+    find first: a regular expression over a 20 MB body costs ten times as much.)"""
+    end = len(data) if end is None else min(end, len(data))
+    while (found := data.find(b"Content-Length:", start, end)) >= 0:
+        if HEADER_LINE.match(data, found, end):
+            return found
+        start = found + 1
+    return -1
 
 
 def _cannot_start_a_header(rest: bytes | bytearray) -> bool:
@@ -163,11 +175,9 @@ class FrameReader:
             return await self._resync(f"a Content-Length of {length} bytes, over the 64 MiB limit")
         scanned = 0
         while True:
-            found = HEADER_LINE.search(self._buf, scanned, length + TAIL)
-            if (
-                found is not None and found.start() < length
-            ):  # the next frame starts inside this body: the length was too long
-                return self._broken(found.start(), f"Content-Length {length}, but the next header came after")
+            found = find_header_line(self._buf, scanned, length + TAIL)
+            if 0 <= found < length:  # the next frame starts inside this body: the length was too long
+                return self._broken(found, f"Content-Length {length}, but the next header came after")
             if len(self._buf) >= length:
                 break
             scanned = max(0, len(self._buf) - TAIL)
@@ -203,14 +213,14 @@ class FrameReader:
         kept = bytearray()
         dropped = 0
         while True:
-            found = HEADER_LINE.search(self._buf, skip_from)
-            end = found.start() if found is not None else max(skip_from, len(self._buf) - TAIL)
+            found = find_header_line(self._buf, skip_from)
+            end = found if found >= 0 else max(skip_from, len(self._buf) - TAIL)
             if len(kept) < KEEP:
                 kept += self._buf[: min(end, KEEP - len(kept))]
             dropped += end
             del self._buf[:end]
             skip_from = 0
-            if found is not None:
+            if found >= 0:
                 return Broken(f"{reason}; skipped {dropped} bytes", request_id_in(bytes(kept)))
             if not await self._more():
                 return End(

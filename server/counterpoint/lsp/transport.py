@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 CHUNK = 1024 * 1024
+AHEAD = 16
 
 
 def reply_error(protocol: JsonRPCProtocol, request_id: int | str | None, code: int, message: str) -> None:
@@ -105,26 +106,33 @@ async def serve(source: Source, protocol: JsonRPCProtocol, stop: threading.Event
 
 def stdin_source(fd: int) -> Source:
     """Chunks of ``fd`` read by a daemon thread (a blocking read never holds up the loop or the
-    interpreter's exit), handed over with back-pressure."""
+    interpreter's exit), at most `AHEAD` chunks ahead of the loop."""
     loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4)
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    room = threading.Semaphore(AHEAD)
 
     def pump() -> None:
         while True:
+            room.acquire()
             try:
                 chunk = os.read(fd, CHUNK)
             except OSError as exc:
                 log.error("counterpoint lsp: reading stdin failed: %s", exc)
                 chunk = b""
             try:
-                asyncio.run_coroutine_threadsafe(chunks.put(chunk), loop).result()
-            except Exception:  # the loop is gone: the server is exiting
+                loop.call_soon_threadsafe(chunks.put_nowait, chunk)
+            except RuntimeError:  # the loop is closed: the server is exiting
                 return
             if not chunk:
                 return
 
+    async def next_chunk() -> bytes:
+        chunk = await chunks.get()
+        room.release()
+        return chunk
+
     threading.Thread(target=pump, name="lsp-stdin", daemon=True).start()
-    return chunks.get
+    return next_chunk
 
 
 def serve_stdio(server: CounterpointServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
