@@ -1,31 +1,40 @@
 """Child processes of agents and checks: own process group, bounded output, no orphans.
 
 Each child starts in a new session (its own process group) so that a cancel or
-timeout kills the whole group, and with PR_SET_PDEATHSIG on Linux so that it
-dies with the server even when the server is killed with SIGKILL.
+timeout kills the whole group, is registered with the watchdog (which kills its
+group when the server dies, even by SIGKILL), and on Linux also gets
+PR_SET_PDEATHSIG through ``setpriv``. Children are started on a thread of their
+own with nothing to run between fork and exec (so Python uses vfork): the event
+loop never waits for a start, however many agents start at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import functools
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from counterpoint.engine.child import Child, await_exit
 from counterpoint.engine.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
 MAX_LINE = 8192
 """Longer output lines are cut (a flood of bytes without newlines stays bounded)."""
-_PR_SET_PDEATHSIG = 1
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counterpoint-spawn")
+"""Children are started on this one thread, off the event loop. It lives as long as we do, which
+matters: PR_SET_PDEATHSIG fires when the *thread* that started the child ends."""
 
 _live: set[int] = set()
 """Process group ids of every live child, for killing them all at exit."""
@@ -47,13 +56,21 @@ def release_group(pgid: int) -> None:
         _watchdog.release(pgid)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
+@functools.cache
+def _pdeathsig_prefix() -> tuple[str, ...]:
+    """The exec wrapper that sets PR_SET_PDEATHSIG in the child: util-linux ``setpriv`` (in
+    Debian's and most Linux base images), checked once. A Python ``preexec_fn`` would do it too,
+    but forces a full fork of this (big) process and runs Python in the child, per start.
+    Without it (not Linux, no ``setpriv``) the watchdog alone kills children when we die."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return ()
+    prefix = (setpriv, "--pdeathsig", "KILL", "--")
+    try:
+        probe = subprocess.run([*prefix, "/bin/sh", "-c", ":"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return prefix if probe.returncode == 0 else ()
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
@@ -106,25 +123,47 @@ def _emit(raw: bytes, on_line: Callable[[str], None], tail: list[str], *, cut: b
     on_line(text)
 
 
-async def spawn_shell(command: str, **kwargs: Any) -> asyncio.subprocess.Process:
-    """Start ``command`` in a new session (its own process group) that dies with us, registered
-    with the watchdog. A cancel that arrives while the child is being started does not lose it:
-    the child is killed before the cancel goes on."""
-    spawning = asyncio.ensure_future(
-        asyncio.create_subprocess_shell(
-            command, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
-        )
-    )
+async def spawn_shell(command: str, *, limit: int = 2**16, **kwargs: Any) -> Child:
+    """Start ``command`` through ``/bin/sh`` in a new session (its own process group) that dies
+    with us, registered with the watchdog. The start happens on the spawner thread: the event
+    loop keeps answering however many children start at once. A cancel that arrives while the
+    child is being started does not lose it: the child is killed before the cancel goes on."""
+    loop = asyncio.get_running_loop()
+    spawning = loop.run_in_executor(_SPAWNER, functools.partial(_popen, command, **kwargs))
     try:
-        proc = await asyncio.shield(spawning)
+        popen = await asyncio.shield(spawning)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             late = await spawning
-            kill_group(late.pid)
-            await late.wait()
+            _abandon(late)
+            await_exit(late)  # reaps it
         raise
-    watch_group(proc.pid)
-    return proc
+    exited = await_exit(popen)  # before any await: no exit goes unseen
+    try:
+        return await Child.attach(popen, exited, limit)
+    except BaseException:
+        _abandon(popen)
+        raise
+
+
+def _popen(command: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """On the spawner thread: start the child (vfork and exec: no Python code runs in it), and
+    register its group with the watchdog right away."""
+    popen = subprocess.Popen(
+        [*_pdeathsig_prefix(), "/bin/sh", "-c", command], start_new_session=True, bufsize=0, **kwargs
+    )
+    watch_group(popen.pid)
+    return popen
+
+
+def _abandon(popen: subprocess.Popen[bytes]) -> None:
+    """A child that will not be used: kill its group, close its pipes (its exit watcher reaps it)."""
+    kill_group(popen.pid)
+    release_group(popen.pid)
+    for pipe in (popen.stdin, popen.stdout, popen.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 async def run_process(
@@ -136,8 +175,10 @@ async def run_process(
     on_stderr: Callable[[str], None] | None = None,
     stdin: bytes | None = None,
     timeout: float | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessResult:
-    """Run ``command`` through the shell; kill its whole group on cancel or timeout (TimeoutError)."""
+    """Run ``command`` through the shell; kill its whole group on cancel or timeout (TimeoutError).
+    ``on_spawn(pid)`` is called once the child runs, before any of its output is read."""
     proc = await spawn_shell(
         command,
         cwd=cwd,
@@ -150,6 +191,8 @@ async def run_process(
     out_tail: list[str] = []
     err_tail: list[str] = []
     try:
+        if on_spawn is not None:
+            on_spawn(pgid)
 
         async def feed() -> None:
             if stdin is not None and proc.stdin is not None:

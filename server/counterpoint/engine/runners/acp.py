@@ -61,6 +61,8 @@ from counterpoint.engine.safe_paths import UnsafePath, confine
 if TYPE_CHECKING:
     from acp import Client
 
+    from counterpoint.engine.child import Child
+
 __all__ = [
     "ACP_PRESETS",
     "CANCEL_GRACE",
@@ -135,7 +137,7 @@ class _Session:
         self.client = CounterpointClient(ctx)
         secrets = [value for key, value in ctx.env.items() if is_secret_key(key)]
         self.stderr = StderrTail(Redactor(secrets))
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Child | None = None
 
     async def run(self) -> None:
         from acp import PROTOCOL_VERSION, connect_to_agent, text_block
@@ -287,7 +289,7 @@ class _Session:
                 reason = getattr(prompt_task.result(), "stop_reason", "?")
                 self.ctx.output(f"cancelled (the agent ended its turn: {reason})")
 
-    async def _stop(self, proc: asyncio.subprocess.Process) -> None:
+    async def _stop(self, proc: Child) -> None:
         """End the agent: close its stdin, then SIGTERM and SIGKILL its whole process group."""
         pgid = proc.pid
         if proc.stdin is not None:
