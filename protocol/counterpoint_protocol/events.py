@@ -26,6 +26,10 @@ class EventType(StrEnum):
     AGENT_GATED = "agent_gated"
     """Needs met; waiting for a person's approval (``gate: approve``)."""
     AGENT_STARTED = "agent_started"
+    AGENT_ACTIVE = "agent_active"
+    """Not a state change: the running agent's work actually began (command and acp: its process
+    was started; other runners: the runner began), once per running stint. Busy time counts from
+    here (from ``agent_started`` in logs written before this event existed)."""
     AGENT_OUTPUT = "agent_output"
     AGENT_FINISHED = "agent_finished"
     """action = the terminal status (succeeded, failed, timed_out, cancelled, blocked, skipped)."""

@@ -1,6 +1,7 @@
 """Busy time and parallelism in the report: the time agents actually spent running (each stint
-from ``agent_started`` to its end, a killed segment's stint up to that segment's last event),
-checked against the ``agent_started``/``agent_finished`` events of the same log."""
+from its ``agent_active``, when the agent's process was started, to its end; a killed segment's
+stint up to that segment's last event; ``agent_started`` in a log without ``agent_active``),
+checked against the events of the same log and against when the processes were started."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.report import build_report
 from counterpoint.engine.run import RunOptions
-from counterpoint_protocol.events import Event, EventType, parse_timestamp
+from counterpoint_protocol.events import Event, EventType, parse_timestamp, utc_timestamp
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 T = EventType
@@ -27,19 +31,64 @@ def seconds(event: Event) -> float:
     return parse_timestamp(event.timestamp).timestamp()
 
 
-async def test_many_tiny_agents_under_max_parallel(tmp_path: Path) -> None:
-    n, limit = 200, 4
+def command_spec(tmp_path: Path, n: int, command: str) -> Spec:
     agents = [
         AgentSpec(
             name=f"a{i:03d}",
-            settings=AgentSettings.model_validate({"runner": "command", "command": "echo hi"}),
+            settings=AgentSettings.model_validate({"runner": "command", "command": command}),
             heading_range=SourceRange.on_line(i),
             name_range=SourceRange.on_line(i),
             section_end_line=i,
         )
         for i in range(n)
     ]
-    spec = Spec(path=str(tmp_path / "tiny.agents.md"), feature="tiny", agents=agents)
+    return Spec(path=str(tmp_path / "tiny.agents.md"), feature="tiny", agents=agents)
+
+
+async def test_busy_starts_when_the_process_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many agents started at once: each one's busy time begins once its process is being started
+    (never while it waited for that) and before anything it printed; it ends at its finish."""
+    n = 60
+    spawn_began: dict[str, float] = {}
+    real = subprocess.Popen
+
+    class Timed(real):  # type: ignore[valid-type,misc]
+        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+            name = (kwargs.get("env") or {}).get("COUNTERPOINT_AGENT")
+            if name is not None:
+                spawn_began.setdefault(name, time.time())  # before the child exists
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Timed)
+    engine = await Engine.open(tmp_path)
+    try:
+        run = engine.create_run(command_spec(tmp_path, n, "echo hi"), RunOptions(watch=False, trust=True))
+        report = await engine.execute(run)
+        events = await engine.events(run.run_id)
+    finally:
+        await engine.aclose()
+    assert report["status"] == "succeeded"
+    assert len(spawn_began) == n
+    ended = {e.actor: seconds(e) for e in events if e.type == T.AGENT_FINISHED}
+    # Timestamps are whole milliseconds (cut, not rounded) and the report rounds to them.
+    for row in report["agents"]:
+        assert row["busy_s"] <= ended[row["name"]] - spawn_began[row["name"]] + 0.002, row
+    assert report["busy_s"] <= sum(ended[a] - spawn_began[a] for a in ended) + 0.002 * n
+    # Where it begins: one agent_active per agent, after agent_started, before its first output.
+    for row in report["agents"]:
+        mine = [e for e in events if e.actor == row["name"]]
+        kinds = [e.type for e in mine]
+        assert kinds.count(T.AGENT_ACTIVE) == 1
+        active = mine[kinds.index(T.AGENT_ACTIVE)]
+        assert kinds.index(T.AGENT_STARTED) < kinds.index(T.AGENT_ACTIVE) < kinds.index(T.AGENT_OUTPUT)
+        assert abs(row["busy_s"] - (ended[row["name"]] - seconds(active))) < 0.0015
+
+
+async def test_many_tiny_agents_under_max_parallel(tmp_path: Path) -> None:
+    n, limit = 200, 4
+    spec = command_spec(tmp_path, n, "echo hi")
     engine = await Engine.open(tmp_path)
     try:
         run = engine.create_run(spec, RunOptions(watch=False, trust=True, max_parallel=limit))
@@ -50,12 +99,13 @@ async def test_many_tiny_agents_under_max_parallel(tmp_path: Path) -> None:
     assert report["status"] == "succeeded"
     # Each agent's busy time is its stint from the events; the run's is their sum.
     started = {e.actor: seconds(e) for e in events if e.type == T.AGENT_STARTED}
+    active = {e.actor: seconds(e) for e in events if e.type == T.AGENT_ACTIVE}
     ended = {e.actor: seconds(e) for e in events if e.type == T.AGENT_FINISHED}
-    assert len(started) == len(ended) == n
+    assert len(started) == len(active) == len(ended) == n
     for row in report["agents"]:
-        assert abs(row["busy_s"] - (ended[row["name"]] - started[row["name"]])) < 0.0015
-        assert row["busy_s"] == row["duration_s"]
-    total = sum(ended[a] - started[a] for a in started)
+        assert abs(row["busy_s"] - (ended[row["name"]] - active[row["name"]])) < 0.0015
+        assert row["busy_s"] <= row["duration_s"] + 0.001
+    total = sum(ended[a] - active[a] for a in active)
     assert abs(report["busy_s"] - total) < 0.0015 * n
     # Never more than max_parallel running at once (in the log's order), so parallelism <= 4.
     running = peak = 0
@@ -157,11 +207,42 @@ async def test_a_killed_stint_counts_until_the_kill(tmp_path: Path) -> None:
     # Segment 1: slow ran from its start to the segment's last event (at least its 0.4 s think);
     # segment 2: its whole rerun. Both count; the pause between them does not.
     resumed = next(i for i, e in enumerate(events) if e.type == T.RUN_RESUMED)
-    first_start = next(e for e in events[:resumed] if e.type == T.AGENT_STARTED and e.actor == "slow")
+    first_start = next(e for e in events[:resumed] if e.type == T.AGENT_ACTIVE and e.actor == "slow")
     stint = seconds(events[resumed - 1]) - seconds(first_start)
     assert stint >= 0.4
-    expected = stint + slow["duration_s"] + quick["duration_s"]
+
+    def ran(name: str, segment: list[Event]) -> float:
+        began = next(e for e in segment if e.type == T.AGENT_ACTIVE and e.actor == name)
+        ended = next(e for e in segment if e.type == T.AGENT_FINISHED and e.actor == name)
+        return seconds(ended) - seconds(began)
+
+    rerun = ran("slow", events[resumed:])
+    expected = stint + rerun + ran("quick", events)
     assert abs(report["busy_s"] - expected) < 0.005
-    assert abs(slow["busy_s"] - (stint + slow["duration_s"])) < 0.003
+    assert abs(slow["busy_s"] - (stint + rerun)) < 0.003
     assert abs(report["busy_s"] - (slow["busy_s"] + quick["busy_s"])) < 0.003
     assert report["parallelism"] == round(report["busy_s"] / report["wall_s"], 2)
+
+
+def event(n: int, type: str, actor: str | None, at: float, action: str | None = None) -> Event:
+    stamp = utc_timestamp(datetime.fromtimestamp(1_800_000_000 + at, UTC))
+    return Event(id=n, run_id="r", type=type, actor=actor, action=action, metadata={}, timestamp=stamp)
+
+
+def test_busy_counts_from_agent_active_else_from_agent_started() -> None:
+    """A log with ``agent_active`` counts each stint from it (a stint without one, an agent that
+    failed before its process ran, counts nothing); an older log counts from ``agent_started``."""
+    old = [
+        event(1, T.RUN_STARTED, None, 0.0),
+        event(2, T.AGENT_STARTED, "a", 0.0),
+        event(3, T.AGENT_STARTED, "b", 0.0),
+        event(4, T.AGENT_FINISHED, "a", 2.0, "succeeded"),
+        event(5, T.AGENT_FINISHED, "b", 4.0, "failed"),
+        event(6, T.RUN_FINISHED, None, 4.0, "failed"),
+    ]
+    report = build_report(old)
+    assert {r["name"]: r["busy_s"] for r in report["agents"]} == {"a": 2.0, "b": 4.0}
+    new = [*old[:3], event(7, T.AGENT_ACTIVE, "a", 1.5), *old[3:]]
+    report = build_report(new)
+    assert {r["name"]: r["busy_s"] for r in report["agents"]} == {"a": 0.5, "b": 0.0}
+    assert report["busy_s"] == 0.5

@@ -41,6 +41,8 @@ class AgentRuntime:
     waiting_on: set[str] = field(default_factory=set)
     started_at: float | None = None
     """time.monotonic() when it started running."""
+    active_at: float | None = None
+    """time.monotonic() when its work actually began in this stint (see `mark_active`)."""
     finished_at: float | None = None
     started_wall: str | None = None
     finished_wall: str | None = None
@@ -80,13 +82,22 @@ class AgentRuntime:
         if new == S.RUNNING:
             self.started_at = now
             self.finished_at = None
+            self.active_at = None
         elif new.terminal and self.started_at is not None:
             self.finished_at = now
         if new == S.PENDING:
-            self.started_at = self.finished_at = None
+            self.started_at = self.finished_at = self.active_at = None
             self.started_wall = self.finished_wall = None
             self.error = None
             self.fired.clear()
             self.waiting_on = set(self.needs)
             self.released_by = None
         return old
+
+    def mark_active(self) -> bool:
+        """Its work actually began (its process runs, or its runner started): True the first time
+        in a running stint (a retry inside the stint is still that stint), else False."""
+        if self.state != S.RUNNING or self.active_at is not None:
+            return False
+        self.active_at = time.monotonic()
+        return True

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from counterpoint_protocol.events import EventType
 
 from counterpoint.engine.runners import get_runner
-from counterpoint.engine.runners.base import AgentFailed
+from counterpoint.engine.runners.base import AgentFailed, begin_run
 
 if TYPE_CHECKING:
     from counterpoint.engine.agent_state import AgentRuntime
@@ -47,7 +47,7 @@ async def integrate(run: Run, agent: AgentRuntime) -> None:
             + "\n\n# Open findings of the integration checks\n\n"
             + run.checks.findings_text()
         )
-        await asyncio.wait_for(runner.run(ctx), settings.timeout)
+        await asyncio.wait_for(begin_run(runner, ctx), settings.timeout)
         await run.checks.rerun_all(f"after {agent.name} round {round_no}")
     remaining = [f for f in run.checks.open_findings() if f.get("severity") == "error"]
     if remaining:

@@ -1,7 +1,9 @@
 """The run report, built from the event log alone (so any past run can be reported again).
 
-Per agent start, end, duration and status; wall time; busy time; the critical
-path (the chain of agents that released each other up to the last finish);
+Per agent start, end, duration and status; wall time; busy time (the time
+agents actually ran: each running stint from its ``agent_active``, the moment the
+agent's process was started, to its end); the critical path (the chain of
+agents that released each other up to the last finish);
 achieved parallelism = busy / wall; shared context loaded once vs per agent;
 signals with the agents they released; findings of checks; LLM usage.
 """
@@ -59,8 +61,10 @@ def build_report(events: list[Event]) -> dict[str, Any]:
     last_writer: dict[str, str] = {}
     notices: list[str] = []
     running: dict[str, float] = {}
-    """Agent -> when its current stint in ``running`` began (closed by its end or the segment's)."""
+    """Agent -> when its work in the current running stint began (closed by its end or the
+    segment's): its ``agent_active``, or its ``agent_started`` in a log older than that event."""
     busy: dict[str, float] = {}
+    marks_active = any(e.type == T.AGENT_ACTIVE for e in events)
     previous: Event | None = None
     for event in events:
         actor = event.actor
@@ -83,7 +87,13 @@ def build_report(events: list[Event]) -> dict[str, Any]:
             row.end = None
             row.attempts = int(event.metadata.get("attempt", row.attempts + 1))
             row.runner = event.metadata.get("runner")
-            running[row.name] = at(event)
+            busy.setdefault(row.name, 0.0)
+            running.pop(row.name, None)
+            if not marks_active:
+                running[row.name] = at(event)
+        elif event.type == T.AGENT_ACTIVE and row is not None:
+            if row.status == "running" and row.name not in running:
+                running[row.name] = at(event)
         elif event.type == T.AGENT_FINISHED and row is not None:
             row.status = event.action or "failed"
             row.end = at(event)

@@ -252,6 +252,10 @@ class Run(Scheduling):
         async def record(type: str, action: str | None, metadata: dict[str, Any]) -> None:
             self._emit(type, agent.name, action, **metadata)
 
+        def began() -> None:
+            if agent.mark_active():
+                self._emit(EventType.AGENT_ACTIVE, agent.name, None, attempt=agent.attempts)
+
         return AgentContext(
             run_id=self.run_id,
             agent=agent.spec,
@@ -267,6 +271,7 @@ class Run(Scheduling):
             wait_for_signal=self.wait_for_signal,
             output=output,
             record=record,
+            began=began,
             speed=self.options.speed,
             attempt=agent.attempts,
             env=dict(agent.spec.settings.env),

@@ -20,7 +20,7 @@ from counterpoint_protocol.events import AgentStatus, EventType, utc_timestamp
 from counterpoint.engine.agent_state import AgentRuntime
 from counterpoint.engine.run_options import GateAnswer, RunOptions
 from counterpoint.engine.runners import get_runner
-from counterpoint.engine.runners.base import AgentContext, AgentFailed
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, begin_run
 from counterpoint.engine.spawner import TaskSpawner
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class Scheduling:
                     if settings.integrate and self.checks is not None and self.checks.states:
                         await self._integrate(agent)
                     else:
-                        await asyncio.wait_for(runner.run(self._context(agent)), settings.timeout)
+                        await asyncio.wait_for(begin_run(runner, self._context(agent)), settings.timeout)
                     final = S.SUCCEEDED
                     agent.error = None
                     break

@@ -24,6 +24,7 @@ return {
     "agent_queued",
     "agent_gated",
     "agent_started",
+    "agent_active",
     "agent_output",
     "agent_finished",
     "signal",

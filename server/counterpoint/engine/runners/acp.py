@@ -95,6 +95,7 @@ class ACPRunner(Runner):
     """Runs an agent that speaks ACP on stdio (``runner: acp`` with ``command:``)."""
 
     name = "acp"
+    starts_process = True
 
     async def run(self, ctx: AgentContext) -> None:
         settings = ctx.agent.settings
@@ -166,6 +167,7 @@ class _Session:
         except OSError as exc:
             raise AgentFailed(f"could not start {self.command!r}: {exc}") from exc
         self.proc = proc
+        ctx.began()
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stderr_task = asyncio.ensure_future(_pump(proc.stderr, self._stderr_line, []))
         conn = connect_to_agent(cast("Client", self.client), proc.stdin, proc.stdout)

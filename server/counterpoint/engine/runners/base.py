@@ -46,6 +46,9 @@ class AgentContext:
     env: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     """Run-wide options from the CLI or the editor (e.g. record=True, user settings for llm)."""
+    began: Callable[[], None] = field(default=lambda: None)
+    """The agent's work actually began (an ``agent_active`` event, once per stint; busy time
+    counts from it): a runner with ``starts_process`` calls it once its process runs."""
 
     @property
     def name(self) -> str:
@@ -56,6 +59,16 @@ class Runner(abc.ABC):
     """Runs one agent to completion; raises AgentFailed on failure, CancelledError when cancelled."""
 
     name: str = "runner"
+    starts_process: bool = False
+    """True if the agent's work is a process the runner starts (it calls ``ctx.began()`` then);
+    else the work begins with ``run`` (see `begin_run`)."""
 
     @abc.abstractmethod
     async def run(self, ctx: AgentContext) -> None: ...
+
+
+async def begin_run(runner: Runner, ctx: AgentContext) -> None:
+    """``runner.run(ctx)``, marking the start of the work for a runner that does not mark it."""
+    if not runner.starts_process:
+        ctx.began()
+    await runner.run(ctx)

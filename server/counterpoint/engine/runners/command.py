@@ -70,6 +70,7 @@ def task_file_path(ctx: AgentContext) -> Path:
 
 class CommandRunner(Runner):
     name = "command"
+    starts_process = True
 
     async def run(self, ctx: AgentContext) -> None:
         settings = ctx.agent.settings
@@ -114,6 +115,7 @@ class CommandRunner(Runner):
             on_stderr=ctx.output,
             stdin=prompt.encode("utf-8"),
             timeout=None,
+            on_spawn=lambda _pid: ctx.began(),
         )
         if pending:
             await asyncio.gather(*pending)
