@@ -198,7 +198,8 @@ class FrameReader:
             bytes(self._buf[:length])
         ):  # a cut body with no header after it: the length was too short
             return await self._resync(f"Content-Length {length} cut the message")
-        body = bytes(self._buf[:length])
+        with memoryview(self._buf) as view:  # one copy, not two
+            body = bytes(view[:length])
         del self._buf[:length]
         return body
 
