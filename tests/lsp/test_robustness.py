@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from counterpoint_protocol.methods import Commands
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
@@ -101,3 +102,34 @@ def test_refused_runs_log_one_line_not_a_traceback(tmp_path: Path) -> None:
         assert len([line for line in log.splitlines() if "refused" in line]) == 2, log
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("uri", ["untitled:Untitled-1.agents.md", "vscode-remote://ssh-remote+h/x.agents.md"])
+async def test_a_spec_that_is_not_a_local_file_is_left_alone(
+    client: LanguageClient, workspace: Path, uri: str
+) -> None:
+    """An untitled or remote spec document: no error shown, features answer empty, the server goes on."""
+    text = (workspace / SPEC_NAME).read_text()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1, text=text)
+        )
+    )
+    doc = types.TextDocumentIdentifier(uri=uri)
+    at = types.Position(line=text.splitlines().index("## backend"), character=4)
+    hover = await client.text_document_hover_async(types.HoverParams(text_document=doc, position=at))
+    lenses = await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
+    symbols = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+    assert hover is None and not lenses and not symbols
+    # The real spec still works after it, and nothing was shown as a server error.
+    real = (workspace / SPEC_NAME).as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=real, language_id="markdown", version=1, text=text)
+        )
+    )
+    real_symbols = await client.text_document_document_symbol_async(
+        types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=real))
+    )
+    assert [s.name for s in real_symbols or []][:1] == ["backend"]
+    assert not [m for m in client.messages if m.type == types.MessageType.Error], client.messages

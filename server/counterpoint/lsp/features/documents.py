@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.25
+
+
+def is_local_spec(uri: str) -> bool:
+    """A spec the server can read: a ``file:`` uri (an untitled or remote document is left alone)."""
+    return is_spec_uri(uri) and uri[:5].lower() == "file:"
+
+
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -127,6 +134,8 @@ class SpecDocuments:
 
     async def get(self, uri: str) -> Spec | None:
         """The current spec of a document, parsing now if the debounced parse has not run."""
+        if not is_local_spec(uri):
+            return None
         document = self.server.workspace.text_documents.get(uri)
         if document is None:
             return self.server.specs.get(uri)
@@ -145,17 +154,17 @@ def register(server: CounterpointServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CounterpointServer, params: types.DidOpenTextDocumentParams) -> None:
-        if is_spec_uri(params.text_document.uri):
+        if is_local_spec(params.text_document.uri):
             ls.documents.schedule(params.text_document.uri, delay=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CounterpointServer, params: types.DidChangeTextDocumentParams) -> None:
-        if is_spec_uri(params.text_document.uri):
+        if is_local_spec(params.text_document.uri):
             ls.documents.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CounterpointServer, params: types.DidSaveTextDocumentParams) -> None:
-        if is_spec_uri(params.text_document.uri):
+        if is_local_spec(params.text_document.uri):
             ls.documents.schedule(params.text_document.uri, delay=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
