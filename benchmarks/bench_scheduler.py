@@ -14,7 +14,16 @@ agent emits as its last step. Compared in the same run:
 - sequential: the sum of all durations (computed).
 
 Sizes above 100 have their durations multiplied by ``--scale`` so the 1000-agent
-run stays around a minute. Prints a table and one JSON line.
+run stays around a minute.
+
+Tiny agents (``--tiny 2000``, 0 to skip): that many command agents that each print one line
+(``echo hi``), all at once and under ``max_parallel: 4``: wall, busy (the time agents actually
+ran, from their process start), parallelism = busy / wall, the median time from an agent's
+start to its process running, and the longest the event loop was late for a 20 ms tick.
+Busy time must stay the agents' running time (parallelism near what really ran at once), and
+the loop must keep answering while thousands of processes start.
+
+Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -32,7 +41,10 @@ from typing import Any
 
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.run import RunOptions
+from counterpoint_protocol.events import EventType, parse_timestamp
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
+
+from tests.reliability.load import Sampler
 
 
 @dataclass
@@ -178,6 +190,65 @@ async def bench_size(n: int, seed: int, scale: float) -> dict[str, Any]:
     }
 
 
+def tiny_spec(folder: Path, n: int) -> Spec:
+    agents = [
+        AgentSpec(
+            name=f"t{i:04d}",
+            settings=AgentSettings.model_validate({"runner": "command", "command": "echo hi"}),
+            heading_range=SourceRange.on_line(i),
+            name_range=SourceRange.on_line(i),
+            section_end_line=i,
+        )
+        for i in range(n)
+    ]
+    return Spec(path=str(folder / "tiny.agents.md"), feature=f"{n} tiny agents", agents=agents)
+
+
+async def bench_tiny(n: int, max_parallel: int | None) -> dict[str, Any]:
+    """``n`` command agents printing one line, at most ``max_parallel`` at once (None: all)."""
+    with tempfile.TemporaryDirectory(prefix="cp-bench-tiny-") as tmp:
+        root = Path(tmp)
+        engine = await Engine.open(root)
+        try:
+            options = RunOptions(watch=False, trust=True, max_parallel=max_parallel)
+            run = engine.create_run(tiny_spec(root, n), options)
+            async with Sampler() as sampler:
+                report = await engine.execute(run)
+            events = await engine.events(run.run_id)
+        finally:
+            await engine.aclose()
+    started: dict[str, float] = {}
+    to_process: list[float] = []
+    for event in events:
+        at = parse_timestamp(event.timestamp).timestamp()
+        if event.type == EventType.AGENT_STARTED and event.actor:
+            started[event.actor] = at
+        elif event.type == EventType.AGENT_ACTIVE and event.actor in started:
+            to_process.append(at - started[event.actor])
+    return {
+        "agents": n,
+        "max_parallel": max_parallel or "all",
+        "status": report["status"],
+        "wall_s": report["wall_s"],
+        "busy_s": report["busy_s"],
+        "parallelism": report["parallelism"],
+        "start_to_process_ms_median": round(1000 * statistics.median(to_process), 1) if to_process else None,
+        "max_loop_lag_ms": round(sampler.max_lag * 1000, 1),
+    }
+
+
+def print_tiny(rows: list[dict[str, Any]]) -> None:
+    print()
+    print(
+        "tiny agents | max_parallel | wall (s) | busy (s) | parallelism | start→process med (ms) | loop stall (ms)"
+    )
+    for r in rows:
+        print(
+            f"{r['agents']:>11} | {r['max_parallel']!s:>12} | {r['wall_s']:>8} | {r['busy_s']:>8} | "
+            f"{r['parallelism']:>11} | {r['start_to_process_ms_median']!s:>22} | {r['max_loop_lag_ms']:>15}"
+        )
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     columns = [
         ("agents", "agents"),
@@ -207,10 +278,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sizes", default="20,100,1000", help="comma-separated agent counts")
     parser.add_argument("--scale", type=float, default=0.2, help="duration factor for sizes above 100")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tiny", type=int, default=2000, help="tiny command agents (0: skip)")
     args = parser.parse_args(argv)
     rows = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         rows.append(asyncio.run(bench_size(size, args.seed, args.scale if size > 100 else 1.0)))
+    tiny = [asyncio.run(bench_tiny(args.tiny, limit)) for limit in (None, 4)] if args.tiny > 0 else []
     at_100 = next((r for r in rows if r["agents"] == 100), None)
     result = {
         "benchmark": "scheduler",
@@ -218,8 +291,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": rows,
         "target": "wall/ideal <= 1.02 at 100 agents",
         "target_met": at_100["wall_over_ideal"] <= 1.02 if at_100 else None,
+        "tiny": tiny,
     }
-    print_table(rows)
+    if rows:
+        print_table(rows)
+    if tiny:
+        print_tiny(tiny)
     print(json.dumps(result))
     return result
 
