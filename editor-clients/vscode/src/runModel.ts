@@ -342,6 +342,8 @@ export function describeEvent(event: CounterpointEvent): string {
       return "waiting for approval";
     case "agent_started":
       return typeof meta.attempt === "number" && meta.attempt > 1 ? `started (attempt ${meta.attempt})` : "started";
+    case "agent_active":
+      return "working";
     case "agent_output":
       return typeof meta.line === "string" ? `> ${meta.line}` : "> (output)";
     case "agent_finished": {
@@ -349,8 +351,12 @@ export function describeEvent(event: CounterpointEvent): string {
       const err = typeof meta.error === "string" && meta.error !== event.action ? `: ${meta.error}` : "";
       return `${event.action ?? "finished"}${d}${err}`;
     }
-    case "signal":
-      return `signal ${event.action ?? ""}${event.actor ? ` by ${event.actor}` : ""}`;
+    case "signal": {
+      // A file signal has no actor; the server names the agent whose write fired it, when known.
+      const by = event.actor ?? (typeof meta.by === "string" ? meta.by : null);
+      const file = typeof meta.path === "string" ? ` (${meta.path})` : "";
+      return `signal ${event.action ?? ""}${by ? ` by ${by}` : ""}${event.actor ? "" : file}`;
+    }
     case "run_started":
       return `run started${event.action ? `: ${event.action}` : ""}`;
     case "run_finished":

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CounterpointEvent } from "../../src/protocol";
-import { RunModel, countAgents, describeAgent, failedAgents, formatSeconds } from "../../src/runModel";
+import { RunModel, countAgents, describeAgent, describeEvent, failedAgents, formatSeconds } from "../../src/runModel";
 import { buildTree, progressOf, statusBarText } from "../../src/views";
 
 let nextId = 1;
@@ -148,4 +148,14 @@ test("durations read well", () => {
   assert.equal(formatSeconds(3.14), "3.1s");
   assert.equal(formatSeconds(42), "42s");
   assert.equal(formatSeconds(125), "2m05s");
+});
+
+test("events read well: the start of an agent's work, and file signals with the agent that wrote the file", () => {
+  assert.equal(describeEvent(ev("agent_active", "backend", null, {}, 1)), "working");
+  assert.equal(describeEvent(ev("signal", "backend", "api_ready", {}, 1)), "signal api_ready by backend");
+  assert.equal(
+    describeEvent(ev("signal", null, "schema_ready", { path: "app/schema.py", by: "backend", attribution: "write" }, 2)),
+    "signal schema_ready by backend (app/schema.py)",
+  );
+  assert.equal(describeEvent(ev("signal", null, "x_ready", { path: "app/x.py", attribution: "unknown" }, 3)), "signal x_ready (app/x.py)");
 });
