@@ -153,3 +153,16 @@ def test_role_front_matter_maps_claude_code_tools() -> None:
     plain = parse_role("Just a prompt.\n", "plain")
     assert plain.tools is None and plain.model is None and plain.prompt == "Just a prompt."
     assert parse_role("---\nmodel: inherit\n---\nx", "i").model is None
+
+
+def test_a_role_may_name_exactly_the_tools_an_agent_gets(tmp_path: Path) -> None:
+    from counterpoint.engine.runners.llm_tools import TranscriptRecorder, make_tools
+
+    from tests.unit.agent_harness import make_harness
+
+    built = [t.name for t in make_tools(make_harness(tmp_path).ctx, None, TranscriptRecorder(False))]
+    role = parse_role("---\ntools: " + ", ".join(built) + ", not_a_tool\n---\nx", "all")
+    assert role.tools == tuple(built) and len(built) == 8
+    assert role.unknown_tools == ("not_a_tool",)
+    only_read = make_tools(make_harness(tmp_path).ctx, ("read_file",), TranscriptRecorder(False))
+    assert [t.name for t in only_read] == ["read_file", "emit_signal", "wait_for_signal"]

@@ -41,6 +41,17 @@ CLAUDE_ALIASES = {
     "opus": "anthropic:claude-opus-4-5",
     "haiku": "anthropic:claude-haiku-4-5",
 }
+TOOL_NAMES = (
+    "read_file",
+    "list_files",
+    "search",
+    "write_file",
+    "edit_file",
+    "run_command",
+    "emit_signal",
+    "wait_for_signal",
+)
+"""Every tool an LLM agent can get (`llm_tools.make_tools` builds them), in the order offered."""
 CLAUDE_TOOL_NAMES = {
     "read": ("read_file",),
     "write": ("write_file",),
@@ -225,7 +236,7 @@ def parse_role(text: str, name: str) -> Role:
         items = raw_tools if isinstance(raw_tools, list) else str(raw_tools).split(",")
         mapped: list[str] = []
         for item in (str(i).strip() for i in items):
-            ours = CLAUDE_TOOL_NAMES.get(item.lower()) or ((item,) if item in _OUR_TOOLS else ())
+            ours = CLAUDE_TOOL_NAMES.get(item.lower()) or ((item,) if item in TOOL_NAMES else ())
             if not ours:
                 unknown.append(item)
             mapped.extend(t for t in ours if t not in mapped)
@@ -240,20 +251,6 @@ def parse_role(text: str, name: str) -> Role:
         model=model_name if model_name and ":" in model_name else None,
         unknown_tools=tuple(unknown),
     )
-
-
-_OUR_TOOLS = frozenset(
-    {
-        "read_file",
-        "list_files",
-        "search",
-        "write_file",
-        "edit_file",
-        "run_command",
-        "emit_signal",
-        "wait_for_signal",
-    }
-)
 
 
 def load_role(workspace_root: Path, name: str) -> Role:

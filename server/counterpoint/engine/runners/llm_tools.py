@@ -17,19 +17,10 @@ from typing import Any
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
+from counterpoint.engine.runners.llm_models import TOOL_NAMES
 from counterpoint.engine.safe_paths import UnsafePath, agent_file
 from counterpoint.engine.workspace import ToolError
 
-ALL_TOOLS = (
-    "read_file",
-    "list_files",
-    "search",
-    "write_file",
-    "edit_file",
-    "run_command",
-    "emit_signal",
-    "wait_for_signal",
-)
 ALWAYS = ("emit_signal", "wait_for_signal")
 MAX_LINE_CHARS = 2000
 MAX_COMMAND_OUTPUT = 12_000
@@ -213,5 +204,5 @@ def make_tools(ctx: AgentContext, allowed: tuple[str, ...] | None, recorder: Tra
         "emit_signal": emit_signal,
         "wait_for_signal": wait_for_signal,
     }
-    names = [n for n in ALL_TOOLS if allowed is None or n in allowed or n in ALWAYS]
+    names = [n for n in TOOL_NAMES if allowed is None or n in allowed or n in ALWAYS]
     return [Tool(functions[n], name=n, takes_ctx=False, max_retries=4) for n in names]
