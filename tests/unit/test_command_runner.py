@@ -232,3 +232,33 @@ async def test_large_non_ascii_task_still_starts_the_command(tmp_path: Path) -> 
     await CommandRunner().run(harness.ctx)
     assert int(harness.outputs[0]) > 0
     assert int(harness.outputs[1]) >= len(task.encode("utf-8"))  # the whole task still arrives on stdin
+
+
+@pytest.mark.parametrize("runner", ["command", "acp"])
+async def test_a_working_folder_outside_is_refused_before_the_user_is_asked(
+    tmp_path: Path, runner: str
+) -> None:
+    from counterpoint.engine.runners import get_runner
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "away").symlink_to(outside)
+    asked: list[str] = []
+
+    async def asker(workspace: str, command: str) -> bool:
+        asked.append(command)
+        return True
+
+    harness = make_harness(root, trust=False, asker=asker, runner=runner, command="touch marker")
+    harness.ctx.cwd = root / "away"
+    with pytest.raises(AgentFailed, match=r"working folder \(cwd\) .* is outside the workspace"):
+        await get_runner(runner).run(harness.ctx)
+    assert asked == [] and not (outside / "marker").exists()
+    harness.ctx.cwd = root
+    try:
+        await get_runner(runner).run(harness.ctx)  # `touch` is no ACP agent: that run fails after asking
+    except AgentFailed:
+        assert runner == "acp"
+    assert asked == ["touch marker"] and (root / "marker").exists()

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from counterpoint_protocol.presets import RUNNER_PRESETS
 
-from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import (
     _pump,
     child_env,
@@ -54,9 +53,8 @@ from counterpoint.engine.runners.acp_client import (
     StderrTail,
     choose_permission,
 )
-from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
 from counterpoint.engine.runners.command import agent_prompt
-from counterpoint.engine.safe_paths import UnsafePath, confine
 
 if TYPE_CHECKING:
     from acp import Client
@@ -106,11 +104,7 @@ class ACPRunner(Runner):
                 + ", ".join(ACP_PRESETS)
                 + ")"
             )
-        try:
-            await asyncio.to_thread(confine, ctx.cwd, ctx.workspace_root, "working folder (cwd)")
-            await ctx.consent.require(command)
-        except (ConsentDenied, UnsafePath) as exc:
-            raise AgentFailed(str(exc)) from exc
+        await allow_command(ctx, command)
         try:
             import acp  # noqa: F401  (lazy: only ACP agents pay for the SDK)
         except ImportError as exc:

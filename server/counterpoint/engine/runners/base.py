@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any
 
 from counterpoint_protocol.spec import AgentSpec, Spec
 
-from counterpoint.engine.consent import ConsentPolicy
+from counterpoint.engine.consent import ConsentDenied, ConsentPolicy
 from counterpoint.engine.context import SharedContext
+from counterpoint.engine.safe_paths import UnsafePath, confine
 from counterpoint.engine.workspace import WorkspaceTools
 
 
@@ -72,3 +74,13 @@ async def begin_run(runner: Runner, ctx: AgentContext) -> None:
     if not runner.starts_process:
         ctx.began()
     await runner.run(ctx)
+
+
+async def allow_command(ctx: AgentContext, command: str, where: str = "") -> None:
+    """Refuse (`AgentFailed`) to run ``command`` when the agent's working folder leaves the
+    workspace or the user has not allowed the command; asks the user when the policy says so."""
+    try:
+        await asyncio.to_thread(confine, ctx.cwd, ctx.workspace_root, "working folder (cwd)")
+        await ctx.consent.require(command)
+    except (ConsentDenied, UnsafePath) as exc:
+        raise AgentFailed(f"{where}: {exc}" if where else str(exc)) from exc

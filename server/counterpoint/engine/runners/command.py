@@ -16,10 +16,9 @@ from typing import Any
 
 from counterpoint_protocol.presets import RUNNER_PRESETS
 
-from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
-from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
-from counterpoint.engine.safe_paths import UnsafePath, agent_file, confine
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
+from counterpoint.engine.safe_paths import UnsafePath, agent_file
 
 SIGNAL_PREFIX = "::signal "
 
@@ -60,9 +59,8 @@ def agent_prompt(ctx: AgentContext) -> str:
 
 
 def task_file_path(ctx: AgentContext) -> Path:
-    """The agent's task file; AgentFailed if its name or its working folder would leave their place."""
+    """The agent's task file; AgentFailed if its name would leave its place."""
     try:
-        confine(ctx.cwd, ctx.workspace_root, "working folder (cwd)")
         return agent_file(ctx.workspace_root, ctx.run_id, "tasks", ctx.name, ".md")
     except UnsafePath as exc:
         raise AgentFailed(str(exc)) from exc
@@ -77,11 +75,8 @@ class CommandRunner(Runner):
         command = settings.command or PRESETS.get(settings.preset or "")
         if not command:
             raise AgentFailed("command runner needs `command:` or a known `preset:`")
+        await allow_command(ctx, command)
         task_file = await asyncio.to_thread(task_file_path, ctx)
-        try:
-            await ctx.consent.require(command)
-        except ConsentDenied as exc:
-            raise AgentFailed(str(exc)) from exc
 
         prompt = agent_prompt(ctx)
         await asyncio.to_thread(task_file.parent.mkdir, parents=True, exist_ok=True)

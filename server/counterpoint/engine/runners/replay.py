@@ -30,9 +30,8 @@ from counterpoint_protocol.transcript import (
     parse_transcript,
 )
 
-from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
-from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
 from counterpoint.engine.safe_paths import UnsafePath, confine
 from counterpoint.engine.workspace import ToolError
 
@@ -109,11 +108,7 @@ class ReplayRunner(Runner):
             ) from exc
 
     async def _run_command(self, ctx: AgentContext, command: str, where: str) -> None:
-        try:
-            await asyncio.to_thread(confine, ctx.cwd, ctx.workspace_root, "working folder (cwd)")
-            await ctx.consent.require(command)
-        except (ConsentDenied, UnsafePath) as exc:
-            raise AgentFailed(f"{where}: {exc}") from exc
+        await allow_command(ctx, command, where)
         ctx.output(f"$ {command}")
         result = await run_process(command, cwd=ctx.cwd, env=child_env(ctx.env), on_stdout=ctx.output)
         await ctx.record("tool_call", "run_command", {"command": command, "exit_code": result.exit_code})
