@@ -16,10 +16,6 @@ class RunParams(_Params):
     agents: list[str] | None = None
 
 
-class RunResult(BaseModel):
-    runId: str
-
-
 class CancelParams(_Params):
     runId: str | None = None
 

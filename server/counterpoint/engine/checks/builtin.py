@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.events import AgentStatus, EventType
@@ -171,6 +170,3 @@ class BuiltinChecks:
             n for n in names if not (n in self.run.agents and self.run.agents[n].spec.settings.integrate)
         ]
         return len(others) < 2
-
-
-_ = Path
