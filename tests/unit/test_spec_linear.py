@@ -8,8 +8,10 @@ below quadratic; the absolute figures live in ``python -m benchmarks spec``.
 
 from __future__ import annotations
 
+import gc
 import random
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 from counterpoint.engine import spec_graph
+from counterpoint.engine.gc_pause import cyclic_gc_paused
 from counterpoint.engine.spec_graph import SignalGraph, dependency_cycles
 from counterpoint.engine.spec_parser import parse_spec
 from counterpoint.engine.spec_validate import load_spec
@@ -225,3 +228,76 @@ def test_cycles_on_signal_nodes_are_named_as_on_agent_edges(text: str) -> None:
     spec = parse_spec(text, PATH)
     found = [(agent.name, need, code, message) for agent, need, code, message in dependency_cycles(spec)]
     assert found == reference_cycles(spec)
+
+
+# -- the cyclic garbage collector stays out of a parse -------------------------------
+
+
+def test_no_garbage_collection_runs_during_parse_and_validate() -> None:
+    # a parse builds acyclic data: full collections over a growing heap are pure cost
+    text = agents_spec(3000)
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.collect()  # no young objects pending: none are due before the parse
+    gc.callbacks.append(watch)
+    try:
+        load_spec(text, PATH, check_files=False)
+    finally:
+        gc.callbacks.remove(watch)
+    # at most the young collection that runs as the collector comes back on (before: hundreds)
+    assert len(collections) <= 1, collections
+    assert gc.isenabled()
+
+
+def test_the_collector_pause_nests_and_keeps_a_disabled_collector_off() -> None:
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner end does not turn it on under the outer
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # someone else turned it off: it stays off
+    finally:
+        gc.enable()
+
+
+def test_the_collector_pause_is_shared_by_threads() -> None:
+    # thread A pauses, thread B pauses and ends first: still paused until A ends
+    a_in, b_done, a_may_end = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def thread_a() -> None:
+        with cyclic_gc_paused():
+            a_in.set()
+            a_may_end.wait(30)
+            seen.append(gc.isenabled())
+
+    def thread_b() -> None:
+        a_in.wait(30)
+        with cyclic_gc_paused():
+            pass
+        seen.append(gc.isenabled())
+        b_done.set()
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for thread in threads:
+        thread.start()
+    assert b_done.wait(30)
+    a_may_end.set()
+    for thread in threads:
+        thread.join(30)
+    assert seen == [False, False]
+    assert gc.isenabled()

@@ -207,13 +207,14 @@ def components(graph: Mapping[_Node, Sequence[_Node]]) -> dict[_Node, _Node]:
         stack = [(root, iter(graph[root]))]
         while stack:
             node, successors = stack[-1]
-            nxt = next((n for n in successors if n not in seen), None)
-            if nxt is None:
+            for nxt in successors:  # resumes where the last visit of this node stopped
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, iter(graph.get(nxt, ()))))
+                    break
+            else:
                 stack.pop()
                 order.append(node)
-            else:
-                seen.add(nxt)
-                stack.append((nxt, iter(graph.get(nxt, ()))))
     reverse: dict[_Node, list[_Node]] = {}
     for node, targets in graph.items():
         for target in targets:

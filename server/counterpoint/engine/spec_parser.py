@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, Severity, SourceRange, Spec
 
+from counterpoint.engine.gc_pause import cyclic_gc_paused
 from counterpoint.engine.spec_front_matter import FrontMatterParser
 from counterpoint.engine.spec_values import (
     AGENT_SETTING_KEYS,
@@ -221,4 +222,5 @@ class _SpecParser(FrontMatterParser):
 
 def parse_spec(text: str, path: Path) -> Spec:
     """Parse a spec's text; never raises: problems are in ``spec.diagnostics``."""
-    return _SpecParser(text, path).build()
+    with cyclic_gc_paused():
+        return _SpecParser(text, path).build()

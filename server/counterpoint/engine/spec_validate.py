@@ -28,6 +28,7 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import AgentSpec, Severity, SourceRange, Spec, SpecDiagnostic
 
+from counterpoint.engine.gc_pause import cyclic_gc_paused
 from counterpoint.engine.safe_paths import name_problem
 from counterpoint.engine.spec_graph import agent_dependencies, dependency_cycles, signal_emitters
 from counterpoint.engine.spec_parser import parse_spec
@@ -52,19 +53,21 @@ def validate_spec(spec: Spec, *, check_files: bool = True) -> list[SpecDiagnosti
     With ``check_files`` the transcript and command files are looked up on disk
     and bare programs on PATH: blocking I/O, so call it in a thread from async code.
     """
-    validator = _Validator(spec, check_files=check_files)
-    validator.run()
-    unique = {(d.range, d.code, d.message): d for d in validator.diagnostics}
-    return sorted(unique.values(), key=_position_key)
+    with cyclic_gc_paused():  # acyclic data: see gc_pause
+        validator = _Validator(spec, check_files=check_files)
+        validator.run()
+        unique = {(d.range, d.code, d.message): d for d in validator.diagnostics}
+        return sorted(unique.values(), key=_position_key)
 
 
 def load_spec(text: str, path: Path, *, check_files: bool = True) -> Spec:
     """Parse and validate; every finding, sorted by position, is in ``spec.diagnostics``."""
-    spec = parse_spec(text, path)
-    spec.diagnostics = sorted(
-        [*spec.diagnostics, *validate_spec(spec, check_files=check_files)], key=_position_key
-    )
-    return spec
+    with cyclic_gc_paused():
+        spec = parse_spec(text, path)
+        spec.diagnostics = sorted(
+            [*spec.diagnostics, *validate_spec(spec, check_files=check_files)], key=_position_key
+        )
+        return spec
 
 
 def format_cli(diag: SpecDiagnostic, display_path: str) -> str:

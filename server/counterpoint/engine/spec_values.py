@@ -10,6 +10,7 @@ too.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 
@@ -34,6 +35,7 @@ _QUOTE_OR_HASH = re.compile("[\"'#]")
 _CUTOFF = 0.6
 _SPELL_FLOOR = 20_000
 _SPELL_PER_NAME = 1
+_CACHED_WORD = 100
 
 
 class SettingValueError(ValueError):
@@ -49,9 +51,19 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or an empty string.
 
     For a few candidates (setting keys, runners); many names go through a `Speller`.
+    The answer does not depend on the candidates' order, so a short word is looked
+    up once per set of candidates (a spec may misspell one key on every agent).
     """
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=_CUTOFF)
-    return _hint(matches)
+    if len(word) > _CACHED_WORD:
+        return _closest(word, frozenset(candidates))
+    return _cached_closest(word, frozenset(candidates))
+
+
+def _closest(word: str, candidates: frozenset[str]) -> str:
+    return _hint(difflib.get_close_matches(word, list(candidates), n=1, cutoff=_CUTOFF))
+
+
+_cached_closest = functools.lru_cache(maxsize=1024)(_closest)
 
 
 def _hint(matches: list[str]) -> str:
