@@ -14,7 +14,7 @@ from typing import Any
 from counterpoint.engine.consent import Asker, ConsentPolicy
 from counterpoint.engine.context import SharedContext
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.workspace import WorkspaceTools, WriteRecord
+from counterpoint.engine.workspace import ToolCall, WorkspaceTools, WriteRecord
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 
@@ -29,9 +29,7 @@ class Harness:
     longest_output: int = 0
     signals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     records: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
-    tool_calls: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, str | None]] = field(
-        default_factory=list
-    )
+    tool_calls: list[ToolCall] = field(default_factory=list)
     writes: list[WriteRecord] = field(default_factory=list)
     ctx: AgentContext = field(init=False)
 
@@ -58,15 +56,8 @@ class Harness:
     async def record(self, type: str, action: str | None, metadata: dict[str, Any]) -> None:
         self.records.append((type, action, metadata))
 
-    async def record_tool(
-        self,
-        actor: str,
-        tool: str,
-        args: dict[str, Any],
-        result: dict[str, Any] | None,
-        error: str | None,
-    ) -> None:
-        self.tool_calls.append((actor, tool, args, result, error))
+    async def record_tool(self, call: ToolCall) -> None:
+        self.tool_calls.append(call)
 
     async def on_write(self, record: WriteRecord) -> None:
         self.writes.append(record)

@@ -320,3 +320,23 @@ async def test_queued_agents_start_first_come_first_served(tmp_path: Path, event
     starts = [e.actor for e in events if e.type == "agent_started"]
     assert starts == ["first", "waiting", "dependant"]
     assert index(events, "agent_finished", "first") + 1 < index(events, "agent_started", "dependant")
+
+
+async def test_what_an_agent_waits_on_reads_the_same_in_events_and_text(
+    tmp_path: Path, event_log: EventLog
+) -> None:
+    from counterpoint.engine.agent_state import waiting_names, waiting_text
+
+    spec = make_spec(
+        tmp_path,
+        {
+            "backend": ([think(0.01), emit("schema")], {"emits": ["schema"]}),
+            "docs": ([think(0.01)], {"needs": ["schema", "backend"]}),
+        },
+    )
+    run, status, _events = await run_spec(event_log, spec, tmp_path)
+    assert status == "succeeded"
+    events = await event_log.query(run.run_id, "agent_waiting")
+    assert [e.metadata["waiting_on"] for e in events if e.actor == "docs"] == [["backend", "schema"]]
+    assert waiting_names({"agent:backend", "schema", "backend"}) == ["backend", "schema"]
+    assert waiting_text(["agent:b", "a"]) == "a, b"

@@ -11,18 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.workspace import ToolError, WorkspaceTools, WriteRecord
+from counterpoint.engine.workspace import ToolCall, ToolError, WorkspaceTools, WriteRecord
 
 
 class Recorded:
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, str | None]] = []
+        self.calls: list[ToolCall] = []
         self.writes: list[WriteRecord] = []
 
-    async def tool(
-        self, actor: str, tool: str, args: dict[str, Any], result: dict[str, Any] | None, error: str | None
-    ) -> None:
-        self.calls.append((actor, tool, args, result, error))
+    async def tool(self, call: ToolCall) -> None:
+        self.calls.append(call)
 
     async def write(self, record: WriteRecord) -> None:
         self.writes.append(record)

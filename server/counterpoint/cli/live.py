@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from counterpoint.engine.agent_state import waiting_text
 from counterpoint.engine.run import Run
 
 STYLE = {
@@ -69,7 +70,7 @@ class LiveView:
                     f"signal {event.action}" + (f" by {event.actor}" if event.actor else "")
                 ),
                 EventType.AGENT_WAITING: lambda: (
-                    f"{event.actor} waiting on {', '.join(event.metadata.get('waiting_on', []))}"
+                    f"{event.actor} waiting on {waiting_text(event.metadata.get('waiting_on', []))}"
                 ),
                 EventType.AGENT_STARTED: lambda: f"{event.actor} started",
                 EventType.AGENT_FINISHED: lambda: (
@@ -95,9 +96,7 @@ class LiveView:
             state = agent.state.value
             duration = f"{agent.duration:.1f}s" if agent.duration is not None else ""
             detail = (
-                ", ".join(sorted(n.removeprefix("agent:") for n in agent.waiting_on))
-                if state == "waiting"
-                else (agent.error or agent.last_output)
+                waiting_text(agent.waiting_on) if state == "waiting" else (agent.error or agent.last_output)
             )
             table.add_row(agent.name, f"[{STYLE.get(state, '')}]{state}[/]", duration, detail or "")
         return table

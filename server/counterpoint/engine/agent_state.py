@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,16 @@ _ALLOWED: dict[AgentStatus, frozenset[AgentStatus]] = {
 }
 # A rerun starts a finished agent over.
 _RERUNNABLE = frozenset({S.FAILED, S.TIMED_OUT, S.CANCELLED, S.BLOCKED, S.SKIPPED, S.SUCCEEDED})
+
+
+def waiting_names(needs: Iterable[str]) -> list[str]:
+    """The needs an agent waits on, as shown to people: sorted, once each, agents by bare name."""
+    return sorted({need.removeprefix("agent:") for need in needs})
+
+
+def waiting_text(needs: Iterable[str]) -> str:
+    """``waiting_names`` on one line: ``"api, schema-ready"``."""
+    return ", ".join(waiting_names(needs))
 
 
 class IllegalTransition(RuntimeError):

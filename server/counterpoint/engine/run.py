@@ -22,7 +22,7 @@ from counterpoint_protocol.events import STATE_EVENT, AgentStatus, EventType, ut
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.agent_state import AgentRuntime
+from counterpoint.engine.agent_state import AgentRuntime, waiting_names
 from counterpoint.engine.consent import ConsentPolicy
 from counterpoint.engine.context import SharedContext, load_shared_context
 from counterpoint.engine.eventlog import EventLog
@@ -38,7 +38,7 @@ from counterpoint.engine.run_options import (
 from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.scheduling import Scheduling
 from counterpoint.engine.spawner import TaskSpawner
-from counterpoint.engine.workspace import WorkspaceTools, WriteRecord
+from counterpoint.engine.workspace import ToolCall, WorkspaceTools, WriteRecord
 
 if TYPE_CHECKING:
     from counterpoint.engine.checks.runner import CheckManager
@@ -152,23 +152,16 @@ class Run(Scheduling):
             if agent.error:
                 metadata.setdefault("error", agent.error)
         if new == S.WAITING:
-            metadata.setdefault("waiting_on", sorted({n.removeprefix("agent:") for n in agent.waiting_on}))
+            metadata.setdefault("waiting_on", waiting_names(agent.waiting_on))
         self._emit(STATE_EVENT[new], agent.name, new.value, **metadata)
 
-    async def _record_tool(
-        self,
-        actor: str,
-        tool: str,
-        args: dict[str, Any],
-        result: dict[str, Any] | None,
-        error: str | None,
-    ) -> None:
-        meta: dict[str, Any] = {"args": args}
-        if result is not None:
-            meta["result"] = result
-        if error is not None:
-            meta["error"] = error
-        self._emit(EventType.TOOL_CALL, actor, tool, **meta)
+    async def _record_tool(self, call: ToolCall) -> None:
+        meta: dict[str, Any] = {"args": call.args}
+        if call.result is not None:
+            meta["result"] = call.result
+        if call.error is not None:
+            meta["error"] = call.error
+        self._emit(EventType.TOOL_CALL, call.actor, call.tool, **meta)
 
     async def _on_write(self, record: WriteRecord) -> None:
         self.writes.setdefault(record.path, []).append(record)
@@ -459,7 +452,7 @@ class Run(Scheduling):
                 AgentStatusInfo(
                     name=a.name,
                     state=a.state.value,
-                    waiting_on=sorted(n.removeprefix("agent:") for n in a.waiting_on),
+                    waiting_on=waiting_names(a.waiting_on),
                     started_at=a.started_wall,
                     finished_at=a.finished_wall,
                     duration_s=round(a.duration, 3) if a.duration is not None else None,

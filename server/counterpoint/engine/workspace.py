@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiofiles
 
@@ -41,8 +41,18 @@ class WriteRecord:
     created: bool
 
 
-ToolRecorder = Callable[[str, str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[None]]
-"""(actor, tool, arguments, result, error) -> None: records a tool call as an event."""
+class ToolCall(NamedTuple):
+    """One call of a workspace tool, as recorded: its result summary, or the error it raised."""
+
+    actor: str
+    tool: str
+    args: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+
+
+ToolRecorder = Callable[[ToolCall], Awaitable[None]]
+"""Records a tool call (the run: as a ``tool_call`` event)."""
 WriteListener = Callable[[WriteRecord], Awaitable[None]]
 
 
@@ -102,16 +112,9 @@ class WorkspaceTools:
         except ValueError:
             return path.relative_to(self.root).as_posix()
 
-    async def _record(
-        self,
-        actor: str,
-        tool: str,
-        args: dict[str, Any],
-        result: dict[str, Any] | None,
-        error: str | None,
-    ) -> None:
+    async def _record(self, call: ToolCall) -> None:
         if self.recorder is not None:
-            await self.recorder(actor, tool, args, result, error)
+            await self.recorder(call)
 
     async def _call(
         self, actor: str, tool: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]
@@ -119,16 +122,16 @@ class WorkspaceTools:
         try:
             result = await fn()
         except ToolError as exc:
-            await self._record(actor, tool, args, None, str(exc))
+            await self._record(ToolCall(actor, tool, args, None, str(exc)))
             raise
         except OSError as exc:
             message = f"{tool} failed: {exc.strerror or exc}"
-            await self._record(actor, tool, args, None, message)
+            await self._record(ToolCall(actor, tool, args, None, message))
             raise ToolError(message) from exc
         summary = (
             result if isinstance(result, dict) else {"count": len(result)} if isinstance(result, list) else {}
         )
-        await self._record(actor, tool, args, summary, None)
+        await self._record(ToolCall(actor, tool, args, summary, None))
         return result
 
     # -- tools ---------------------------------------------------------------------------------
