@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from counterpoint.engine.run_budget import BudgetExceeded, RunBudget
 from counterpoint.engine.runners.base import AgentFailed
 from counterpoint.engine.runners.llm_models import is_local, resolve_endpoint
-from counterpoint.engine.runners.pricing import BudgetExceeded, PriceTable, RunBudget, TokenUsage
+from counterpoint.engine.runners.pricing import PriceTable, TokenUsage
 
 
 def test_cost_bills_cache_reads_and_writes_at_their_prices() -> None:

@@ -108,3 +108,26 @@ async def test_acp_runner_refuses_a_cwd_outside_the_workspace(tmp_path: Path) ->
     with pytest.raises(AgentFailed, match="outside the workspace"):
         await ACPRunner().run(harness.ctx)
     assert files_under(tmp_path) == set()
+
+
+def test_every_face_finds_the_same_workspace_root_and_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from counterpoint.cli.common import workspace_db
+    from counterpoint.engine import consent, engine, paths, safe_paths, user_config
+
+    root = tmp_path / "ws"
+    (root / ".counterpoint").mkdir(parents=True)
+    spec = root / "deep" / "er" / "a.agents.md"
+    spec.parent.mkdir(parents=True)
+    assert engine.find_workspace_root is paths.find_workspace_root
+    assert not hasattr(safe_paths, "find_workspace_root")  # one definition, in paths
+    assert paths.find_workspace_root(spec) == root
+    assert workspace_db(spec.parent) is None  # no log yet
+    paths.db_path(root).touch()
+    assert workspace_db(spec.parent) == root / ".counterpoint" / "events.db"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert (
+        consent.trust_file().parent == user_config.settings_file().parent == tmp_path / "cfg" / "counterpoint"
+    )
+    assert paths.config_dirs()[0] == tmp_path / "cfg" / "counterpoint"

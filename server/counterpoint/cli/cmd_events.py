@@ -10,8 +10,7 @@ from pathlib import Path
 
 from counterpoint_protocol.events import Event
 
-from counterpoint.cli.common import fail
-from counterpoint.engine.engine import db_path, find_workspace_root
+from counterpoint.cli.common import damaged_message, fail, workspace_db
 from counterpoint.engine.eventlog import EventLogError, last_run_id, query_events_salvaging
 
 
@@ -20,12 +19,6 @@ def format_event(event: Event) -> str:
     actor = event.actor or "-"
     action = event.action or ""
     return f"{event.timestamp} {event.id:>6} {event.type:<15} {actor:<12} {action} {meta}".rstrip()
-
-
-def workspace_db(folder: Path) -> Path | None:
-    root = find_workspace_root(folder / "x")
-    path = db_path(root)
-    return path if path.exists() else None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -69,11 +62,3 @@ def _print_events(path: Path, args: argparse.Namespace) -> int:
     if damage is not None:
         return fail(damaged_message(path, shown), 1)
     return 0
-
-
-def damaged_message(path: Path, shown: int) -> str:
-    """The one line for a log that is partly unreadable."""
-    return (
-        f"{path} is damaged: only the {shown} events still readable were shown; "
-        f"move the file aside to start a new log (`sqlite3 {path} .recover` may save more)"
-    )

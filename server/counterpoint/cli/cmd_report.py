@@ -13,11 +13,12 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from counterpoint.cli.cmd_events import damaged_message, workspace_db
-from counterpoint.cli.common import fail
+from counterpoint_protocol.events import Event
+
+from counterpoint.cli.common import damaged_message, fail, workspace_db
 from counterpoint.engine.engine import save_report
 from counterpoint.engine.eventlog import EventLogError, last_run_id, query_events_salvaging
-from counterpoint.engine.report import build_report, render_markdown
+from counterpoint.engine.report import build_report, log_pages, render_markdown
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -34,11 +35,16 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     run_id = last_run_id(path) if args.run in (None, "last") else args.run
     if run_id is None:
         return fail("no runs yet")
-    events, damage = query_events_salvaging(path, run_id)
-    if not events:
-        return fail(f"no such run: {run_id}")
-    try:
-        report: dict[str, Any] = build_report(events)
+    damage: EventLogError | None = None
+
+    def fetch(after: int, limit: int) -> list[Event]:
+        nonlocal damage
+        page, found = query_events_salvaging(path, run_id, after_id=after, limit=limit)
+        damage = damage or found
+        return page
+
+    try:  # one pass over the log, a page at a time: a run of a million events fits in memory
+        report: dict[str, Any] = build_report(log_pages(fetch))
     except ValueError:
         return fail(f"no such run: {run_id}")
     not_saved: str | None = None
@@ -53,7 +59,7 @@ def _report(path: Path, args: argparse.Namespace) -> int:
         if "files" in report:
             sys.stdout.write(f"\nReport: {report['files']['html']}\n")
     if damage is not None:
-        return fail(damaged_message(path, len(events)) + " (this report covers those)", 1)
+        return fail(damaged_message(path, report["events"]) + " (this report covers those)", 1)
     if not_saved is not None:
         return fail(not_saved, 1)
     if args.open:

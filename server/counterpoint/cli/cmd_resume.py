@@ -10,9 +10,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from counterpoint.cli.cmd_events import workspace_db
 from counterpoint.cli.cmd_run import drive, make_options
-from counterpoint.cli.common import fail
+from counterpoint.cli.common import fail, workspace_db
 from counterpoint.engine.engine import Engine, RunRefused
 from counterpoint.engine.eventlog_schema import EventLogError
 

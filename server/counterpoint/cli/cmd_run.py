@@ -10,8 +10,9 @@ from typing import Any
 
 from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.cli.live import LiveView
-from counterpoint.engine.engine import Engine, RunRefused, find_workspace_root, read_spec
+from counterpoint.engine.engine import Engine, RunRefused, read_spec
 from counterpoint.engine.eventlog_schema import EventLogError
+from counterpoint.engine.paths import find_workspace_root
 from counterpoint.engine.report import render_markdown
 from counterpoint.engine.run import Run
 from counterpoint.engine.run_options import GateAnswer, RunOptions

@@ -23,6 +23,22 @@ def display_path(path: str | Path) -> str:
         return str(path)
 
 
+def workspace_db(folder: Path) -> Path | None:
+    """The event log of the workspace ``folder`` lies in, or None if it has none yet."""
+    from counterpoint.engine.paths import db_path, find_workspace_root
+
+    path = db_path(find_workspace_root(folder / "x"))
+    return path if path.exists() else None
+
+
+def damaged_message(path: Path, shown: int) -> str:
+    """The one line for a log that is partly unreadable."""
+    return (
+        f"{path} is damaged: only the {shown} events still readable were shown; "
+        f"move the file aside to start a new log (`sqlite3 {path} .recover` may save more)"
+    )
+
+
 def print_diagnostics(spec: Spec) -> tuple[int, int]:
     """Print every finding as ``path:line:col: severity: message``; returns (errors, warnings)."""
     from counterpoint_protocol.spec import Severity

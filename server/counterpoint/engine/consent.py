@@ -24,6 +24,8 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from counterpoint.engine.paths import config_dir
+
 log = logging.getLogger(__name__)
 
 Asker = Callable[[str, str], Awaitable[bool]]
@@ -37,21 +39,6 @@ HOW_TO_GRANT = (
 
 class ConsentDenied(Exception):
     pass
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "counterpoint"
-
-
-def config_dirs() -> tuple[Path, ...]:
-    """Every folder that may hold the user's config: ``$XDG_CONFIG_HOME``'s and the default one."""
-    current = config_dir()
-    try:
-        default = Path.home() / ".config" / "counterpoint"
-    except RuntimeError:  # no home folder known
-        return (current,)
-    return (current,) if current == default else (current, default)
 
 
 def trust_file() -> Path:

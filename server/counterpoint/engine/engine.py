@@ -18,27 +18,16 @@ from counterpoint_protocol.events import Event
 from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.eventlog import EventLog
-from counterpoint.engine.report import build_report, render_markdown
+from counterpoint.engine.eventlog_read import query_events
+from counterpoint.engine.paths import STATE_DIR, db_path
+from counterpoint.engine.paths import find_workspace_root as find_workspace_root  # for the LSP face
+from counterpoint.engine.report import build_report, log_pages, render_markdown
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.spawner import TaskSpawner
 from counterpoint.engine.spec_lock import SpecLock, try_lock
 from counterpoint.engine.spec_validate import load_spec
 
 log = logging.getLogger(__name__)
-STATE_DIR = ".counterpoint"
-
-
-def find_workspace_root(spec_path: Path) -> Path:
-    """The nearest folder up from the spec holding ``.git`` or ``.counterpoint``, else the spec's folder."""
-    start = spec_path.resolve().parent
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists() or (folder / STATE_DIR).is_dir():
-            return folder
-    return start
-
-
-def db_path(root: Path) -> Path:
-    return root / STATE_DIR / "events.db"
 
 
 async def read_spec(path: Path, *, check_files: bool = True) -> Spec:
@@ -239,9 +228,14 @@ class Engine:
         return runs[0].run_id if runs else None
 
     async def write_report(self, run_id: str) -> dict[str, Any]:
-        events = await self.log.query(run_id)
-        report = build_report(events)
-        return await asyncio.to_thread(save_report, self.root, run_id, report)
+        """Build (one pass over the log, a page at a time, in a thread) and save the run's report."""
+        path = self.log.path
+
+        def build() -> dict[str, Any]:
+            pages = log_pages(lambda after, limit: query_events(path, run_id, after_id=after, limit=limit))
+            return save_report(self.root, run_id, build_report(pages))
+
+        return await asyncio.to_thread(build)
 
     async def aclose(self) -> None:
         for run in self.live_runs():

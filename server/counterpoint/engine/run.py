@@ -28,6 +28,7 @@ from counterpoint.engine.context import SharedContext, load_shared_context
 from counterpoint.engine.eventlog import EventLog
 from counterpoint.engine.output_batch import OutputBatcher
 from counterpoint.engine.redact import is_secret_key
+from counterpoint.engine.run_budget import RunBudget
 from counterpoint.engine.run_options import (
     GateAnswer,
     GateHandler,
@@ -113,8 +114,6 @@ class Run(Scheduling):
         self.listeners: list[Callable[[str, Any], None]] = []
         """Engine-internal hooks (checks): called with ("signal", name) / ("agent_finished", name)."""
         self.result_status: str = "running"
-        from counterpoint.engine.runners.pricing import RunBudget
-
         self.budget: RunBudget = self.options.extra.get("budget") or RunBudget(spec.budget_usd)
         """The run's shared LLM spend (``budget_usd``)."""
         self.output = OutputBatcher(event_log, self.run_id)

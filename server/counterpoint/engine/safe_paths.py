@@ -19,21 +19,13 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import NAME_RULE, is_valid_name
 
-STATE_DIR = ".counterpoint"
+from counterpoint.engine.paths import STATE_DIR
+
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 class UnsafePath(ValueError):
     """A name or path that would not stay where it belongs; the message is for the user."""
-
-
-def find_workspace_root(spec_path: Path) -> Path:
-    """The nearest folder up from the spec holding ``.git`` or ``.counterpoint``, else the spec's folder."""
-    start = spec_path.resolve().parent
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists() or (folder / STATE_DIR).is_dir():
-            return folder
-    return start
 
 
 def name_problem(name: str) -> str | None:

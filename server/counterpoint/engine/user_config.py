@@ -18,7 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.consent import config_dir, inside_workspace, writable_by_agents_note
+from counterpoint.engine.consent import inside_workspace, writable_by_agents_note
+from counterpoint.engine.paths import config_dir
 
 log = logging.getLogger(__name__)
 

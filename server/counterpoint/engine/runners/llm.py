@@ -26,6 +26,7 @@ from typing import Any
 
 import aiofiles
 
+from counterpoint.engine.run_budget import BudgetExceeded, RunBudget
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
 from counterpoint.engine.runners.llm_models import (
     Endpoint,
@@ -42,7 +43,7 @@ from counterpoint.engine.runners.llm_tools import (
     short_args,
     transcript_path,
 )
-from counterpoint.engine.runners.pricing import BudgetExceeded, PriceTable, RunBudget, TokenUsage
+from counterpoint.engine.runners.pricing import PriceTable, TokenUsage
 from counterpoint.engine.safe_paths import UnsafePath, agent_file
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,7 @@ or extend them with the ``prices`` user setting or a JSON file named by
 "output": 10, "cache_read": 1.25, "cache_write": 2.5}}``. A model is matched by
 its full name first, then by the longest known prefix (dated snapshots).
 
-`RunBudget` is the run's shared spend: one object per run, in
-``options["budget"]``, charged by every LLM agent after each response.
+What a run may spend, and has, is `counterpoint.engine.run_budget.RunBudget`.
 """
 
 from __future__ import annotations
@@ -122,35 +121,3 @@ class PriceTable:
             + usage.output_tokens * price.output
         )
         return total / 1_000_000
-
-
-class BudgetExceeded(Exception):
-    pass
-
-
-class RunBudget:
-    """The money one run may spend (``limit`` None: no limit) and what its agents spent so far.
-
-    All agents of a run share one instance (they run on one event loop, so no lock is needed).
-    """
-
-    def __init__(self, limit: float | None = None) -> None:
-        self.limit = limit
-        self.spent = 0.0
-        self.by_agent: dict[str, float] = {}
-
-    @property
-    def exceeded(self) -> bool:
-        return self.limit is not None and self.spent >= self.limit
-
-    def charge(self, agent: str, cost: float) -> None:
-        self.spent += cost
-        self.by_agent[agent] = self.by_agent.get(agent, 0.0) + cost
-
-    def check(self) -> None:
-        """Raise BudgetExceeded if the run has spent its budget."""
-        if self.exceeded:
-            raise BudgetExceeded(
-                f"the run's budget of ${self.limit:.4f} is spent (${self.spent:.4f} so far); "
-                "raise budget_usd in the spec to go on"
-            )
