@@ -40,3 +40,32 @@ async def test_run_output_env_and_key_like_strings_are_redacted(tmp_path: Path) 
     for text in everything:
         for secret in (SPEC_TOKEN, KEY_LIKE, BEARER):
             assert secret not in text
+
+
+async def test_a_workspace_secret_stays_in_its_own_engine(tmp_path: Path) -> None:
+    """Two engines in one process (a server with two workspaces): the secret one spec declares is
+    redacted in its own log and status, and is no secret to the other workspace's log."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    spec_one = write_workspace(
+        one,
+        "---\nfeature: One\n---\n# One\n\n## deployer\nrunner: command\n"
+        f'env: {{DEPLOY_TOKEN: {SPEC_TOKEN}}}\ncommand: echo "with $DEPLOY_TOKEN"\n- deploy\n',
+    )
+    spec_two = write_workspace(
+        two,
+        f'---\nfeature: Two\n---\n# Two\n\n## printer\nrunner: command\ncommand: echo "{SPEC_TOKEN}"\n- print\n',
+    )
+    first, second = await Engine.open(one), await Engine.open(two)
+    try:
+        status_one, report_one = await run_once(first, spec_one)
+        status_two, report_two = await run_once(second, spec_two)
+        events_one = await first.events(report_one["run_id"], "agent_output")
+        events_two = await second.events(report_two["run_id"], "agent_output")
+        assert SPEC_TOKEN in first.log.redactor.values
+        assert SPEC_TOKEN not in second.log.redactor.values
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert (status_one, status_two) == ("succeeded", "succeeded")
+    assert [e.metadata["line"] for e in events_one] == ["with ***"]
+    assert [e.metadata["line"] for e in events_two] == [SPEC_TOKEN]  # not a secret of workspace two

@@ -38,7 +38,7 @@ from counterpoint.engine.eventlog_read import (
     row_to_event,
 )
 from counterpoint.engine.eventlog_schema import SCHEMA, EventLogError, connect, explain, prepare
-from counterpoint.engine.redact import Redactor, default_redactor
+from counterpoint.engine.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class EventLog:
 
     def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
         self.path = path
-        self.redactor = redactor or default_redactor()
+        self.redactor = redactor or Redactor()
+        """This log's own: the secrets a run of this workspace adds stay out of other workspaces' logs."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -2,6 +2,8 @@
 
 Values of keys named like secrets, and strings that look like API keys or
 bearer tokens, are replaced before anything is logged or sent to an editor.
+There is no process-wide redactor: each event log (one a workspace) has its own,
+so the secrets one workspace's spec declares never reach another's.
 """
 
 from __future__ import annotations
@@ -65,13 +67,3 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
-
-
-_default: Redactor | None = None
-
-
-def default_redactor() -> Redactor:
-    global _default
-    if _default is None:
-        _default = Redactor()
-    return _default
