@@ -8,6 +8,7 @@ is parsed by its subclass in `counterpoint.engine.spec_parser`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,9 +45,19 @@ _YAML_POSITION_SAFE = str.maketrans({"\x85": " ", "\u2028": " ", "\u2029": " ", 
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
+_PYYAML_STRICTER = re.compile(r"[\t!]|[|>][-+0-9]*#")
+_LIBYAML: bool = yaml.__with_libyaml__
+"""Compose with libyaml (`compose`); tests turn it off to compare with the pure loader."""
+
 
 def _plain_items(items: list[Any]) -> bool:
     return not any(isinstance(item, dict | list) for item in items)
+
+
+def _libyaml_agrees(yaml_text: str) -> bool:
+    """Whether libyaml surely reads ``yaml_text`` as PyYAML does: not where PyYAML is stricter
+    (found by the property tests): a tab, a tag ``!``, a ``#`` right after a block's ``|``/``>``."""
+    return _PYYAML_STRICTER.search(yaml_text) is None
 
 
 class FrontMatterParser:
@@ -159,6 +170,22 @@ class FrontMatterParser:
         return end + 1
 
     def compose(self, yaml_text: str) -> yaml.Node | None:
+        """The front matter's YAML tree, or None (an error is reported).
+
+        libyaml (20x faster) composes a text `_libyaml_agrees` lets through, with the
+        pure loader's tree and marks (test_spec_yaml_loader.py); the pure loader composes
+        the rest, and what libyaml refuses, to say what is wrong in its own words.
+        """
+        if _LIBYAML and _libyaml_agrees(yaml_text):
+            fast: yaml.CSafeLoader | None = None
+            try:
+                fast = yaml.CSafeLoader(yaml_text)
+                return fast.get_single_node()
+            except Exception:  # the pure loader below reports the problem
+                pass
+            finally:
+                if fast is not None:
+                    fast.dispose()
         loader: yaml.SafeLoader | None = None
         try:
             loader = yaml.SafeLoader(yaml_text)  # checks the characters already
@@ -324,7 +351,8 @@ class FrontMatterParser:
     def list_items(self, node: yaml.Node) -> list[tuple[str, SourceRange]]:
         """Like `string_items`, but a plain one-line scalar may be comma-separated."""
         rng = self.node_range(node)
-        if isinstance(node, yaml.ScalarNode) and node.style is None and rng.line == rng.end_line:
+        plain = isinstance(node, yaml.ScalarNode) and not node.style  # None, or '' from libyaml
+        if plain and rng.line == rng.end_line:
             return split_items(self.lines[rng.line][rng.col : rng.end_col], rng.line, rng.col)
         return self.string_items(node)
 
