@@ -111,7 +111,16 @@ class Engine:
                     self._locks.pop(run.run_id, None)
                 if lock is not None:
                     await asyncio.to_thread(lock.release)
+                self._forget_older_runs(run)
         return report
+
+    def _forget_older_runs(self, run: Run) -> None:
+        """Keep only ``run`` of its spec's finished runs (editors show the latest): an engine lives
+        for many runs, and the others' history is in the log (report, rerun, resume read it)."""
+        live = {r.run_id for r in self.live_runs()}
+        for old in [r for r in self.runs.values() if r is not run and r.spec.path == run.spec.path]:
+            if old.run_id not in live:
+                del self.runs[old.run_id]
 
     def start(self, run: Run) -> asyncio.Task[dict[str, Any]]:
         """Execute in the background (for the language server)."""
