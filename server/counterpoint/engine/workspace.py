@@ -94,9 +94,6 @@ class WorkspaceTools:
             raise ToolError(refusal)
         return resolved
 
-    async def _resolve(self, path: str) -> Path:
-        return await asyncio.to_thread(self.resolve, path)
-
     def _existing_file(self, path: str) -> Path:
         target = self.resolve(path)
         if not target.is_file():
@@ -215,8 +212,7 @@ class WorkspaceTools:
 
     async def write_file(self, actor: str, path: str, content: str) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            target = await self._resolve(path)
-            return await self._write(actor, target, content)
+            return await self._write(actor, path, content)
 
         result: dict[str, Any] = await self._call(
             actor, "write_file", {"path": path, "bytes": len(content)}, run
@@ -244,22 +240,26 @@ class WorkspaceTools:
         result: dict[str, Any] = await self._call(actor, "edit_file", args, run)
         return result
 
-    async def _write(self, actor: str, target: Path, content: str) -> dict[str, Any]:
-        data = content.encode("utf-8")
-        created = not await asyncio.to_thread(target.exists)
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+    async def _write(self, actor: str, target: Path | str, content: str) -> dict[str, Any]:
+        """Write ``content`` to ``target`` (a path the agent gave is resolved first, in the same
+        thread hop: a small write costs one hop, not seven), then tell ``on_write``."""
+        record = await asyncio.to_thread(self._write_blocking, actor, target, content.encode("utf-8"))
+        if self.on_write is not None:
+            await self.on_write(record)
+        return {"path": record.path, "bytes": record.size, "created": record.created}
+
+    def _write_blocking(self, actor: str, target: Path | str, data: bytes) -> WriteRecord:
+        if isinstance(target, str):
+            target = self.resolve(target)
+        created = not target.exists()
+        target.parent.mkdir(parents=True, exist_ok=True)
         # One temporary file per write: concurrent writes of one path must not share (and mix) it.
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.counterpoint-tmp")
         try:
-            async with aiofiles.open(tmp, "wb") as fh:
-                await fh.write(data)
-            await asyncio.to_thread(os.replace, tmp, target)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
         except BaseException:
-            await asyncio.to_thread(tmp.unlink, missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
-        record = WriteRecord(
-            actor, self.relative(target), hashlib.sha256(data).hexdigest(), len(data), created
-        )
-        if self.on_write is not None:
-            await self.on_write(record)
-        return {"path": record.path, "bytes": record.size, "created": created}
+        return WriteRecord(actor, self.relative(target), hashlib.sha256(data).hexdigest(), len(data), created)
