@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 
@@ -35,6 +36,9 @@ _PLAIN_TYPES = {
 }
 
 
+REDRAW_S = 0.125
+
+
 class LiveView:
     def __init__(self, run: Run, *, enabled: bool = True) -> None:
         self.run = run
@@ -43,6 +47,9 @@ class LiveView:
         self.fancy = enabled and self.console.is_terminal
         self._live: Live | None = None
         self._t0 = time.monotonic()
+        self._drawn = 0.0
+        self._redraw: asyncio.TimerHandle | None = None
+        """A redraw due once `REDRAW_S` has passed (events in between cost nothing)."""
 
     def start(self) -> None:
         if self.fancy:
@@ -50,6 +57,9 @@ class LiveView:
             self._live.start()
 
     def stop(self) -> None:
+        if self._redraw is not None:
+            self._redraw.cancel()
+            self._redraw = None
         if self._live is not None:
             self._live.update(self._table())
             self._live.stop()
@@ -62,7 +72,7 @@ class LiveView:
         if event.run_id != self.run.run_id or not self.enabled:
             return
         if self._live is not None:
-            self._live.update(self._table())
+            self._schedule_redraw()
         elif event.type in _PLAIN_TYPES:
             at = time.monotonic() - self._t0
             detail = {
@@ -85,6 +95,19 @@ class LiveView:
                 EventType.NOTICE: lambda: f"notice: {event.action}",
             }[EventType(event.type)]()
             sys.stderr.write(f"[{at:7.2f}s] {detail}\n")
+
+    def _schedule_redraw(self) -> None:
+        """Redraw the table at most every `REDRAW_S`: 100,000 writes are not 100,000 tables."""
+        if self._redraw is not None:
+            return
+        wait = max(0.0, REDRAW_S - (time.monotonic() - self._drawn))
+        self._redraw = asyncio.get_running_loop().call_later(wait, self._draw)
+
+    def _draw(self) -> None:
+        self._redraw = None
+        self._drawn = time.monotonic()
+        if self._live is not None:
+            self._live.update(self._table())
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=True, header_style="bold", title=f"run {self.run.run_id}")
