@@ -9,7 +9,7 @@ more so takes needers + emitters edges, not needers x emitters.
 connected components, then a shortest path to name the cycle).
 `agent_dependencies` is the agent-to-agent view the code lenses show.
 
-The work stays linear in the spec: successors are sorted once, a walk expands a
+The work stays linear in the spec: a walk sorts only the agents it reaches, expands a
 signal once, the walks that name cycles share a budget (past it a cycle is named
 by its two ends), and a long cycle is shown by its first and last agents and its
 length.
@@ -18,8 +18,7 @@ length.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Iterator
 
 from counterpoint_protocol.spec import AgentSpec, Spec
 
@@ -28,10 +27,6 @@ _WALK_FLOOR = 100_000
 _WALK_PER_AGENT = 20
 _SHOWN = 6
 """A cycle of more agents is shown by its first and last few."""
-
-_Node = TypeVar("_Node", bound=Hashable)
-_Vertex = str | tuple[str]
-"""An agent (its name) or a signal (its name in a 1-tuple)."""
 
 
 def signal_emitters(spec: Spec) -> dict[str, set[str]]:
@@ -57,18 +52,17 @@ class SignalGraph:
         for agent in spec.agents:
             if agent.name and agent.name not in self.firsts:
                 self.firsts[agent.name] = agent
-        self.emitter_sets = {
+        self.emitters = {
             signal: agents for signal, agents in signal_emitters(spec).items() if signal not in spec.signals
         }
-        self.emitters = {signal: sorted(agents) for signal, agents in self.emitter_sets.items()}
-        """Signal (fired by agents only) -> its emitters, sorted."""
+        """Signal (fired by agents only) -> its emitters."""
         self.direct: dict[str, list[str]] = {}
-        """Agent -> the agents it needs by name, sorted."""
+        """Agent -> the agents it needs by name."""
         self.via: dict[str, list[str]] = {}
         """Agent -> the signals (fired by agents only) it needs."""
         for name, agent in self.firsts.items():
             needs = dict.fromkeys(agent.settings.needs)
-            self.direct[name] = sorted(need for need in needs if need in self.firsts)
+            self.direct[name] = [need for need in needs if need in self.firsts]
             self.via[name] = [need for need in needs if need in self.emitters]
 
     @property
@@ -80,19 +74,29 @@ class SignalGraph:
         needs = sum(len(self.direct[name]) + len(self.via[name]) for name in self.firsts)
         return needs + sum(len(agents) for agents in self.emitters.values())
 
-    def successors(self) -> dict[_Vertex, list[_Vertex]]:
-        """Every node -> its successors (agents by name, signals as 1-tuples)."""
-        graph: dict[_Vertex, list[_Vertex]] = {}
+    def components(self) -> dict[str, int]:
+        """Agent -> its strongly connected component (agents on one cycle share one)."""
+        ids = {name: index for index, name in enumerate(self.firsts)}
+        for agents in self.emitters.values():
+            for agent in agents:
+                ids.setdefault(agent, len(ids))  # an unnamed emitter: a node without edges
+        first_signal = len(ids)
+        signal_ids = {signal: first_signal + index for index, signal in enumerate(self.emitters)}
+        successors: list[list[int]] = [[] for _ in range(first_signal + len(signal_ids))]
         for name in self.firsts:
-            graph[name] = [*self.direct[name], *((signal,) for signal in self.via[name])]
+            successors[ids[name]] = [
+                *(ids[agent] for agent in self.direct[name]),
+                *(signal_ids[signal] for signal in self.via[name]),
+            ]
         for signal, agents in self.emitters.items():
-            graph[(signal,)] = list(agents)
-        return graph
+            successors[signal_ids[signal]] = [ids[agent] for agent in agents]
+        component = strong_components(successors)
+        return {name: component[index] for name, index in ids.items()}
 
     def targets(self, need: str) -> set[str]:
         """The agents one ``needs`` entry waits for."""
         targets = {need} if need in self.firsts else set()
-        return targets | self.emitter_sets.get(need, set())
+        return targets | self.emitters.get(need, set())
 
     def shortest_path(self, start: str, goal: str, *, limit: int) -> tuple[list[str] | None, int]:
         """The shortest path of agents from ``start`` to ``goal`` (both included), if any,
@@ -134,7 +138,7 @@ def agent_dependencies(spec: Spec) -> dict[str, set[str]]:
     for name in graph.firsts:
         targets = set(graph.direct[name])
         for signal in graph.via[name]:
-            targets |= graph.emitter_sets[signal]
+            targets |= graph.emitters[signal]
         dependencies[name] = targets
     return dependencies
 
@@ -149,14 +153,17 @@ def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
     a cycle with the agent. A duplicate agent name counts once, with its first section.
     """
     graph = SignalGraph(spec)
-    component = components(graph.successors())
+    component = graph.components()
     budget = _WALK_FLOOR + _WALK_PER_AGENT * len(graph.firsts)
     # signal -> component -> its first emitter (by name) in that component
-    first_emitter: dict[str, dict[object, str]] = {}
+    first_emitter: dict[str, dict[int, str]] = {}
     for signal, agents in graph.emitters.items():
         firsts_here = first_emitter[signal] = {}
         for emitter in agents:
-            firsts_here.setdefault(component.get(emitter), emitter)
+            group = component[emitter]
+            current = firsts_here.get(group)
+            if current is None or emitter < current:
+                firsts_here[group] = emitter
     # the walks share a budget: take the agents in the order the budget has always gone
     walk_order = {agent.name: agent for agent in reversed(spec.agents) if agent.name}
     for name in walk_order:
@@ -165,7 +172,7 @@ def dependency_cycles(spec: Spec) -> Iterator[tuple[AgentSpec, str, str, str]]:
         for need in agent.settings.needs:
             if need == name:
                 continue  # reported as self-dependency
-            if name in graph.emitter_sets.get(need, ()):
+            if name in graph.emitters.get(need, ()):
                 yield (
                     agent,
                     need,
@@ -196,38 +203,44 @@ def _cycle_text(cycle: list[str]) -> str:
     return " -> ".join(shown) + f" ({agents} agents)"
 
 
-def components(graph: Mapping[_Node, Sequence[_Node]]) -> dict[_Node, _Node]:
-    """Node -> a representative of its strongly connected component (Kosaraju)."""
-    order: list[_Node] = []
-    seen: set[_Node] = set()
-    for root in graph:
-        if root in seen:
+def strong_components(successors: list[list[int]]) -> list[int]:
+    """Node -> the root of its strongly connected component (Tarjan's, without recursion)."""
+    count = len(successors)
+    order = [-1] * count  # when a node was reached
+    low = [0] * count  # the earliest node on the stack it reaches
+    on_stack = [False] * count
+    component = [-1] * count
+    stack: list[int] = []
+    reached = 0
+    for root in range(count):
+        if order[root] != -1:
             continue
-        seen.add(root)
-        stack = [(root, iter(graph[root]))]
-        while stack:
-            node, successors = stack[-1]
-            for nxt in successors:  # resumes where the last visit of this node stopped
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append((nxt, iter(graph.get(nxt, ()))))
+        order[root] = low[root] = reached
+        reached += 1
+        stack.append(root)
+        on_stack[root] = True
+        walk = [(root, iter(successors[root]))]
+        while walk:
+            node, rest = walk[-1]
+            for nxt in rest:  # resumes where the last visit of this node stopped
+                if order[nxt] == -1:
+                    order[nxt] = low[nxt] = reached
+                    reached += 1
+                    stack.append(nxt)
+                    on_stack[nxt] = True
+                    walk.append((nxt, iter(successors[nxt])))
                     break
+                if on_stack[nxt] and order[nxt] < low[node]:
+                    low[node] = order[nxt]
             else:
-                stack.pop()
-                order.append(node)
-    reverse: dict[_Node, list[_Node]] = {}
-    for node, targets in graph.items():
-        for target in targets:
-            reverse.setdefault(target, []).append(node)
-    component: dict[_Node, _Node] = {}
-    for root in reversed(order):
-        if root in component:
-            continue
-        component[root] = root
-        pending = [root]
-        while pending:
-            for previous in reverse.get(pending.pop(), ()):
-                if previous not in component:
-                    component[previous] = root
-                    pending.append(previous)
+                walk.pop()
+                if walk and low[node] < low[walk[-1][0]]:
+                    low[walk[-1][0]] = low[node]
+                if low[node] == order[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack[member] = False
+                        component[member] = node
+                        if member == node:
+                            break
     return component

@@ -137,14 +137,13 @@ class _SpecParser(FrontMatterParser):
                 continue
             key = setting.group(2)
             key_col = len(setting.group(1))
-            key_range = SourceRange.on_line(line - 1, key_col, key_col + len(key))
             rest = text[setting.end() :]
             value = strip_comment(rest).strip()
             value_col = setting.end() + (len(rest) - len(rest.lstrip()) if value else 0)
             value_range = SourceRange.on_line(line - 1, value_col, value_col + len(value))
             if key in setting_ranges:
                 self.report(
-                    key_range,
+                    SourceRange.on_line(line - 1, key_col, key_col + len(key)),
                     "duplicate-key",
                     f"'{key}' is already set on line {setting_ranges[key].line + 1}; this value is used",
                     Severity.WARNING,
