@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.events import AgentStatus, EventType
@@ -24,15 +26,22 @@ if TYPE_CHECKING:
 CHECK_NAME = "integration"
 EMIT_GRACE_S = 0.5
 """A signal whose file was just written may reach us a few ms after the agent ends."""
+OWN_WRITE_S = 2.0
+"""A file event this soon after a tool wrote the file is that write (already attributed)."""
 
 
 class BuiltinChecks:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.findings: dict[str, dict[str, Any]] = {}
+        self._sole: dict[str, str] = {}
+        """relative path -> the one agent that wrote it, known exactly (most paths: one entry each,
+        however often they are rewritten)."""
         self.writers: dict[str, dict[str, bool]] = {}
-        """relative path -> agent -> exact (True: wrote through our tools)."""
-        self._tool_writes: dict[str, float] = {}
+        """relative path -> agent -> exact (True: wrote through our tools), for the paths with more
+        than one possible writer."""
+        self._tool_writes: OrderedDict[str, float] = OrderedDict()
+        """relative path -> when a tool last wrote it, for the last `OWN_WRITE_S` only (oldest first)."""
         self._uncertain_changes: dict[str, int] = {}
         """relative path -> changes seen while more than one command agent was running."""
         self._pending: set[asyncio.Task[None]] = set()
@@ -107,7 +116,15 @@ class BuiltinChecks:
     # -- shared files ------------------------------------------------------------------------------
 
     def tool_write(self, actor: str, rel_path: str) -> None:
-        self._tool_writes[rel_path] = time.monotonic()
+        now = time.monotonic()
+        recent = self._tool_writes
+        recent[rel_path] = now
+        recent.move_to_end(rel_path)
+        while recent:
+            _path, at = next(iter(recent.items()))
+            if now - at < OWN_WRITE_S:
+                break
+            recent.popitem(last=False)
         self._add_writer(rel_path, actor, exact=True)
 
     def files_changed(self, changes: list[FileChange]) -> None:
@@ -126,21 +143,36 @@ class BuiltinChecks:
                 rel = change.path.relative_to(self.run.spec_dir).as_posix()
             except ValueError:
                 continue
-            if now - self._tool_writes.get(rel, -10.0) < 2.0:
+            if now - self._tool_writes.get(rel, -10.0) < OWN_WRITE_S:
                 continue  # our own tools wrote it: already attributed exactly
             if len(running) == 1:
                 self._add_writer(rel, running[0], exact=True)
             else:
                 self._uncertain_changes[rel] = self._uncertain_changes.get(rel, 0) + 1
-                writers = self.writers.setdefault(rel, {})
+                writers = self._writers_of(rel)
                 for agent in running:
                     writers[agent] = writers.get(agent, False)
                 self._check_shared(rel)
 
     def _add_writer(self, rel: str, agent: str, *, exact: bool) -> None:
-        writers = self.writers.setdefault(rel, {})
+        if rel not in self.writers and exact:
+            sole = self._sole.get(rel)
+            if sole is None:
+                self._sole[rel] = sys.intern(agent)
+                return  # one writer: nothing shared
+            if sole == agent:
+                return
+        writers = self._writers_of(rel)
         writers[agent] = writers.get(agent, False) or exact
         self._check_shared(rel)
+
+    def _writers_of(self, rel: str) -> dict[str, bool]:
+        """The writers of ``rel`` as agent -> exact (a sole writer becomes the first entry)."""
+        writers = self.writers.get(rel)
+        if writers is None:
+            sole = self._sole.pop(rel, None)
+            writers = self.writers[rel] = {sole: True} if sole is not None else {}
+        return writers
 
     def _check_shared(self, rel: str) -> None:
         writers = self.writers.get(rel, {})
