@@ -32,11 +32,3 @@ def from_lsp_position(
     """(line, code-point column) for a client position."""
     pos = codec.position_from_client_units(list(lines), types.Position(position.line, position.character))
     return pos.line, pos.character
-
-
-def contains(source: SourceRange, line: int, col: int) -> bool:
-    if line < source.line or line > source.end_line:
-        return False
-    if line == source.line and col < source.col:
-        return False
-    return not (line == source.end_line and col > source.end_col)

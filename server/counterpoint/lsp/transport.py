@@ -22,7 +22,7 @@ from counterpoint.lsp.framing import Broken, End, FrameReader, Source
 if TYPE_CHECKING:
     from pygls.protocol import JsonRPCProtocol
 
-    from counterpoint.lsp.server import CounterpointServer
+    from counterpoint.lsp.core import CounterpointServer
 
 log = logging.getLogger(__name__)
 

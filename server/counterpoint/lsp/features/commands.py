@@ -7,6 +7,7 @@ models; bad arguments get a JSON-RPC InvalidParams error with a clear message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,10 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from counterpoint_protocol.methods import Commands
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 
-from counterpoint.lsp.server import CounterpointServer, NotAFileUri, is_spec_uri, spec_path
+from counterpoint.lsp.core import CounterpointServer  # at run time: pygls reads the annotations
+from counterpoint.lsp.features import live
+from counterpoint.lsp.features.documents import SpecDocuments
+from counterpoint.lsp.features.run_ui import RunUI
+from counterpoint.lsp.uris import NotAFileUri, is_spec_uri, spec_path
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from counterpoint.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound="BaseModel")
@@ -42,181 +49,168 @@ def parse(model: type[P], command: str, args: tuple[Any, ...]) -> P:
         raise JsonRpcInvalidParams(f"{command}: {problems}") from exc
 
 
-Handler = Callable[..., Awaitable[Any]]
+Command = Callable[..., Awaitable[Any]]
 
 
-def register(server: CounterpointServer) -> None:
-    # The models and the engine load after `initialize` (see lifecycle); handlers import them.
-    def command(name: str) -> Callable[[Handler], Handler]:
-        def wrap(fn: Handler) -> Handler:
-            async def handler(ls: CounterpointServer, *args: Any) -> Any:
-                from counterpoint.engine.engine import RunRefused
-                from counterpoint.engine.eventlog_schema import EventLogError
+def answered(name: str) -> Callable[[Command], Command]:
+    """A command's refusals become JSON-RPC errors with one log line each, never a crash: a refused
+    run (`RunRefused`) or a log error is InvalidRequest, a uri that is not a local file is
+    InvalidParams; no command runs once the server is shutting down."""
 
-                if ls.shutting_down:
-                    raise JsonRpcInvalidRequest("the server is shutting down")
-                try:
-                    return await fn(ls, *args)
-                except (RunRefused, EventLogError) as exc:  # one clear line, never a crash
-                    log.warning("%s refused: %s", name, exc)
-                    raise JsonRpcInvalidRequest(str(exc)) from exc
-                except NotAFileUri as exc:
-                    log.warning("%s refused: %s", name, exc)
-                    raise JsonRpcInvalidParams(f"{name}: {exc}") from exc
-                except JsonRpcException as exc:
-                    log.warning("%s refused: %s", name, exc)
-                    raise
+    def wrap(fn: Command) -> Command:
+        @functools.wraps(fn)
+        async def handler(ls: CounterpointServer, *args: Any) -> Any:
+            # The models and the engine load after `initialize` (see lifecycle).
+            from counterpoint.engine.engine import RunRefused
+            from counterpoint.engine.eventlog_schema import EventLogError
 
-            server.command(name)(handler)
-            return fn
+            if ls.shutting_down:
+                raise JsonRpcInvalidRequest("the server is shutting down")
+            try:
+                return await fn(ls, *args)
+            except (RunRefused, EventLogError) as exc:  # one clear line, never a crash
+                log.warning("%s refused: %s", name, exc)
+                raise JsonRpcInvalidRequest(str(exc)) from exc
+            except NotAFileUri as exc:
+                log.warning("%s refused: %s", name, exc)
+                raise JsonRpcInvalidParams(f"{name}: {exc}") from exc
+            except JsonRpcException as exc:
+                log.warning("%s refused: %s", name, exc)
+                raise
 
-        return wrap
+        return handler
 
-    @command(Commands.RUN)
-    async def run(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import RunParams
-
-        from counterpoint.engine.run import RunOptions
-
-        params = parse(RunParams, Commands.RUN, args)
-        if not is_spec_uri(params.uri):
-            raise JsonRpcInvalidParams(f"{Commands.RUN}: {params.uri} is not a *.agents.md spec")
-        path = spec_path(params.uri)
-        spec = await ls.documents.get(params.uri) if params.uri in ls.workspace.text_documents else None
-        if spec is None:
-            if not await asyncio.to_thread(path.is_file):
-                raise JsonRpcInvalidParams(f"{Commands.RUN}: no such file {path}")
-            from counterpoint.engine.engine import read_spec
-
-            spec = await read_spec(path)
-        if spec.has_errors:
-            first = next(d for d in spec.diagnostics if d.severity == "error")
-            raise JsonRpcInvalidRequest(
-                f"the spec has errors (line {first.range.line + 1}: {first.message}); fix them and run again"
-            )
-        unknown = [a for a in params.agents or [] if spec.agent(a) is None]
-        if unknown:
-            raise JsonRpcInvalidParams(f"{Commands.RUN}: no such agent: {', '.join(unknown)}")
-        engine = await ls.engine_for(path)
-        await engine.ensure_no_live_run(path)
-        options = RunOptions(agents=params.agents or None, max_parallel=ls.settings.maxParallel)
-        new = engine.create_run(spec, options)
-        engine.start(new)
-        return {"runId": new.run_id}
-
-    @command(Commands.CANCEL)
-    async def cancel(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import CancelParams
-
-        params = parse(CancelParams, Commands.CANCEL, args)
-        if params.runId is None:
-            runs = ls.live_runs()
-        else:
-            found = ls.find_run(params.runId)
-            if found is None:
-                raise JsonRpcInvalidParams(f"{Commands.CANCEL}: no such run {params.runId}")
-            runs = [found[1]]
-        for live in runs:
-            live.cancel()
-        return {"cancelled": [r.run_id for r in runs]}
-
-    @command(Commands.STATUS)
-    async def status(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import StatusResult
-
-        if args and args[0] not in (None, {}) and not isinstance(args[0], dict):
-            raise JsonRpcInvalidParams(f"{Commands.STATUS} takes no argument or an object")
-        runs = [r.status() for engine in ls.engines.values() for r in engine.runs.values()]
-        return StatusResult(runs=runs).model_dump()
-
-    @command(Commands.RERUN)
-    async def rerun(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import RerunParams
-
-        from counterpoint.engine.run import RunOptions
-
-        params = parse(RerunParams, Commands.RERUN, args)
-        engine = await _engine_of_run(ls, params.runId)
-        new = await engine.continue_run(
-            params.runId,
-            reason="rerun",
-            agent=params.agent,
-            options=RunOptions(max_parallel=ls.settings.maxParallel),
-        )
-        engine.start(new)
-        return {"runId": new.run_id, "agents": list(new.agents)}
-
-    @command(Commands.RESUME)
-    async def resume(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import ResumeParams
-
-        from counterpoint.engine.run import RunOptions
-
-        params = parse(ResumeParams, Commands.RESUME, args)
-        engine = await _engine_of_run(ls, params.runId)
-        new = await engine.continue_run(
-            params.runId, reason="resume", options=RunOptions(max_parallel=ls.settings.maxParallel)
-        )
-        engine.start(new)
-        return {"runId": new.run_id, "agents": list(new.agents)}
-
-    @command(Commands.EVENTS)
-    async def events(ls: CounterpointServer, *args: Any) -> list[dict[str, Any]]:
-        from counterpoint_protocol.messages import EventsParams
-
-        params = parse(EventsParams, Commands.EVENTS, args)
-        engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
-        if engine is None:
-            return []
-        run_id = params.runId or await engine.resolve_run_id("last")
-        found = await engine.events(run_id, params.type)
-        if params.limit:
-            found = found[-params.limit :]
-        return [e.model_dump() for e in found]
-
-    @command(Commands.REPORT)
-    async def report(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint_protocol.messages import ReportParams
-
-        params = parse(ReportParams, Commands.REPORT, args)
-        engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
-        if engine is None:
-            raise JsonRpcInvalidRequest("no runs yet")
-        run_id = await engine.resolve_run_id(params.runId)
-        if run_id is None:
-            raise JsonRpcInvalidRequest("no runs yet")
-        try:
-            return await engine.write_report(run_id)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(f"{Commands.REPORT}: no such run {run_id}") from exc
-
-    @command(Commands.TRUST)
-    async def trust(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-        from counterpoint.engine.consent import (
-            inside_workspace,
-            remember_trusted,
-            trust_file,
-            writable_by_agents_note,
-        )
-        from counterpoint.engine.engine import find_workspace_root
-
-        raw = args[0] if args else {}
-        uri = raw.get("uri") if isinstance(raw, dict) else None
-        if not isinstance(uri, str):
-            raise JsonRpcInvalidParams(
-                f'{Commands.TRUST}: needs {{"uri": <a file or folder of the workspace>}}'
-            )
-        start = spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x"
-        root = await asyncio.to_thread(find_workspace_root, start)
-        if inside_workspace(trust_file(), root):
-            # An allowlist that the workspace's agents could write is never honoured: say so
-            # rather than write an approval that would be ignored.
-            raise JsonRpcInvalidRequest(f"{Commands.TRUST}: {writable_by_agents_note(trust_file(), root)}")
-        await asyncio.to_thread(remember_trusted, root)
-        return {"trusted": str(root)}
+    return wrap
 
 
-async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Any:
+async def run_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import RunParams
+
+    params = parse(RunParams, Commands.RUN, args)
+    if not is_spec_uri(params.uri):
+        raise JsonRpcInvalidParams(f"{Commands.RUN}: {params.uri} is not a *.agents.md spec")
+    path = spec_path(params.uri)
+    spec = await ls.part(SpecDocuments).get(params.uri) if params.uri in ls.workspace.text_documents else None
+    if spec is None:
+        if not await asyncio.to_thread(path.is_file):
+            raise JsonRpcInvalidParams(f"{Commands.RUN}: no such file {path}")
+        from counterpoint.engine.engine import read_spec
+
+        spec = await read_spec(path)
+    from counterpoint.engine.engine import UnknownAgents, check_startable
+
+    options = ls.part(RunUI).run_options(params.agents or None)
+    try:
+        check_startable(spec, options)  # before an engine (and its log) is opened for it
+    except UnknownAgents as exc:
+        raise JsonRpcInvalidParams(f"{Commands.RUN}: {exc}") from exc
+    engine = await ls.engine_for(path)
+    new = await engine.start_run(spec, options)
+    engine.start(new)
+    return {"runId": new.run_id}
+
+
+async def cancel_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import CancelParams
+
+    params = parse(CancelParams, Commands.CANCEL, args)
+    if params.runId is None:
+        runs = ls.live_runs()
+    else:
+        found = ls.find_run(params.runId)
+        if found is None:
+            raise JsonRpcInvalidParams(f"{Commands.CANCEL}: no such run {params.runId}")
+        runs = [found[1]]
+    for run in runs:
+        run.cancel()
+    return {"cancelled": [r.run_id for r in runs]}
+
+
+async def status_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import StatusResult
+
+    if args and args[0] not in (None, {}) and not isinstance(args[0], dict):
+        raise JsonRpcInvalidParams(f"{Commands.STATUS} takes no argument or an object")
+    runs = [r.status() for r in ls.all_runs()]
+    return StatusResult(runs=runs).model_dump()
+
+
+async def rerun_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import RerunParams
+
+    params = parse(RerunParams, Commands.RERUN, args)
+    engine = await _engine_of_run(ls, params.runId)
+    new = await engine.continue_run(
+        params.runId, reason="rerun", agent=params.agent, options=ls.part(RunUI).run_options()
+    )
+    engine.start(new)
+    return {"runId": new.run_id, "agents": live.agent_names(new)}
+
+
+async def resume_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import ResumeParams
+
+    params = parse(ResumeParams, Commands.RESUME, args)
+    engine = await _engine_of_run(ls, params.runId)
+    new = await engine.continue_run(params.runId, reason="resume", options=ls.part(RunUI).run_options())
+    engine.start(new)
+    return {"runId": new.run_id, "agents": live.agent_names(new)}
+
+
+async def events_command(ls: CounterpointServer, *args: Any) -> list[dict[str, Any]]:
+    from counterpoint_protocol.messages import EventsParams
+
+    params = parse(EventsParams, Commands.EVENTS, args)
+    engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
+    if engine is None:
+        return []
+    run_id = params.runId or await engine.resolve_run_id("last")
+    found = await engine.events(run_id, params.type)
+    if params.limit:
+        found = found[-params.limit :]
+    return [e.model_dump() for e in found]
+
+
+async def report_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import ReportParams
+
+    params = parse(ReportParams, Commands.REPORT, args)
+    engine = await _engine_of_run(ls, params.runId) if params.runId else ls.any_engine()
+    if engine is None:
+        raise JsonRpcInvalidRequest("no runs yet")
+    run_id = await engine.resolve_run_id(params.runId)
+    if run_id is None:
+        raise JsonRpcInvalidRequest("no runs yet")
+    try:
+        return await engine.write_report(run_id)
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(f"{Commands.REPORT}: no such run {run_id}") from exc
+
+
+async def trust_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint.engine.consent import (
+        inside_workspace,
+        remember_trusted,
+        trust_file,
+        writable_by_agents_note,
+    )
+    from counterpoint.engine.engine import find_workspace_root
+
+    raw = args[0] if args else {}
+    uri = raw.get("uri") if isinstance(raw, dict) else None
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(f'{Commands.TRUST}: needs {{"uri": <a file or folder of the workspace>}}')
+    start = spec_path(uri) if uri.endswith(".md") else spec_path(uri) / "x"
+    root = await asyncio.to_thread(find_workspace_root, start)
+    if inside_workspace(trust_file(), root):
+        # An allowlist that the workspace's agents could write is never honoured: say so
+        # rather than write an approval that would be ignored.
+        raise JsonRpcInvalidRequest(f"{Commands.TRUST}: {writable_by_agents_note(trust_file(), root)}")
+    await asyncio.to_thread(remember_trusted, root)
+    return {"trusted": str(root)}
+
+
+async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Engine:
     found = ls.find_run(run_id)
     if found is not None:
         return found[0]
@@ -230,3 +224,20 @@ async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Any:
         if await engine.events(run_id, "run_started"):
             return engine
     raise JsonRpcInvalidParams(f"no such run {run_id}")
+
+
+COMMANDS: dict[str, Command] = {
+    Commands.RUN: run_command,
+    Commands.CANCEL: cancel_command,
+    Commands.STATUS: status_command,
+    Commands.RERUN: rerun_command,
+    Commands.RESUME: resume_command,
+    Commands.EVENTS: events_command,
+    Commands.REPORT: report_command,
+    Commands.TRUST: trust_command,
+}
+
+
+def register(server: CounterpointServer) -> None:
+    for name, fn in COMMANDS.items():
+        server.command(name)(answered(name)(fn))

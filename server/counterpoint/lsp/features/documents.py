@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,21 +17,15 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from counterpoint.lsp.positions import to_lsp_range
-from counterpoint.lsp.server import is_spec_uri, spec_path
+from counterpoint.lsp.uris import is_local_spec, is_spec_uri, spec_path
 
 if TYPE_CHECKING:
     from counterpoint_protocol.spec import Spec, SpecDiagnostic
 
-    from counterpoint.lsp.server import CounterpointServer
+    from counterpoint.lsp.core import CounterpointServer
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.25
-
-
-def is_local_spec(uri: str) -> bool:
-    """A spec the server can read: a ``file:`` uri (an untitled or remote document is left alone)."""
-    return is_spec_uri(uri) and uri[:5].lower() == "file:"
-
 
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -42,6 +36,8 @@ SEVERITY = {
 
 
 class DiagnosticStore:
+    """Diagnostics per file and per source; publishing a file sends the union of its sources."""
+
     def __init__(self, server: CounterpointServer) -> None:
         self.server = server
         self.by_uri: dict[str, dict[str, list[types.Diagnostic]]] = {}
@@ -105,6 +101,8 @@ class SpecDocuments:
     def __init__(self, server: CounterpointServer) -> None:
         self.server = server
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self.on_parsed: list[Callable[[str], None]] = []
+        """Called with the uri once a document's new spec and diagnostics are published."""
 
     def schedule(self, uri: str, delay: float = DEBOUNCE_S) -> None:
         task = self._pending.pop(uri, None)
@@ -127,10 +125,12 @@ class SpecDocuments:
             return  # edited meanwhile: the next validation publishes
         self.server.specs[uri] = spec
         lines = text.splitlines(keepends=True) or [""]
-        self.server.diagnostics.set(uri, "spec", to_lsp_diagnostics(self.server, lines, spec.diagnostics))
+        self.server.part(DiagnosticStore).set(
+            uri, "spec", to_lsp_diagnostics(self.server, lines, spec.diagnostics)
+        )
         self._pending.pop(uri, None)
-        if self.server.ui is not None:
-            self.server.ui.refresh_lenses()
+        for listener in self.on_parsed:
+            listener(uri)
 
     async def get(self, uri: str) -> Spec | None:
         """The current spec of a document, parsing now if the debounced parse has not run."""
@@ -148,28 +148,37 @@ class SpecDocuments:
         return spec
 
 
+async def spec_of(ls: CounterpointServer, uri: str) -> Spec | None:
+    """The current spec of an open (or else last seen) spec document; None for any other uri."""
+    return await ls.part(SpecDocuments).get(uri)
+
+
+def did_open(ls: CounterpointServer, params: types.DidOpenTextDocumentParams) -> None:
+    if is_local_spec(params.text_document.uri):
+        ls.part(SpecDocuments).schedule(params.text_document.uri, delay=0)
+
+
+def did_change(ls: CounterpointServer, params: types.DidChangeTextDocumentParams) -> None:
+    if is_local_spec(params.text_document.uri):
+        ls.part(SpecDocuments).schedule(params.text_document.uri)
+
+
+def did_save(ls: CounterpointServer, params: types.DidSaveTextDocumentParams) -> None:
+    if is_local_spec(params.text_document.uri):
+        ls.part(SpecDocuments).schedule(params.text_document.uri, delay=0)
+
+
+def did_close(ls: CounterpointServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if is_spec_uri(uri):
+        ls.specs.pop(uri, None)
+        ls.part(DiagnosticStore).set(uri, "spec", [])
+
+
 def register(server: CounterpointServer) -> None:
-    server.diagnostics = DiagnosticStore(server)
-    server.documents = SpecDocuments(server)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: CounterpointServer, params: types.DidOpenTextDocumentParams) -> None:
-        if is_local_spec(params.text_document.uri):
-            ls.documents.schedule(params.text_document.uri, delay=0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: CounterpointServer, params: types.DidChangeTextDocumentParams) -> None:
-        if is_local_spec(params.text_document.uri):
-            ls.documents.schedule(params.text_document.uri)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: CounterpointServer, params: types.DidSaveTextDocumentParams) -> None:
-        if is_local_spec(params.text_document.uri):
-            ls.documents.schedule(params.text_document.uri, delay=0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: CounterpointServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        if is_spec_uri(uri):
-            ls.specs.pop(uri, None)
-            ls.diagnostics.set(uri, "spec", [])
+    server.add_part(DiagnosticStore(server))
+    server.add_part(SpecDocuments(server))
+    server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    server.feature(types.TEXT_DOCUMENT_DID_SAVE)(did_save)
+    server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)

@@ -118,7 +118,12 @@ async def code_lens(ls: CounterpointServer, params: types.CodeLensParams) -> lis
             if live_now and state is not None:
                 continue
             lenses.append(
-                lens(agent.heading_range, f"▶ Run {agent.name}", Commands.RUN, {"uri": uri, "agents": [agent.name]})
+                lens(
+                    agent.heading_range,
+                    f"▶ Run {agent.name}",
+                    Commands.RUN,
+                    {"uri": uri, "agents": [agent.name]},
+                )
             )
             if run is not None and not live_now and state in live.RERUNNABLE:
                 lenses.append(
@@ -162,4 +167,6 @@ def register(server: CounterpointServer) -> None:
     server.add_part(refresh)
     server.part(SpecDocuments).on_parsed.append(lambda _uri: refresh.refresh())
     server.feature(types.TEXT_DOCUMENT_CODE_LENS)(code_lens)
-    server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))(inlay_hints)
+    server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))(
+        inlay_hints
+    )

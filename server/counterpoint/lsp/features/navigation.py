@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from counterpoint.lsp.features import live
+from counterpoint.lsp.features.documents import spec_of
 from counterpoint.lsp.positions import from_lsp_position, to_lsp_range
 
 if TYPE_CHECKING:
     from counterpoint_protocol.spec import SourceRange, Spec
     from pygls.workspace import TextDocument
 
-    from counterpoint.engine.run import Run
-    from counterpoint.lsp.server import CounterpointServer
+    from counterpoint.lsp.core import CounterpointServer
 
 WORD = re.compile(r"[A-Za-z0-9_.\-]+")
 
@@ -52,7 +53,7 @@ def describe(server: CounterpointServer, spec: Spec, name: str) -> str | None:
         users = needers(spec, name)
         if users:
             lines.append("needed by (when it succeeds): " + ", ".join(f"`{n}`" for n in users))
-        state = live_state(server, spec, name)
+        state = live.agent_line(server, spec, name)
         if state:
             lines.append(state)
         return "\n\n".join(lines)
@@ -70,37 +71,9 @@ def describe(server: CounterpointServer, spec: Spec, name: str) -> str | None:
         lines.append("emitted by: " + ", ".join(f"`{n}`" for n in emit))
     if users:
         lines.append("needed by: " + ", ".join(f"`{n}`" for n in users))
-    fired = last_fired(server, spec, name)
+    fired = live.last_fired(server, spec, name)
     lines.append(fired or "has not fired in the live or last run")
     return "\n\n".join(lines)
-
-
-def _runs_of(server: CounterpointServer, spec: Spec) -> list[Run]:
-    runs = [r for e in server.engines.values() for r in e.runs.values() if r.spec.path == spec.path]
-    return sorted(runs, key=lambda r: r.started_mono, reverse=True)
-
-
-def last_fired(server: CounterpointServer, spec: Spec, signal: str) -> str | None:
-    import time
-
-    from counterpoint_protocol.events import parse_timestamp
-
-    for run in _runs_of(server, spec):
-        if signal in run.signal_times:
-            ago = time.time() - parse_timestamp(run.signal_times[signal]).timestamp()
-            by = run.signal_actor.get(signal)
-            who = f" by `{by}`" if by else " by a file event"
-            return f"fired {ago:.0f} s ago{who} in run `{run.run_id}`"
-    return None
-
-
-def live_state(server: CounterpointServer, spec: Spec, name: str) -> str | None:
-    for run in _runs_of(server, spec):
-        agent = run.agents.get(name)
-        if agent is not None:
-            duration = f" ({agent.duration:.1f}s)" if agent.duration is not None else ""
-            return f"state in run `{run.run_id}`: **{agent.state.value}**{duration}"
-    return None
 
 
 def definition_of(spec: Spec, name: str) -> SourceRange | None:
@@ -120,7 +93,7 @@ async def name_at(
     ls: CounterpointServer, uri: str, position: types.Position
 ) -> tuple[Spec, TextDocument, int, tuple[str, int, int]] | None:
     """The spec, the document, the line and the name (word, start, end) under the cursor."""
-    spec = await ls.documents.get(uri)
+    spec = await spec_of(ls, uri)
     if spec is None:
         return None
     document = ls.workspace.get_text_document(uri)
@@ -131,62 +104,62 @@ async def name_at(
     return (spec, document, line, found) if found is not None else None
 
 
+async def hover(ls: CounterpointServer, params: types.HoverParams) -> types.Hover | None:
+    found = await name_at(ls, params.text_document.uri, params.position)
+    if found is None:
+        return None
+    spec, document, line, (word, start, end) = found
+    text = describe(ls, spec, word)
+    if text is None:
+        return None
+    from counterpoint_protocol.spec import SourceRange
+
+    rng = to_lsp_range(document.lines, SourceRange.on_line(line, start, end), document.position_codec)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=rng)
+
+
+async def definition(ls: CounterpointServer, params: types.DefinitionParams) -> types.Location | None:
+    found = await name_at(ls, params.text_document.uri, params.position)
+    if found is None:
+        return None
+    spec, document, _line, (word, _start, _end) = found
+    target = definition_of(spec, word)
+    if target is None:
+        return None
+    return types.Location(
+        uri=params.text_document.uri,
+        range=to_lsp_range(document.lines, target, document.position_codec),
+    )
+
+
+async def symbols(ls: CounterpointServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    spec = await spec_of(ls, params.text_document.uri)
+    if spec is None:
+        return []
+    document = ls.workspace.get_text_document(params.text_document.uri)
+    codec, lines = document.position_codec, document.lines
+    from counterpoint_protocol.spec import SourceRange
+
+    result = []
+    for agent in spec.agents:
+        end_line = max(agent.heading_range.line, agent.section_end_line)
+        full = SourceRange(line=agent.heading_range.line, col=0, end_line=end_line, end_col=10_000)
+        detail = agent.settings.runner + (
+            f" · needs {', '.join(agent.settings.needs)}" if agent.settings.needs else ""
+        )
+        result.append(
+            types.DocumentSymbol(
+                name=agent.name,
+                detail=detail,
+                kind=types.SymbolKind.Class,
+                range=to_lsp_range(lines, full, codec),
+                selection_range=to_lsp_range(lines, agent.name_range, codec),
+            )
+        )
+    return result
+
+
 def register(server: CounterpointServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def hover(ls: CounterpointServer, params: types.HoverParams) -> types.Hover | None:
-        found = await name_at(ls, params.text_document.uri, params.position)
-        if found is None:
-            return None
-        spec, document, line, (word, start, end) = found
-        text = describe(ls, spec, word)
-        if text is None:
-            return None
-        from counterpoint_protocol.spec import SourceRange
-
-        rng = to_lsp_range(document.lines, SourceRange.on_line(line, start, end), document.position_codec)
-        return types.Hover(
-            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text), range=rng
-        )
-
-    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-    async def definition(ls: CounterpointServer, params: types.DefinitionParams) -> types.Location | None:
-        found = await name_at(ls, params.text_document.uri, params.position)
-        if found is None:
-            return None
-        spec, document, _line, (word, _start, _end) = found
-        target = definition_of(spec, word)
-        if target is None:
-            return None
-        return types.Location(
-            uri=params.text_document.uri,
-            range=to_lsp_range(document.lines, target, document.position_codec),
-        )
-
-    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    async def symbols(
-        ls: CounterpointServer, params: types.DocumentSymbolParams
-    ) -> list[types.DocumentSymbol]:
-        spec = await ls.documents.get(params.text_document.uri)
-        if spec is None:
-            return []
-        document = ls.workspace.get_text_document(params.text_document.uri)
-        codec, lines = document.position_codec, document.lines
-        from counterpoint_protocol.spec import SourceRange
-
-        result = []
-        for agent in spec.agents:
-            end_line = max(agent.heading_range.line, agent.section_end_line)
-            full = SourceRange(line=agent.heading_range.line, col=0, end_line=end_line, end_col=10_000)
-            detail = agent.settings.runner + (
-                f" · needs {', '.join(agent.settings.needs)}" if agent.settings.needs else ""
-            )
-            result.append(
-                types.DocumentSymbol(
-                    name=agent.name,
-                    detail=detail,
-                    kind=types.SymbolKind.Class,
-                    range=to_lsp_range(lines, full, codec),
-                    selection_range=to_lsp_range(lines, agent.name_range, codec),
-                )
-            )
-        return result
+    server.feature(types.TEXT_DOCUMENT_HOVER)(hover)
+    server.feature(types.TEXT_DOCUMENT_DEFINITION)(definition)
+    server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(symbols)

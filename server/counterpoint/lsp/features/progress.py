@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from counterpoint.lsp.server import CounterpointServer
+    from counterpoint.lsp.core import CounterpointServer
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.25
@@ -152,28 +152,42 @@ class ProgressManager:
             self._flusher = self.server.spawner.spawn(self._flush_loop(), name="progress flush")
 
     async def _flush_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while self.tokens:
             await asyncio.sleep(FLUSH_S)
-            dirty = [e for e in self.tokens.values() if e.state == "active" and e.dirty]
-            dirty.sort(key=lambda e: e.last_report)
-            for entry in dirty[:REPORTS_PER_FLUSH]:
-                entry.dirty = False
-                entry.last_report = loop.time()
-                if self.server.supports_work_done_progress:
-                    self.server.work_done_progress.report(
-                        entry.token,
-                        types.WorkDoneProgressReport(
-                            message=entry.message, percentage=entry.percentage, cancellable=entry.cancellable
-                        ),
-                    )
+            self.flush()
+
+    def flush(self) -> int:
+        """Report what changed: at most `REPORTS_PER_FLUSH` tokens, the least recently reported
+        first (so every token gets its turn). Returns how many were reported."""
+        dirty = [e for e in self.tokens.values() if e.state == "active" and e.dirty]
+        dirty.sort(key=lambda e: e.last_report)
+        now = asyncio.get_running_loop().time()
+        sent = dirty[:REPORTS_PER_FLUSH]
+        for entry in sent:
+            entry.dirty = False
+            entry.last_report = now
+            if not self.server.supports_work_done_progress:
+                continue
+            try:
+                self.server.work_done_progress.report(
+                    entry.token,
+                    types.WorkDoneProgressReport(
+                        message=entry.message, percentage=entry.percentage, cancellable=entry.cancellable
+                    ),
+                )
+            except Exception:  # one token's failed report never stops the others
+                log.debug("progress report for %s failed", entry.token, exc_info=True)
+        return len(sent)
 
     def _log(self, message: str) -> None:
         self.server.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=message))
 
 
+def on_cancel(ls: CounterpointServer, params: types.WorkDoneProgressCancelParams) -> None:
+    ls.part(ProgressManager).cancel(str(params.token))
+
+
 def register(server: CounterpointServer) -> None:
-    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
-    def on_cancel(ls: CounterpointServer, params: types.WorkDoneProgressCancelParams) -> None:
-        if ls.ui is not None:
-            ls.ui.progress.cancel(str(params.token))
+    server.add_part(ProgressManager(server))
+    server.close_hooks.append(server.part(ProgressManager).end_all)
+    server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)(on_cancel)
