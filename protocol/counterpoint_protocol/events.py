@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,3 +122,86 @@ def output_lines(event: Event) -> list[str]:
         return [str(line) for line in lines]
     line = event.metadata.get("line")
     return [] if line is None else [str(line)]
+
+
+# -- per-type payloads (an event's ``metadata``) -----------------------------------------------------
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def metadata(self) -> dict[str, Any]:
+        """As event metadata: the fields that were set (an explicit None stays)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class FindingRange(BaseModel):
+    """0-based, ``end_col`` exclusive (an LSP range)."""
+
+    line: int = 0
+    col: int = 0
+    end_line: int | None = None
+    end_col: int = 10_000
+
+
+class FindingPayload(_Payload):
+    """``finding``: one problem a check reported (actor: the check's name)."""
+
+    check: str
+    key: str
+    severity: Literal["error", "warning", "info"] = "error"
+    message: str = ""
+    path: str | None = None
+    """As the tool printed it (relative to the check's folder), None without a location."""
+    line: int | None = None
+    """1-based, as the tool printed it."""
+    col: int | None = None
+    end_line: int | None = None
+    end_col: int | None = None
+    rule: str | None = None
+    detail: str | None = None
+    abs_path: str | None = None
+    """Where it is shown: the file, or the spec (on the check's line) when it has no location."""
+    range: FindingRange = Field(default_factory=FindingRange)
+    builtin: bool = False
+    """A built-in integration finding (no check run replaces it; a new run does)."""
+
+
+class AgentWaitingPayload(_Payload):
+    """``agent_waiting``: what it waits on (agents by bare name)."""
+
+    waiting_on: list[str] = Field(default_factory=list)
+
+
+class AgentQueuedPayload(_Payload):
+    """``agent_queued``: the slots when it was queued."""
+
+    running: int
+    max_parallel: int
+
+
+class AgentStartedPayload(_Payload):
+    """``agent_started``: its attempt (1 first) and runner."""
+
+    attempt: int
+    runner: str
+
+
+class AgentFinishedPayload(_Payload):
+    """``agent_finished`` (action: the terminal state)."""
+
+    duration_s: float | None = None
+    error: str | None = None
+    attempts: int | None = None
+    unmet: list[str] | None = None
+    """Blocked: the needs that can no longer be met."""
+
+
+EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
+    EventType.FINDING: FindingPayload,
+    EventType.AGENT_WAITING: AgentWaitingPayload,
+    EventType.AGENT_QUEUED: AgentQueuedPayload,
+    EventType.AGENT_STARTED: AgentStartedPayload,
+    EventType.AGENT_FINISHED: AgentFinishedPayload,
+}
+"""The typed ``metadata`` of these event types (others: a free dict)."""

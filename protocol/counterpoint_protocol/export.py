@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from counterpoint_protocol.events import AgentStatus, Event, EventType
+from counterpoint_protocol.events import EVENT_PAYLOADS, AgentStatus, Event, EventType
 from counterpoint_protocol.messages import (
     CancelParams,
     EventsParams,
@@ -34,6 +34,10 @@ def schemas() -> dict[str, Any]:
         "spec-front-matter.schema.json": SpecFrontMatter.model_json_schema(),
         "agent-settings.schema.json": AgentSettings.model_json_schema(),
         "event.schema.json": Event.model_json_schema(),
+        "event-payloads.schema.json": {
+            "description": "The typed metadata of these event types, by type.",
+            "$defs": {t.value: model.model_json_schema() for t, model in EVENT_PAYLOADS.items()},
+        },
         "transcript-step.schema.json": STEP_ADAPTER.json_schema(),
         "commands.schema.json": {
             "$defs": {

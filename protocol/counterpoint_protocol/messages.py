@@ -40,19 +40,27 @@ class ReportParams(_Params):
 
 
 class AgentStatusInfo(BaseModel):
+    """One agent in a `RunStatusInfo` snapshot."""
+
     name: str
     state: str
+    """An agent state (see ``agentStates`` in methods.json)."""
     waiting_on: list[str] = Field(default_factory=list)
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
     last_output: str | None = None
+    attempts: int = 0
+    error: str | None = None
 
 
 class RunStatusInfo(BaseModel):
+    """A live run as it stands (`Run.status()`): what the faces show between events."""
+
     runId: str
     spec: str
     state: str
+    """starting, running, succeeded, failed or cancelled."""
     agents: list[AgentStatusInfo]
     signals: dict[str, str] = Field(default_factory=dict)
     """Signal name -> timestamp it fired."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from counterpoint.engine.engine import Engine, read_spec
-from counterpoint.engine.run import RunOptions
+from counterpoint.engine.run import RunObserver, RunOptions
 from counterpoint.engine.watcher import WorkspaceWatcher
+from counterpoint_protocol.events import AgentStatus
 
 from tests.integration.helpers import think, write, write_spec
 
@@ -48,11 +48,12 @@ async def test_agents_needing_nothing_start_before_the_watcher_and_early_files_s
     try:
         run = engine.create_run(spec, RunOptions())
 
-        def on_run_event(kind: str, name: Any) -> None:
-            if kind == "agent_finished" and name == "writer":
-                gate.set()
+        class WriterDone(RunObserver):
+            def on_agent_state(self, name: str, state: AgentStatus) -> None:
+                if name == "writer" and state.terminal:
+                    gate.set()
 
-        run.listeners.append(on_run_event)
+        run.observe(WriterDone())
         report = await engine.execute(run)
         events = await engine.events(run.run_id)
     finally:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from counterpoint.engine.eventlog import EventLog
-from counterpoint.engine.run import GateAnswer, Run, RunOptions
-from counterpoint_protocol.events import Event
+from counterpoint.engine.run import GateAnswer, Run, RunObserver, RunOptions, RunView
+from counterpoint_protocol.events import AgentStatus, Event
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 
@@ -209,7 +209,13 @@ async def test_cancel_mid_run(tmp_path: Path, event_log: EventLog) -> None:
     )
     run = Run(spec, event_log, tmp_path, RunOptions(watch=False))
     quick_done = asyncio.Event()
-    run.listeners.append(lambda kind, name: quick_done.set() if name == "quick" else None)
+
+    class QuickDone(RunObserver):
+        def on_agent_state(self, name: str, state: AgentStatus) -> None:
+            if name == "quick" and state.terminal:
+                quick_done.set()
+
+    run.observe(QuickDone())
     task = asyncio.create_task(run.execute())
     await asyncio.wait_for(quick_done.wait(), 10)
     assert run.agents["backend"].state.value == "running"
@@ -276,7 +282,7 @@ async def test_gate_with_approve_all(tmp_path: Path, event_log: EventLog) -> Non
 async def test_gate_handler_skip_and_start(tmp_path: Path, event_log: EventLog) -> None:
     asked: list[tuple[str, str]] = []
 
-    async def handler(run: Run, name: str, question: str) -> GateAnswer:
+    async def handler(run: RunView, name: str, question: str) -> GateAnswer:
         asked.append((name, question))
         return "start" if name == "migrate" else "skip"
 
@@ -325,7 +331,7 @@ async def test_queued_agents_start_first_come_first_served(tmp_path: Path, event
 async def test_what_an_agent_waits_on_reads_the_same_in_events_and_text(
     tmp_path: Path, event_log: EventLog
 ) -> None:
-    from counterpoint.engine.agent_state import waiting_names, waiting_text
+    from counterpoint.engine.run import waiting_names, waiting_text
 
     spec = make_spec(
         tmp_path,

@@ -10,12 +10,18 @@ from typing import Any
 
 from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.cli.live import LiveView
-from counterpoint.engine.engine import Engine, RunRefused, read_spec
+from counterpoint.engine.engine import (
+    Engine,
+    RunRefused,
+    SpecHasErrors,
+    UnknownAgents,
+    check_startable,
+    read_spec,
+)
 from counterpoint.engine.eventlog_schema import EventLogError
 from counterpoint.engine.paths import find_workspace_root
 from counterpoint.engine.report import render_markdown
-from counterpoint.engine.run import Run
-from counterpoint.engine.run_options import GateAnswer, RunOptions
+from counterpoint.engine.run import GateAnswer, Run, RunOptions, RunView
 
 
 def _ask_tty(question: str, choices: str) -> str:
@@ -41,22 +47,23 @@ def handle(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     spec = await read_spec(args.spec)
-    if spec.has_errors:
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    options = make_options(args, agents)
+    try:
+        check_startable(spec, options)  # before a log is opened for a spec that cannot run
+    except SpecHasErrors:
         print_diagnostics(spec)
         return fail(
             f"{display_path(args.spec)} has errors; fix them (see `counterpoint check`) and run again",
             1,
         )
-    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
-    unknown = [a for a in agents or [] if spec.agent(a) is None]
-    if unknown:
-        return fail(f"no such agent: {', '.join(unknown)} (agents: {', '.join(a.name for a in spec.agents)})")
+    except UnknownAgents as exc:
+        return fail(f"no such agent: {', '.join(exc.names)} (agents: {', '.join(exc.known)})")
 
     engine = await Engine.open(find_workspace_root(args.spec))
     try:
         try:
-            await engine.ensure_no_live_run(spec.path)
-            run = engine.create_run(spec, make_options(args, agents))
+            run = await engine.start_run(spec, options)
         except RunRefused as exc:
             return fail(str(exc))
         return await drive(engine, run, quiet=args.quiet)
@@ -67,7 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
 def make_options(args: argparse.Namespace, agents: list[str] | None = None) -> RunOptions:
     """Run options from the command line (shared by ``run`` and ``resume``)."""
 
-    async def gate(run: Run, agent: str, question: str) -> GateAnswer:
+    async def gate(run: RunView, agent: str, question: str) -> GateAnswer:
         answer = await asyncio.to_thread(_ask_tty, question, "[S]tart / s[k]ip / [c]ancel run:")
         return "skip" if answer.startswith("k") else "cancel" if answer.startswith("c") else "start"
 
@@ -130,9 +137,10 @@ async def drive(engine: Engine, run: Run, *, quiet: bool) -> int:
     sys.stdout.write(f"\nReport: {display_path(report['files']['html'])}\n")
     if engine.log.failure is not None:
         return fail(log_failure(engine.log.failure, run, engine.log.lost), 1)
-    if run.result_status == "cancelled":
+    state = run.status().state
+    if state == "cancelled":
         return 130
-    return 0 if run.result_status == "succeeded" else 1
+    return 0 if state == "succeeded" else 1
 
 
 def log_failure(error: EventLogError, run: Run, lost: int) -> str:

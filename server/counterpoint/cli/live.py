@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from counterpoint.engine.agent_state import waiting_text
-from counterpoint.engine.run import Run
+from counterpoint.engine.run import Run, waiting_text
 
 STYLE = {
     "succeeded": "green",
@@ -115,9 +114,9 @@ class LiveView:
         table.add_column("state")
         table.add_column("time", justify="right")
         table.add_column("waiting on / last output", overflow="ellipsis", no_wrap=True, max_width=80)
-        for agent in self.run.agents.values():
-            state = agent.state.value
-            duration = f"{agent.duration:.1f}s" if agent.duration is not None else ""
+        for agent in self.run.status().agents:
+            state = agent.state
+            duration = f"{agent.duration_s:.1f}s" if agent.duration_s is not None else ""
             detail = (
                 waiting_text(agent.waiting_on) if state == "waiting" else (agent.error or agent.last_output)
             )

@@ -6,6 +6,7 @@ The CLI and the language server are two thin faces over this class.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ class Engine:
         self.runs: dict[str, Run] = {}
         self.spawner = TaskSpawner(f"engine {root}")
         self.run_hooks: list[Callable[[Run], None]] = []
-        """Called with every new run before it starts (the LSP attaches progress; checks attach)."""
+        """Deprecated, unused by the faces: they pass complete `RunOptions` to `start_run`."""
         self._claims: dict[str, SpecLock] = {}
         """Spec locks taken by `ensure_no_live_run`, by spec path (as given and resolved)."""
         self._locks: dict[str, SpecLock] = {}
@@ -64,12 +65,34 @@ class Engine:
         return cls(root, await EventLog.open(db_path(root)))
 
     def live_runs(self) -> list[Run]:
-        return [r for r in self.runs.values() if r.state in ("starting", "running")]
+        return [r for r in self.runs.values() if r.live]
 
     def live_run_for(self, spec_path: str) -> Run | None:
         return next((r for r in self.live_runs() if r.spec.path == spec_path), None)
 
+    async def start_run(
+        self, spec: Spec, options: RunOptions | None = None, *, run_id: str | None = None
+    ) -> Run:
+        """The one door to a new run, for both faces: refuse a spec with errors (`SpecHasErrors`),
+        unknown agents (`UnknownAgents`), a spec live here or in another process (`RunRefused`);
+        read the user's settings into the options; create the run with its checks. The options
+        are complete from here on. Then `execute` it (or `start` it in the background)."""
+        options = options or RunOptions()
+        check_startable(spec, options)
+        await self.ensure_no_live_run(spec.path)
+        try:
+            if options.user_settings is None:
+                from counterpoint.engine.user_config import load_user_settings
+
+                settings = await asyncio.to_thread(load_user_settings, self.root)
+                options = dataclasses.replace(options, user_settings=settings)
+            return self.create_run(spec, options, run_id=run_id)
+        except BaseException:
+            await self.release_claim(spec.path)
+            raise
+
     def create_run(self, spec: Spec, options: RunOptions | None = None, *, run_id: str | None = None) -> Run:
+        """A run with its checks, without the pre-flight of `start_run` (tests, benchmarks)."""
         live = self.live_run_for(spec.path)
         if live is not None:
             raise RunRefused(
@@ -94,10 +117,6 @@ class Engine:
 
     async def execute(self, run: Run) -> dict[str, Any]:
         """Run to the end and write the report; returns the report."""
-        from counterpoint.engine.user_config import load_user_settings, run_extras
-
-        for key, value in run_extras(await asyncio.to_thread(load_user_settings, run.root)).items():
-            run.options.extra.setdefault(key, value)
         lock = self._locks.get(run.run_id)
         try:
             if lock is not None:
@@ -174,7 +193,7 @@ class Engine:
     ) -> Run:
         """A run that continues ``run_id`` from its log: ``resume`` (everything not yet succeeded)
         or ``rerun`` (``agent`` and what was blocked by it). Signals and successes are restored."""
-        if run_id in self.runs and self.runs[run_id].state in ("starting", "running"):
+        if run_id in self.runs and self.runs[run_id].live:
             raise RunRefused(f"run {run_id} is still live")
         events = await self.log.query(run_id)
         started = next((e for e in events if e.type == "run_started"), None)
@@ -219,13 +238,15 @@ class Engine:
             chosen = set(in_run) - succeeded
         if not chosen:
             raise RunRefused(f"nothing to {reason}: every agent of run {run_id} succeeded")
-        options = options or RunOptions()
-        options.agents = [a.name for a in spec.agents if a.name in chosen]
-        options.exact = True
-        options.completed_agents = succeeded - chosen
-        options.restored_signals = signals
-        options.resumed = reason
-        return self.create_run(spec, options, run_id=run_id)
+        options = dataclasses.replace(
+            options or RunOptions(),
+            agents=[a.name for a in spec.agents if a.name in chosen],
+            exact=True,
+            completed_agents=succeeded - chosen,
+            restored_signals=signals,
+            resumed=reason,
+        )
+        return await self.start_run(spec, options, run_id=run_id)
 
     async def events(self, run_id: str | None = None, type: str | None = None, **kw: Any) -> list[Event]:
         return await self.log.query(run_id, type, **kw)
@@ -315,5 +336,34 @@ def dependents(spec: Spec, name: str) -> set[str]:
     return out
 
 
+def check_startable(spec: Spec, options: RunOptions) -> None:
+    """The spec's own refusals (`SpecHasErrors`, `UnknownAgents`); `start_run` checks them
+    first, and a face may ask before it opens an engine."""
+    if spec.has_errors:
+        raise SpecHasErrors(spec)
+    unknown = [a for a in options.agents or [] if spec.agent(a) is None]
+    if unknown:
+        raise UnknownAgents(spec, unknown)
+
+
 class RunRefused(Exception):
     """A run that cannot start (one is live on the same spec)."""
+
+
+class SpecHasErrors(RunRefused):
+    """The spec has errors: it cannot run until they are fixed."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        first = next((d for d in spec.diagnostics if d.severity == "error"), None)
+        where = f" (line {first.range.line + 1}: {first.message})" if first is not None else ""
+        super().__init__(f"the spec has errors{where}; fix them and run again")
+
+
+class UnknownAgents(RunRefused):
+    """Agents asked for that the spec does not have."""
+
+    def __init__(self, spec: Spec, names: list[str]) -> None:
+        self.names = names
+        self.known = [a.name for a in spec.agents]
+        super().__init__(f"no such agent: {', '.join(names)}")

@@ -4,28 +4,31 @@ gets the open findings of the checks as its task, and loops fix -> recheck up to
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from counterpoint_protocol.events import EventType
 
 from counterpoint.engine.runners import get_runner
-from counterpoint.engine.runners.base import AgentFailed, begin_run
+from counterpoint.engine.runners.base import AgentContext, AgentFailed, begin_run
 
 if TYPE_CHECKING:
-    from counterpoint.engine.agent_state import AgentRuntime
-    from counterpoint.engine.run import Run
+    from counterpoint.engine.checks.runner import CheckManager
+    from counterpoint.engine.run.state import AgentRuntime
+    from counterpoint.engine.run.view import RunView
 
 
-async def integrate(run: Run, agent: AgentRuntime) -> None:
+async def integrate(
+    checks: CheckManager, run: RunView, agent: AgentRuntime, context: Callable[[], AgentContext]
+) -> None:
     """The integrator: fix the open findings, let the checks run again, up to ``rounds`` times."""
-    assert run.checks is not None
     settings = agent.spec.settings
     runner = get_runner(settings.runner)
-    await run.checks.wait_idle()
+    await checks.wait_idle()
     for round_no in range(1, settings.rounds + 1):
-        open_errors = [f for f in run.checks.open_findings() if f.get("severity") == "error"]
+        open_errors = [f for f in checks.open_findings() if f.severity == "error"]
         if not open_errors:
-            run.emit_event(
+            run.emit(
                 EventType.AGENT_OUTPUT,
                 agent.name,
                 None,
@@ -34,24 +37,24 @@ async def integrate(run: Run, agent: AgentRuntime) -> None:
                 else f"checks pass after round {round_no - 1}",
             )
             return
-        run.emit_event(
+        run.emit(
             EventType.AGENT_OUTPUT,
             agent.name,
             "round",
             line=f"round {round_no}: {len(open_errors)} open finding(s)",
             round=round_no,
         )
-        ctx = run.agent_context(agent)
+        ctx = context()
         ctx.task = (
             agent.spec.task.rstrip()
             + "\n\n# Open findings of the integration checks\n\n"
-            + run.checks.findings_text()
+            + checks.findings_text()
         )
         await asyncio.wait_for(begin_run(runner, ctx), settings.timeout)
-        await run.checks.rerun_all(f"after {agent.name} round {round_no}")
-    remaining = [f for f in run.checks.open_findings() if f.get("severity") == "error"]
+        await checks.rerun_all(f"after {agent.name} round {round_no}")
+    remaining = [f for f in checks.open_findings() if f.severity == "error"]
     if remaining:
         raise AgentFailed(
             f"checks still fail after {settings.rounds} round(s): "
-            + "; ".join(str(f.get("message")) for f in remaining[:3])
+            + "; ".join(f.message for f in remaining[:3])
         )

@@ -14,13 +14,15 @@ import asyncio
 import sys
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from counterpoint_protocol.events import AgentStatus, EventType
+from counterpoint_protocol.events import AgentStatus, EventType, FindingPayload, FindingRange
 from counterpoint_protocol.spec import SourceRange
 
+from counterpoint.engine.checks.findings import Severity
+
 if TYPE_CHECKING:
-    from counterpoint.engine.run import Run
+    from counterpoint.engine.run.view import RunView
     from counterpoint.engine.watcher import FileChange
 
 CHECK_NAME = "integration"
@@ -31,9 +33,11 @@ OWN_WRITE_S = 2.0
 
 
 class BuiltinChecks:
-    def __init__(self, run: Run) -> None:
+    """The built-in checks of one run, fed by its `CheckManager` (a run observer)."""
+
+    def __init__(self, run: RunView) -> None:
         self.run = run
-        self.findings: dict[str, dict[str, Any]] = {}
+        self.findings: dict[str, FindingPayload] = {}
         self._sole: dict[str, str] = {}
         """relative path -> the one agent that wrote it, known exactly (most paths: one entry each,
         however often they are rewritten)."""
@@ -47,31 +51,31 @@ class BuiltinChecks:
         self._pending: set[asyncio.Task[None]] = set()
         """Emits checks waiting out their grace period."""
 
-    def open_findings(self) -> list[dict[str, Any]]:
+    def open_findings(self) -> list[FindingPayload]:
         return list(self.findings.values())
 
-    def _report(self, key: str, path: str, source: SourceRange, severity: str, message: str) -> None:
+    def _report(self, key: str, path: str, source: SourceRange, severity: Severity, message: str) -> None:
         if key in self.findings:
             return
-        meta = {
-            "check": CHECK_NAME,
-            "builtin": True,
-            "key": key,
-            "abs_path": path,
-            "path": path,
-            "line": source.line + 1,
-            "range": source.model_dump(),
-            "severity": severity,
-            "message": message,
-            "rule": key.split(":", 1)[0],
-        }
-        self.findings[key] = meta
-        self.run.emit_event(EventType.FINDING, CHECK_NAME, message, **meta)
+        finding = FindingPayload(
+            check=CHECK_NAME,
+            builtin=True,
+            key=key,
+            abs_path=path,
+            path=path,
+            line=source.line + 1,
+            range=FindingRange.model_validate(source.model_dump()),
+            severity=severity,
+            message=message,
+            rule=key.split(":", 1)[0],
+        )
+        self.findings[key] = finding
+        self.run.emit(EventType.FINDING, CHECK_NAME, message, **finding.metadata())
 
     # -- agents ------------------------------------------------------------------------------------
 
     def agent_finished(self, name: str) -> None:
-        agent = self.run.agents.get(name)
+        agent = self.run.agent(name)
         if agent is None:
             return
         if agent.state == AgentStatus.BLOCKED:
@@ -86,7 +90,7 @@ class BuiltinChecks:
                         f"{name} needs {need}, which can no longer fire: {self.run.why_dead(need)}",
                     )
         elif agent.state == AgentStatus.SUCCEEDED and agent.spec.settings.emits:
-            task = self.run.spawner.spawn(self._check_emits_later(name), name=f"emits of {name}")
+            task = self.run.spawn(self._check_emits_later(name), name=f"emits of {name}")
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -100,9 +104,11 @@ class BuiltinChecks:
         self._check_emits(name)
 
     def _check_emits(self, name: str) -> None:
-        agent = self.run.agents[name]
+        agent = self.run.agent(name)
+        if agent is None:
+            return
         for signal in agent.spec.settings.emits:
-            if signal in self.run.signals or signal in agent.fired:
+            if self.run.fired(signal) or signal in agent.fired:
                 continue
             source = agent.spec.item_ranges.get("emits", {}).get(signal) or agent.spec.heading_range
             self._report(
@@ -128,11 +134,7 @@ class BuiltinChecks:
         self._add_writer(rel_path, actor, exact=True)
 
     def files_changed(self, changes: list[FileChange]) -> None:
-        running = [
-            a.name
-            for a in self.run.agents.values()
-            if a.state == AgentStatus.RUNNING and a.spec.settings.runner == "command"
-        ]
+        running = self.run.running("command")
         if not running:
             return
         now = time.monotonic()
@@ -198,7 +200,5 @@ class BuiltinChecks:
 
     def _integrator_fixing(self, names: list[str]) -> bool:
         """The integrator editing what others wrote is its job, not an integration issue."""
-        others = [
-            n for n in names if not (n in self.run.agents and self.run.agents[n].spec.settings.integrate)
-        ]
+        others = [n for n in names if not ((agent := self.run.agent(n)) and agent.spec.settings.integrate)]
         return len(others) < 2

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from counterpoint_protocol.events import EventType
+from counterpoint_protocol.events import AgentStatus, EventType, FindingPayload, FindingRange
 from counterpoint_protocol.spec import CheckSpec, SourceRange
 
 from counterpoint.engine.checks.builtin import BuiltinChecks
@@ -26,10 +27,14 @@ from counterpoint.engine.checks.parsers import parse_output
 from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.ignore import SignalMatcher
 from counterpoint.engine.process import child_env, run_process
+from counterpoint.engine.run import Run
+from counterpoint.engine.run.observer import RunChecks
+from counterpoint.engine.run.state import AgentRuntime
+from counterpoint.engine.run.view import RunView
 from counterpoint.engine.safe_paths import UnsafePath, confine
 
 if TYPE_CHECKING:
-    from counterpoint.engine.run import Run
+    from counterpoint.engine.runners.base import AgentContext
     from counterpoint.engine.watcher import FileChange
 
 log = logging.getLogger(__name__)
@@ -42,21 +47,21 @@ DEFAULT_TIMEOUT_S = 600.0
 
 def finding_metadata(
     finding: Finding, base: Path, check_range: SourceRange, spec_path: str
-) -> dict[str, Any]:
-    """A finding as event metadata: the tool's fields plus an absolute path and a 0-based range."""
+) -> FindingPayload:
+    """A finding as an event's payload: the tool's fields plus an absolute path and a 0-based range."""
     meta = finding.to_metadata()
     if finding.path is None or finding.line is None:
         meta["abs_path"] = spec_path
         meta["range"] = check_range.model_dump()
-        return meta
+        return FindingPayload.model_validate(meta)
     path = Path(finding.path)
     meta["abs_path"] = str(path if path.is_absolute() else (base / path).resolve())
     line = max(finding.line - 1, 0)
     col = max((finding.col or 1) - 1, 0)
     end_line = max((finding.end_line or finding.line) - 1, line)
     end_col = (finding.end_col - 1) if finding.end_col else (col + 1 if finding.col else 10_000)
-    meta["range"] = {"line": line, "col": col, "end_line": end_line, "end_col": max(end_col, col)}
-    return meta
+    meta["range"] = FindingRange(line=line, col=col, end_line=end_line, end_col=max(end_col, col))
+    return FindingPayload.model_validate(meta)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class CheckState:
     running: bool = False
     rerun: bool = False
     runs: int = 0
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[FindingPayload] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
     last_output: list[str] = field(default_factory=list)
@@ -79,8 +84,10 @@ class CheckState:
         return self.spec.settings.name
 
 
-class CheckManager:
-    def __init__(self, run: Run) -> None:
+class CheckManager(RunChecks):
+    """The checks of one run: it follows the run as an observer, through a `RunView`."""
+
+    def __init__(self, run: RunView) -> None:
         self.run = run
         self.spec_dir = Path(run.spec.path).parent
         self.states: dict[str, CheckState] = {}
@@ -91,26 +98,29 @@ class CheckManager:
         self._idle = asyncio.Event()
         self._idle.set()
         self.builtin = BuiltinChecks(run)
-        run.listeners.append(self._on_run_event)
-        run.change_listeners.append(self._on_changes)
 
-    # -- triggers ---------------------------------------------------------------------------------
+    # -- triggers (the run's observer) --------------------------------------------------------------
 
-    def _on_run_event(self, kind: str, name: str) -> None:
-        if kind == "started":
-            for state in self.states.values():
+    def on_run_started(self) -> None:
+        for state in self.states.values():
+            self._maybe_eligible(state)
+
+    def on_signal(self, name: str, metadata: dict[str, Any]) -> None:
+        for state in self.states.values():
+            if name in state.spec.settings.after:
                 self._maybe_eligible(state)
-        elif kind == "signal":
-            for state in self.states.values():
-                if name in state.spec.settings.after:
-                    self._maybe_eligible(state)
-        elif kind == "agent_finished":
+
+    def on_agent_state(self, name: str, state: AgentStatus) -> None:
+        if state.terminal:
             self.builtin.agent_finished(name)
+
+    def on_write(self, actor: str, path: str) -> None:
+        self.builtin.tool_write(actor, path)
 
     def _maybe_eligible(self, state: CheckState) -> None:
         if state.eligible or self.run.cancelled:
             return
-        if all(signal in self.run.signals for signal in state.spec.settings.after):
+        if all(self.run.fired(signal) for signal in state.spec.settings.after):
             state.eligible = True
             self.schedule(
                 state,
@@ -118,7 +128,7 @@ class CheckManager:
                 delay=0,
             )
 
-    def _on_changes(self, changes: list[FileChange]) -> None:
+    def on_files_changed(self, changes: list[FileChange]) -> None:
         self.builtin.files_changed(changes)
         for state in self.states.values():
             if not state.eligible or state.matcher is None:
@@ -153,7 +163,7 @@ class CheckManager:
             self._update_idle()
             return
         state.running = True
-        state.task = self.run.spawner.spawn(self._execute(state, reason), name=f"check {state.name}")
+        state.task = self.run.spawn(self._execute(state, reason), name=f"check {state.name}")
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -163,10 +173,8 @@ class CheckManager:
         started = time.monotonic()
         state.started_wall = time.time()
         state.changed_while_running.clear()
-        self.run.emit_event(
-            EventType.CHECK_STARTED, settings.name, reason, run=state.runs, command=settings.run
-        )
-        findings: list[dict[str, Any]] = []
+        self.run.emit(EventType.CHECK_STARTED, settings.name, reason, run=state.runs, command=settings.run)
+        findings: list[FindingPayload] = []
         status = "error"
         exit_code: int | None = None
         problems: list[str] = []
@@ -219,32 +227,32 @@ class CheckManager:
         finally:
             for problem in problems:
                 findings.append(
-                    {
-                        "check": settings.name,
-                        "path": None,
-                        "line": None,
-                        "severity": "error",
-                        "message": f"check {settings.name}: {problem}",
-                        "rule": "check-problem",
-                        "key": f"{settings.name}:problem:{problem[:60]}",
-                        "abs_path": self.run.spec.path,
-                        "range": state.spec.range.model_dump(),
-                    }
+                    FindingPayload(
+                        check=settings.name,
+                        path=None,
+                        line=None,
+                        severity="error",
+                        message=f"check {settings.name}: {problem}",
+                        rule="check-problem",
+                        key=f"{settings.name}:problem:{problem[:60]}",
+                        abs_path=self.run.spec.path,
+                        range=FindingRange.model_validate(state.spec.range.model_dump()),
+                    )
                 )
             if status != "cancelled":
-                for meta in findings:
-                    self.run.emit_event(EventType.FINDING, settings.name, meta.get("message"), **meta)
+                for finding in findings:
+                    self.run.emit(EventType.FINDING, settings.name, finding.message, **finding.metadata())
             state.findings = findings if status != "cancelled" else state.findings
-            errors = sum(1 for f in findings if f.get("severity") == "error")
-            self.run.emit_event(
+            errors = sum(1 for f in findings if f.severity == "error")
+            self.run.emit(
                 EventType.CHECK_FINISHED,
                 settings.name,
                 status,
                 exit_code=exit_code,
                 findings=len(findings),
                 errors=errors,
-                warnings=sum(1 for f in findings if f.get("severity") == "warning"),
-                keys=[f.get("key") for f in findings],
+                warnings=sum(1 for f in findings if f.severity == "warning"),
+                keys=[f.key for f in findings],
                 duration_s=round(time.monotonic() - started, 3),
                 output="\n".join(state.last_output[-20:]),
             )
@@ -268,19 +276,25 @@ class CheckManager:
         A file written just before this call reaches us through the watcher a few ms later:
         give it that time first, so a watched check reruns on what the agents wrote last.
         """
-        if self.run.file_source is not None and any(
-            s.eligible and s.matcher is not None for s in self.states.values()
-        ):
+        if self.run.watching and any(s.eligible and s.matcher is not None for s in self.states.values()):
             await asyncio.sleep(WATCH_SETTLE_S)
         await self.builtin.settle()
         await self._idle.wait()
 
-    def open_findings(self) -> list[dict[str, Any]]:
+    def has_checks(self) -> bool:
+        return bool(self.states)
+
+    def open_findings(self) -> list[FindingPayload]:
         found = [f for state in self.states.values() for f in state.findings]
         return found + self.builtin.open_findings()
 
-    def open_errors(self) -> list[dict[str, Any]]:
-        return [f for state in self.states.values() for f in state.findings if f.get("severity") == "error"]
+    def open_errors(self) -> list[FindingPayload]:
+        return [f for state in self.states.values() for f in state.findings if f.severity == "error"]
+
+    async def integrate(self, agent: AgentRuntime, context: Callable[[], AgentContext]) -> None:
+        from counterpoint.engine.integrator import integrate
+
+        await integrate(self, self.run, agent, context)
 
     async def rerun_all(self, reason: str) -> None:
         for state in self.states.values():
@@ -308,16 +322,16 @@ class CheckManager:
                 continue
             lines.append(f"## Check `{state.name}` (`{state.spec.settings.run}`)")
             for f in state.findings:
-                where = f.get("path") or "(no location)"
-                if f.get("line"):
-                    where += f":{f['line']}"
-                lines.append(f"- {where}: {f.get('severity')}: {f.get('message')}")
-                if f.get("detail"):
-                    lines.append("  ```\n  " + str(f["detail"])[:1500].replace("\n", "\n  ") + "\n  ```")
+                where = f.path or "(no location)"
+                if f.line:
+                    where += f":{f.line}"
+                lines.append(f"- {where}: {f.severity}: {f.message}")
+                if f.detail:
+                    lines.append("  ```\n  " + f.detail[:1500].replace("\n", "\n  ") + "\n  ```")
             if state.last_output:
                 lines.append("Output (last lines):\n```\n" + "\n".join(state.last_output[-30:]) + "\n```")
         for f in self.builtin.open_findings():
-            lines.append(f"- integration: {f.get('message')}")
+            lines.append(f"- integration: {f.message}")
         return "\n".join(lines)
 
 
@@ -351,6 +365,7 @@ def _report_file(format_spec: str, base: Path, root: Path) -> Path | None:
 
 def attach_checks(run: Run) -> CheckManager:
     """Attach the spec's checks and the built-in integration checks to ``run``."""
-    manager = CheckManager(run)
+    manager = CheckManager(run.view)
     run.checks = manager
+    run.observe(manager)
     return manager

@@ -1,11 +1,18 @@
-"""What a run is asked to do (`RunOptions`) and which agents that selects."""
+"""What a run is asked to do (`RunOptions`) and which agents that selects.
+
+The options are complete when the run is created: the faces fill in their gate handler, consent
+asker, trust, watcher ignores, and `Engine.start_run` the user's settings; nothing is patched
+into a run afterwards.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from counterpoint_protocol.spec import AgentSpec, Spec
@@ -13,15 +20,17 @@ from counterpoint_protocol.spec import AgentSpec, Spec
 from counterpoint.engine.consent import Asker
 
 if TYPE_CHECKING:
-    from counterpoint.engine.run import Run
+    from counterpoint.engine.run.view import RunView
 
 GateAnswer = Literal["start", "skip", "cancel"]
-GateHandler = Callable[["Run", str, str], Awaitable[GateAnswer]]
-"""(run, agent name, question) -> the person's answer."""
+GateHandler = Callable[["RunView", str, str], Awaitable[GateAnswer]]
+"""(the run's view, agent name, question) -> the person's answer."""
 
 
 @dataclass
 class RunOptions:
+    """Everything a run is asked to do, fixed before it is created."""
+
     agents: list[str] | None = None
     """Run only these agents and what they need (None: all)."""
     max_parallel: int | None = None
@@ -42,6 +51,37 @@ class RunOptions:
     """Signals that fired earlier in this run (resume, rerun)."""
     resumed: str | None = None
     """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
+    user_settings: dict[str, Any] | None = None
+    """The user's settings file (`user_config.load_user_settings`), read by `Engine.start_run`
+    before the run exists; None: the run reads it as it starts (a run built directly)."""
+
+    def with_face(
+        self,
+        *,
+        gate_handler: GateHandler | None = None,
+        consent_asker: Asker | None = None,
+        trust: bool = False,
+        watcher_ignores: list[str] | None = None,
+    ) -> RunOptions:
+        """These options completed by a face: its asks where none is set, trust if it trusts,
+        its watcher ignores after the run's own. Returns a new `RunOptions`."""
+        return replace(
+            self,
+            gate_handler=self.gate_handler or gate_handler,
+            consent_asker=self.consent_asker or consent_asker,
+            trust=self.trust or trust,
+            watcher_ignores=[*self.watcher_ignores, *(watcher_ignores or [])],
+        )
+
+
+async def user_extras(options: RunOptions, root: Path) -> dict[str, Any]:
+    """What the user's settings add to the runners' options (read now if `start_run` did not)."""
+    from counterpoint.engine.user_config import load_user_settings, run_extras
+
+    settings = options.user_settings
+    if settings is None:
+        settings = await asyncio.to_thread(load_user_settings, root)
+    return run_extras(settings)
 
 
 def new_run_id() -> str:

@@ -1,8 +1,8 @@
-"""The explicit state machine of one agent in one run.
+"""The states of a run: the run's own `RunState`, and each agent's explicit state machine.
 
-pending -> waiting -> (gated) -> queued -> running -> succeeded | failed | timed_out | cancelled
-and, from any non-terminal state, -> blocked | cancelled | skipped. Every transition is
-checked here; the run turns each one into exactly one event.
+An agent: pending -> waiting -> (gated) -> queued -> running -> succeeded | failed | timed_out |
+cancelled and, from any non-terminal state, -> blocked | cancelled | skipped. Every transition is
+checked here; the agent's worker (`worker.AgentWorker`) turns each one into exactly one event.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from counterpoint_protocol.events import AgentStatus
+from counterpoint_protocol.messages import AgentStatusInfo
 from counterpoint_protocol.spec import AgentSpec
 
 S = AgentStatus
@@ -36,6 +38,21 @@ def waiting_names(needs: Iterable[str]) -> list[str]:
 def waiting_text(needs: Iterable[str]) -> str:
     """``waiting_names`` on one line: ``"api, schema-ready"``."""
     return ", ".join(waiting_names(needs))
+
+
+class RunState(StrEnum):
+    """The one state of a run (``cancelling``: cancel was asked, agents are still stopping)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def live(self) -> bool:
+        return self in (RunState.STARTING, RunState.RUNNING, RunState.CANCELLING)
 
 
 class IllegalTransition(RuntimeError):
@@ -112,3 +129,18 @@ class AgentRuntime:
             return False
         self.active_at = time.monotonic()
         return True
+
+
+def agent_status(agent: AgentRuntime) -> AgentStatusInfo:
+    """One agent in the run's typed snapshot (`Run.status()`)."""
+    return AgentStatusInfo(
+        name=agent.name,
+        state=agent.state.value,
+        waiting_on=waiting_names(agent.waiting_on),
+        started_at=agent.started_wall,
+        finished_at=agent.finished_wall,
+        duration_s=round(agent.duration, 3) if agent.duration is not None else None,
+        last_output=agent.last_output or None,
+        attempts=agent.attempts,
+        error=agent.error,
+    )
