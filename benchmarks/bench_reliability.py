@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.reliability import fuzz
-from tests.reliability.harness import Framed, kill_and_resume, kill_appender_many_times, orphans_after
-from tests.reliability.load import file_storm, many_agents, runs_in_a_row
+from tests.support import fuzz
+from tests.support.harness import Framed, kill_and_resume, kill_appender_many_times, orphans_after
+from tests.support.load import file_storm, many_agents, runs_in_a_row
 
 ORPHAN_CASES = ["kill9", "cancel", "timeout", "client_vanished"]
 

@@ -44,7 +44,7 @@ from counterpoint.engine.run import RunOptions
 from counterpoint_protocol.events import EventType, parse_timestamp
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
-from tests.reliability.load import Sampler
+from tests.support.load import Sampler
 
 
 @dataclass

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from counterpoint.engine.eventlog import query_events
 
 from tests.conftest import backend_waits_for_the_first_test_report, copy_example
+from tests.support.processes import survivors, wait_until
 
 EVENT_KEYS = {"id", "run_id", "type", "actor", "action", "metadata", "timestamp"}
 
@@ -77,25 +77,6 @@ def events_in(workspace: Path, type: str | None = None) -> list[Any]:
         return query_events(db, None, type) if db.exists() else []
     except sqlite3.OperationalError:  # the file exists, its tables not yet
         return []
-
-
-def wait_until(condition: Any, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
-def survivors(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        try:
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 from counterpoint_protocol.methods import Commands
 from lsprotocol import types
@@ -18,6 +17,7 @@ from pytest_lsp import client_capabilities
 from tests.conftest import server_env
 from tests.lsp.conftest import make_client
 from tests.lsp.helpers import events_of, execute, get, wait_for
+from tests.support.processes import survivors
 
 SPEC = """---
 runner: command
@@ -27,17 +27,6 @@ runner: command
 ## spawner
 command: ./spawn.sh
 """
-
-
-def survivors(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if marker in " ".join(proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 async def no_survivors(marker: str, timeout: float = 10) -> None:

@@ -14,7 +14,7 @@ from pytest_lsp import LanguageClient
 
 from tests.conftest import SPEC_NAME
 from tests.lsp.helpers import execute, get
-from tests.reliability.raw_lsp import RawServer, frame, request
+from tests.support.raw_lsp import RawServer, frame, request
 
 
 @pytest.mark.parametrize(

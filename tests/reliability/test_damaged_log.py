@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.damage import (
+from tests.support.damage import (
     assert_one_line_error,
     cli,
     command,
@@ -28,7 +28,7 @@ from tests.reliability.damage import (
     tear_a_page,
     workspace,
 )
-from tests.reliability.harness import PY, events_of, integrity, wait_until
+from tests.support.harness import PY, events_of, integrity, wait_until
 
 
 def _garbage(db: Path) -> None:

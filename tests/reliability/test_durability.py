@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.harness import cli, kill_and_resume, kill_appender_many_times, resume_workspace
+from tests.support.harness import cli, kill_and_resume, kill_appender_many_times, resume_workspace
 
 
 def test_every_reported_event_survives_kill_9_at_random_moments(tmp_path: Path) -> None:

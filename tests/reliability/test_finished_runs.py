@@ -9,7 +9,7 @@ from pathlib import Path
 
 from counterpoint.engine.engine import Engine
 
-from tests.reliability.load import run_once, write_workspace
+from tests.support.load import run_once, write_workspace
 
 SPEC = (
     "---\nfeature: Many runs\nrunner: replay\n---\n# Many runs\n\n"

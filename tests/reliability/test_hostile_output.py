@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.reliability.load import flood
+from tests.support.load import flood
 
 
 async def test_100_mb_binary_flood_keeps_memory_and_events_bounded(tmp_path: Path) -> None:

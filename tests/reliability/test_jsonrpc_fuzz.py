@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability import fuzz
-from tests.reliability.harness import Framed
-from tests.reliability.raw_lsp import RawServer, frame, request, status
+from tests.support import fuzz
+from tests.support.harness import Framed
+from tests.support.raw_lsp import RawServer, frame, request, status
 
 
 @pytest.fixture

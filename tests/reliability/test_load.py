@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.reliability.load import file_storm, many_agents, runs_in_a_row
+from tests.support.load import file_storm, many_agents, runs_in_a_row
 
 
 async def test_200_concurrent_agents_all_succeed(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ async def test_file_written_as_the_last_agent_ends_still_fires_its_signal(tmp_pa
     at once must not leave its waiter blocked as "nothing left can fire"."""
     from counterpoint.engine.engine import Engine
 
-    from tests.reliability.load import run_once, write_workspace
+    from tests.support.load import run_once, write_workspace
 
     spec = write_workspace(
         tmp_path,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import orphans_after
+from tests.support.harness import orphans_after
 
 
 @pytest.mark.parametrize("how", ["kill9", "cancel", "timeout", "client_vanished"])

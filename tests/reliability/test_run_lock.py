@@ -13,8 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.reliability.harness import events_of, wait_until
-from tests.reliability.test_two_processes import long_workspace, runs_table
+from tests.support.harness import events_of, long_workspace, runs_table, wait_until
 
 RACER = """
 import os, sys

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from counterpoint.engine.engine import Engine
 
-from tests.reliability.load import run_once, write_workspace
+from tests.support.load import run_once, write_workspace
 
 SPEC_TOKEN = "tok-4f1c9a7e2b8d6035"  # matches no pattern: only its variable's name says it is secret
 KEY_LIKE = "sk-ant-" + "a1B2c3D4e5F6g7H8i9J0"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,34 +12,16 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.engine import Engine, RunRefused, pid_alive
 
-from tests.reliability.harness import Framed, cli, events_of, integrity, resume_workspace, wait_until
-
-LONG_SPEC = """---
-runner: replay
----
-# Long
-
-## worker
-transcript: worker.jsonl
-- work a while
-"""
-
-
-def long_workspace(folder: Path, seconds: float = 30.0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".git").mkdir(exist_ok=True)
-    (folder / "worker.jsonl").write_text(json.dumps({"action": "think", "seconds": seconds}) + "\n")
-    spec = folder / "long.agents.md"
-    spec.write_text(LONG_SPEC)
-    return spec
-
-
-def runs_table(db: Path) -> dict[str, str]:
-    conn = sqlite3.connect(db)
-    try:
-        return dict(conn.execute("SELECT run_id, status FROM runs").fetchall())
-    finally:
-        conn.close()
+from tests.support.harness import (
+    Framed,
+    cli,
+    events_of,
+    integrity,
+    long_workspace,
+    resume_workspace,
+    runs_table,
+    wait_until,
+)
 
 
 def test_second_cli_run_is_refused_then_allowed_once_the_first_died(tmp_path: Path) -> None:

@@ -11,20 +11,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from counterpoint.engine.process import child_env, run_process
 
-
-def survivors(marker: str) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if marker in " ".join(proc.info["cmdline"] or []):
-                found.append(proc.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
+from tests.support.processes import survivors
 
 
 async def test_cancel_during_spawn_leaves_no_child(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.reliability.harness import PY
+from tests.support.harness import PY
 
 WORK = """#!/bin/sh
 touch started.marker

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.harness import Framed, frame
+from tests.support.harness import Framed, frame
 
 METHOD_NOT_FOUND = -32601
 INVALID_REQUEST = -32600

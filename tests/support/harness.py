@@ -25,6 +25,8 @@ from typing import Any
 
 import psutil
 
+from tests.support.processes import survivors, wait_until
+
 PY = sys.executable
 
 APPENDER = """
@@ -185,14 +187,6 @@ def events_of(db: Path, type: str | None = None) -> list[tuple[str, str | None, 
         return []
 
 
-def wait_until(condition: Any, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.03)
-
-
 def kill_and_resume(folder: Path) -> dict[str, Any]:
     """Run the spec, kill -9 the CLI while ``slow`` runs, resume it; what happened, per agent."""
     spec = resume_workspace(folder)
@@ -247,17 +241,6 @@ runner: command
 command: ./spawn.sh
 {extra}
 """
-
-
-def survivors(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        try:
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and marker in " ".join(proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
 def wait_no_survivors(marker: str, seconds: float = 10.0) -> int:
@@ -425,3 +408,31 @@ class Framed:
                     stream.close()
                 except OSError:
                     pass
+
+
+LONG_SPEC = """---
+runner: replay
+---
+# Long
+
+## worker
+transcript: worker.jsonl
+- work a while
+"""
+
+
+def long_workspace(folder: Path, seconds: float = 30.0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".git").mkdir(exist_ok=True)
+    (folder / "worker.jsonl").write_text(json.dumps({"action": "think", "seconds": seconds}) + "\n")
+    spec = folder / "long.agents.md"
+    spec.write_text(LONG_SPEC)
+    return spec
+
+
+def runs_table(db: Path) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT run_id, status FROM runs").fetchall())
+    finally:
+        conn.close()
