@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from counterpoint.engine.runners.llm_tools import LineStream
 
 from tests.llm.conftest import errors, llm_settings, make_spec, outputs, run_spec
 from tests.llm.fake_llm_server import FakeLLMServer, Reply, Script, call
+from tests.support.workspaces import workspace_with_link_out
 
 SECRET = "TOP-SECRET-VALUE"
 
@@ -20,12 +20,8 @@ SECRET = "TOP-SECRET-VALUE"
 async def test_tools_cannot_leave_the_workspace(
     tmp_path: Path, event_log: EventLog, openai_server: FakeLLMServer
 ) -> None:
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    outside = tmp_path / "outside"
-    outside.mkdir()
+    workspace, outside = workspace_with_link_out(tmp_path)
     (outside / "secret.txt").write_text(SECRET)
-    os.symlink(outside, workspace / "link")
     attempts = [
         call("read_file", path="../outside/secret.txt"),
         call("read_file", path="link/secret.txt"),

@@ -19,6 +19,7 @@ from counterpoint.engine.runners.base import AgentFailed
 from counterpoint.engine.runners.command import CommandRunner, parse_signal_line
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
+from tests.support.workspaces import workspace_with_link_out
 from tests.unit.agent_harness import make_harness
 
 AGENT_SCRIPT = """
@@ -240,11 +241,7 @@ async def test_a_working_folder_outside_is_refused_before_the_user_is_asked(
 ) -> None:
     from counterpoint.engine.runners import get_runner
 
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "away").symlink_to(outside)
+    root, outside = workspace_with_link_out(tmp_path, "away")
     asked: list[str] = []
 
     async def asker(workspace: str, command: str) -> bool:
