@@ -10,14 +10,22 @@ Appends go through the real `EventLog` (writer thread, group commits, WAL with
 - 100 tasks: a hundred tasks each awaiting every append (group commit batches them);
 - one awaited: a single task awaiting each append before the next (one commit per
   event: the baseline that group commits beat);
-- raw: plain sqlite3 ``executemany`` of the same rows in transactions of 1,000 (no redaction,
-  futures or delivery), in the same run. Target: stream >= 0.8x raw.
+- raw: plain sqlite3 ``executemany`` of the same rows in transactions of 1,000, in the same run:
+  same file set-up (schema, indexes, WAL, ``synchronous=NORMAL``), same JSON encoder and
+  timestamps, but no redaction, futures, thread or delivery. Target: stream >= 0.8x raw.
+
+Raw and stream alternate for ``--rounds`` rounds; each side's best round counts (a busy machine
+slows rounds at random, never speeds one up). The CPU time of every thread per event is shown
+beside it (ours runs on two threads: on a quiet machine the writer's share overlaps).
 
 Query latency: a database of ``--events`` rows is written directly with
 ``executemany`` (runs of 2,000 events, half of them ``agent_output``), then
 `query_events(run, "agent_output")` (what ``counterpoint events --run X --type Y``
-runs; ~1,000 rows back) is timed over 100 random runs, beside the same SQL alone on one
-connection. Target: median <= 2x SQL alone (and < 10 ms).
+runs; ~1,000 rows back) is timed over 100 random runs, beside the same SQL alone (its rows
+fetched as tuples, what any reader must do) on a connection opened the same way, the two in
+alternating order. Target: the query's CPU time (median) <= 2x its SQL alone's, and its wall
+time < 10 ms. CPU time, because on a shared machine a wall-clock median mostly measures how often
+the scheduler takes the core away, which happens more the longer a task runs; both are printed.
 Prints a table and one JSON line.
 """
 
@@ -27,15 +35,15 @@ import argparse
 import asyncio
 import json
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.eventlog import SCHEMA, EventLog, connect, query_events
-from counterpoint_protocol.events import utc_timestamp
+from counterpoint.engine.eventlog import EventLog, connect, query_events
+from counterpoint.engine.eventlog_fast import encode, stamp
+from counterpoint.engine.eventlog_schema import prepare
 
 TYPES = [
     "agent_started",
@@ -50,42 +58,45 @@ TYPES = [
 LINE = "compiling app/enrollment/mutations.py: 3 functions, 41 lines, no warnings"
 
 
-async def appends_stream(path: Path, count: int) -> float:
+async def appends_stream(path: Path, count: int) -> tuple[float, float]:
+    """Events/s and CPU µs/event (every thread) of one producer calling `append_nowait`."""
     log = await EventLog.open(path)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             log.append_nowait("stream", "agent_output", "backend", None, {"line": LINE, "n": i})
             if i % 1000 == 999:
                 await asyncio.sleep(0)  # let deliveries run, as a live loop would
         await log.flush()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert log.appended >= count
     finally:
         await log.close()
-    return count / elapsed
+    return count / elapsed, 1e6 * cpu / count
 
 
-def raw_appends(path: Path, count: int, batch: int = 1000) -> float:
-    """Plain sqlite3, same rows and durability: ``executemany`` in transactions of ``batch`` rows."""
+def raw_appends(path: Path, count: int, batch: int = 1000) -> tuple[float, float]:
+    """Plain sqlite3, same rows, file and durability: ``executemany`` in transactions of ``batch``
+    rows. Events/s and CPU µs/event."""
     conn = connect(path)
-    conn.executescript(SCHEMA)
+    prepare(conn, path)  # the schema, indexes and pragmas `EventLog.open` sets up
     sql = "INSERT INTO events (run_id, type, actor, action, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?)"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for first in range(0, count, batch):
         rows = [
-            ("stream", "agent_output", "backend", None, json.dumps({"line": LINE, "n": i}), utc_timestamp())
+            ("stream", "agent_output", "backend", None, encode({"line": LINE, "n": i}), stamp())
             for i in range(first, min(count, first + batch))
         ]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(sql, rows)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    return count / elapsed
+    return count / elapsed, 1e6 * cpu / count
 
 
 async def appends_tasks(path: Path, count: int, tasks: int) -> float:
+    """Events/s of ``tasks`` tasks each awaiting every append (group commits batch them)."""
     log = await EventLog.open(path)
     per_task = count // tasks
 
@@ -106,7 +117,7 @@ def build_db(path: Path, total: int, per_run: int, seed: int) -> list[str]:
     """``total`` events in runs of ``per_run`` (half agent_output), inserted directly."""
     rng = random.Random(seed)
     conn = connect(path)
-    conn.executescript(SCHEMA)
+    prepare(conn, path)
     runs = [f"20261127-{i:06d}-{rng.getrandbits(24):06x}" for i in range(max(1, total // per_run))]
     conn.execute("BEGIN")
     for run in runs:
@@ -127,10 +138,13 @@ def build_db(path: Path, total: int, per_run: int, seed: int) -> list[str]:
 
 
 def time_queries(path: Path, runs: list[str], samples: int, seed: int) -> dict[str, Any]:
+    """Wall and CPU (this thread) time of `query_events` and of its SQL alone, sample by sample."""
     rng = random.Random(seed + 1)
     query_events(path, runs[0], "agent_output")  # warm the page cache once
-    full, sql_only, counts = [], [], []
-    conn = sqlite3.connect(path)
+    wall: dict[str, list[float]] = {"query": [], "sql": []}
+    cpu: dict[str, list[float]] = {"query": [], "sql": []}
+    counts = []
+    conn = connect(path, write=False)  # as `query_events` opens its reader
     sql = (
         "SELECT id, run_id, type, actor, action, metadata, timestamp FROM events "
         "WHERE id > ? AND run_id = ? AND type = ? ORDER BY id"
@@ -138,45 +152,51 @@ def time_queries(path: Path, runs: list[str], samples: int, seed: int) -> dict[s
     plan = " / ".join(
         row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (0, runs[0], "agent_output"))
     )
-    for _ in range(samples):
+    for sample in range(samples):
         run = rng.choice(runs)
-        started = time.perf_counter()
-        events = query_events(path, run, "agent_output")
-        full.append(time.perf_counter() - started)
-        counts.append(len(events))
-        started = time.perf_counter()
-        conn.execute(sql, (0, run, "agent_output")).fetchall()
-        sql_only.append(time.perf_counter() - started)
+        for which in ("query", "sql") if sample % 2 else ("sql", "query"):  # neither reads the run first
+            started, thread = time.perf_counter(), time.thread_time()
+            if which == "query":
+                counts.append(len(query_events(path, run, "agent_output")))
+            else:
+                conn.execute(sql, (0, run, "agent_output")).fetchall()
+            wall[which].append(time.perf_counter() - started)
+            cpu[which].append(time.thread_time() - thread)
     conn.close()
-    full.sort()
-    sql_only.sort()
 
-    def ms(values: list[float], q: float) -> float:
-        return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 3)
+    def ms(values: list[float], q: float = 0.5) -> float:
+        ordered = sorted(values)
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
     return {
         "rows_returned": int(statistics.median(counts)),
-        "median_ms": round(1000 * statistics.median(full), 3),
-        "p99_ms": ms(full, 0.99),
-        "sql_only_median_ms": round(1000 * statistics.median(sql_only), 3),
-        "sql_only_p99_ms": ms(sql_only, 0.99),
+        "median_ms": ms(wall["query"]),
+        "p99_ms": ms(wall["query"], 0.99),
+        "cpu_median_ms": ms(cpu["query"]),
+        "sql_only_median_ms": ms(wall["sql"]),
+        "sql_only_p99_ms": ms(wall["sql"], 0.99),
+        "sql_only_cpu_median_ms": ms(cpu["sql"]),
         "plan": plan,
     }
 
 
 def print_table(result: dict[str, Any], events: int) -> None:
-    appends, query = result["appends_per_s"], result["query"]
+    appends, cpu, query = result["appends_per_s"], result["append_cpu_us"], result["query"]
     ratios = result["ratios"]
     rows = [
         ("appends/s, plain sqlite3 executemany (raw)", f"{appends['raw_executemany']:,}", "(same run)"),
         ("appends/s, one producer (append_nowait)", f"{appends['stream']:,}", ">= 0.8x raw"),
-        ("  ratio to raw", f"{ratios['appends_vs_raw']}x", ""),
+        ("  ratio to raw (best rounds)", f"{ratios['appends_vs_raw']}x", ""),
+        ("  CPU µs/event, raw / ours", f"{cpu['raw_executemany']} / {cpu['stream']}", ""),
+        ("  CPU ratio (raw / ours)", f"{ratios['appends_cpu_vs_raw']}x", "(all threads)"),
         ("appends/s, 100 tasks awaiting each", f"{appends['100_tasks']:,}", ""),
         ("appends/s, one task awaiting each", f"{appends['one_awaited']:,}", "(baseline)"),
         (f"query run+type at {events:,} events, median", f"{query['median_ms']} ms", "< 10 ms"),
         ("  p99", f"{query['p99_ms']} ms", ""),
-        ("  SQL alone (no Event objects), median", f"{query['sql_only_median_ms']} ms", "(same run)"),
-        ("  ratio to SQL alone", f"{ratios['query_vs_sql_alone']}x", "<= 2x"),
+        ("  SQL alone (rows as tuples), median", f"{query['sql_only_median_ms']} ms", "(same run)"),
+        ("  ratio to SQL alone (wall)", f"{ratios['query_vs_sql_alone']}x", ""),
+        ("  CPU ms, query / SQL alone", f"{query['cpu_median_ms']} / {query['sql_only_cpu_median_ms']}", ""),
+        ("  CPU ratio to SQL alone", f"{ratios['query_cpu_vs_sql_alone']}x", "<= 2x"),
         ("  rows returned", str(query["rows_returned"]), "~1,000"),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -191,36 +211,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--appends", type=int, default=200_000, help="events for the append stream")
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the query database")
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/stream append rounds")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cp-bench-log-") as tmp:
         folder = Path(tmp)
-        raw = raw_appends(folder / "raw.db", args.appends)
-        stream = asyncio.run(appends_stream(folder / "stream.db", args.appends))
+        raw, stream = (0.0, float("inf")), (0.0, float("inf"))
+        for turn in range(max(1, args.rounds)):  # each side's best rate and least CPU
+            rate, us = raw_appends(folder / f"raw{turn}.db", args.appends)
+            raw = (max(raw[0], rate), min(raw[1], us))
+            rate, us = asyncio.run(appends_stream(folder / f"stream{turn}.db", args.appends))
+            stream = (max(stream[0], rate), min(stream[1], us))
         tasks = asyncio.run(appends_tasks(folder / "tasks.db", min(args.appends, 50_000), 100))
         single = asyncio.run(appends_tasks(folder / "single.db", 3_000, 1))
         started = time.perf_counter()
         runs = build_db(folder / "big.db", args.events, 2000, args.seed)
         build_s = time.perf_counter() - started
         query = time_queries(folder / "big.db", runs, args.samples, args.seed)
+    ratios = {
+        "appends_vs_raw": round(stream[0] / raw[0], 3),
+        "appends_cpu_vs_raw": round(raw[1] / stream[1], 3),
+        "query_vs_sql_alone": round(query["median_ms"] / query["sql_only_median_ms"], 3),
+        "query_cpu_vs_sql_alone": round(query["cpu_median_ms"] / query["sql_only_cpu_median_ms"], 3),
+    }
     result = {
         "benchmark": "eventlog",
         "appends_per_s": {
-            "raw_executemany": round(raw),
-            "stream": round(stream),
+            "raw_executemany": round(raw[0]),
+            "stream": round(stream[0]),
             "100_tasks": round(tasks),
             "one_awaited": round(single),
         },
+        "append_cpu_us": {"raw_executemany": round(raw[1], 2), "stream": round(stream[1], 2)},
         "durability": "WAL, synchronous=NORMAL, group commit (committed = survives kill -9)",
         "query": {"events_in_db": args.events, "build_s": round(build_s, 1), **query},
-        "ratios": {
-            "appends_vs_raw": round(stream / raw, 3),
-            "query_vs_sql_alone": round(query["median_ms"] / query["sql_only_median_ms"], 3),
-        },
-        "targets": {"appends_vs_raw": ">= 0.8", "query_vs_sql_alone": "<= 2.0", "query_median_ms": 10},
+        "ratios": ratios,
+        "targets": {"appends_vs_raw": ">= 0.8", "query_cpu_vs_sql_alone": "<= 2.0", "query_median_ms": 10},
         "targets_met": {
-            "appends": stream >= 0.8 * raw,
-            "query": query["median_ms"] <= 2 * query["sql_only_median_ms"] and query["median_ms"] < 10,
+            "appends": ratios["appends_vs_raw"] >= 0.8,
+            "query": ratios["query_cpu_vs_sql_alone"] <= 2 and query["median_ms"] < 10,
         },
     }
     print_table(result, args.events)

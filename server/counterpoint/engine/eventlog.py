@@ -27,7 +27,7 @@ from typing import Any
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
-from counterpoint.engine.eventlog_fast import encode, new_event, redact_metadata, stamp
+from counterpoint.engine.eventlog_fast import clean_metadata, deliver, insert_rows, stamp
 from counterpoint.engine.eventlog_read import (
     RunRecord,
     last_run_id,
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
 FailureListener = Callable[[EventLogError], None]
-_Row = tuple[str, str, str | None, str | None, str, str]
+_Item = tuple[str, str, str | None, str | None, str, str, "asyncio.Future[Event] | None", dict[str, Any]]
+"""A queued event: run_id, type, actor, action, metadata JSON, timestamp (the row), waiter, metadata."""
 _STOP = object()
 MAX_BATCH = 5000
 
@@ -105,15 +106,24 @@ class EventLog:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _row(
-        self, run_id: str, type: str, actor: str | None, action: str | None, metadata: dict[str, Any] | None
-    ) -> tuple[_Row, dict[str, Any]]:
-        if self._closed or self._loop is None:
-            raise RuntimeError("event log is closed")
-        meta = redact_metadata(self.redactor, metadata) if metadata else {}
+    def _item(
+        self,
+        run_id: str,
+        type: str,
+        actor: str | None,
+        action: str | None,
+        metadata: dict[str, Any] | None,
+        future: asyncio.Future[Event] | None,
+    ) -> _Item:
+        """What the writer gets: the row (redacted, encoded, stamped), then the waiter and the
+        metadata (one flat tuple: every object an event keeps alive costs the garbage collector)."""
+        if metadata:
+            text, meta = clean_metadata(self.redactor, metadata)
+        else:
+            text, meta = "{}", {}
         if action is not None:
             action = self.redactor.text(action)
-        return (run_id, str(type), actor, action, encode(meta) if meta else "{}", stamp()), meta
+        return run_id, str(type), actor, action, text, stamp(), future, meta
 
     def emit(
         self,
@@ -124,8 +134,9 @@ class EventLog:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Queue an event without waiting for it (the log keeps the order; `flush` waits)."""
-        row, meta = self._row(run_id, type, actor, action, metadata)
-        self._queue.put((row, None, meta))
+        if self._closed or self._loop is None:
+            raise RuntimeError("event log is closed")
+        self._queue.put(self._item(run_id, type, actor, action, metadata, None))
 
     def append_nowait(
         self,
@@ -136,10 +147,11 @@ class EventLog:
         metadata: dict[str, Any] | None = None,
     ) -> asyncio.Future[Event]:
         """Queue an event; the future resolves with the stored event once it is committed."""
-        row, meta = self._row(run_id, type, actor, action, metadata)
-        assert self._loop is not None
-        future: asyncio.Future[Event] = self._loop.create_future()
-        self._queue.put((row, future, meta))
+        loop = self._loop
+        if self._closed or loop is None:
+            raise RuntimeError("event log is closed")
+        future: asyncio.Future[Event] = loop.create_future()
+        self._queue.put(self._item(run_id, type, actor, action, metadata, future))
         return future
 
     async def append(
@@ -198,21 +210,12 @@ class EventLog:
                 pass
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        events: list[tuple[asyncio.Future[Event] | None, Event | BaseException]] = []
         try:
             # One transaction under the write lock: the rows get consecutive ids.
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO events (run_id, type, actor, action, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
-                [item[0] for item in batch],
-            )
+            insert_rows(conn, batch)
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             conn.execute("COMMIT")
-            first = last - len(batch) + 1
-            for offset, (row, future, meta) in enumerate(batch):
-                events.append(
-                    (future, new_event(first + offset, row[0], row[1], row[2], row[3], meta, row[5]))
-                )
         except BaseException as exc:  # the whole batch failed: report it to every waiter
             try:
                 conn.execute("ROLLBACK")
@@ -220,20 +223,20 @@ class EventLog:
                 pass
             self._fail_batch(batch, explain(exc, self.path))
             return
+        # Committed: the loop builds the events and resolves the futures (this thread keeps
+        # the GIL as little as it can, so the producers on the loop are not slowed down).
         if self._loop is not None and not self._loop.is_closed():
             try:
-                self._loop.call_soon_threadsafe(self._deliver, events)
+                self._loop.call_soon_threadsafe(self._deliver, batch, last - len(batch) + 1)
             except RuntimeError:  # loop closed meanwhile
                 pass
 
     def _fail_batch(self, batch: list[Any], error: EventLogError) -> None:
         self._failed(error, len(batch))
-        failed: list[tuple[asyncio.Future[Event] | None, Event | BaseException]] = [
-            (item[1], error) for item in batch if item[1] is not None
-        ]
+        failed = [item[6] for item in batch if item[6] is not None]
         if failed and self._loop is not None and not self._loop.is_closed():
             try:
-                self._loop.call_soon_threadsafe(self._deliver, failed)
+                self._loop.call_soon_threadsafe(_fail_all, failed, error)
             except RuntimeError:
                 pass
 
@@ -261,20 +264,19 @@ class EventLog:
         """Call ``listener(error)`` on the loop when a write first fails (the run cannot be recorded)."""
         self._failure_listeners.append(listener)
 
-    def _deliver(self, events: list[tuple[asyncio.Future[Event] | None, Event | BaseException]]) -> None:
-        for future, result in events:
-            if isinstance(result, BaseException):
-                if future is not None and not future.done():
-                    future.set_exception(result)
-                continue
-            self.appended += 1
-            if future is not None and not future.done():
-                future.set_result(result)
-            for subscriber in self._subscribers:  # a tuple, replaced (not changed) on (un)subscribe
-                try:
-                    subscriber(result)
-                except Exception:
-                    log.exception("event subscriber failed")
+    def _deliver(self, batch: list[Any], first: int) -> None:
+        """On the loop: the committed batch (ids from ``first``) as events, to waiters, then subscribers."""
+        events = deliver(batch, first)
+        self.appended += len(events)
+        if self._subscribers:
+            for event in events:
+                # A tuple, replaced (not changed) on (un)subscribe: one unsubscribed by an earlier
+                # event of the batch hears no more.
+                for subscriber in self._subscribers:
+                    try:
+                        subscriber(event)
+                    except Exception:
+                        log.exception("event subscriber failed")
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call `subscriber(event)` on the loop for every committed event; returns unsubscribe."""
@@ -360,6 +362,12 @@ class EventLog:
 class _Barrier:
     def __init__(self, done: asyncio.Future[None]) -> None:
         self.done = done
+
+
+def _fail_all(futures: list[asyncio.Future[Event]], error: EventLogError) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(error)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -10,7 +10,6 @@ read, in order, and the error that hid the rest.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -20,11 +19,10 @@ from typing import Any
 
 from counterpoint_protocol.events import Event
 
-from counterpoint.engine.eventlog_fast import new_event
+from counterpoint.engine.eventlog_fast import rows_to_events
 from counterpoint.engine.eventlog_schema import EventLogError, connect, explain, version
 
 _COLUMNS = "id, run_id, type, actor, action, metadata, timestamp"
-_EMPTY = "{}"
 MAX_CACHED = 4
 """Connections a thread keeps open (to the logs it read last)."""
 _local = threading.local()
@@ -41,11 +39,8 @@ class RunRecord:
 
 
 def row_to_event(row: tuple[Any, ...]) -> Event:
-    """An `Event` from a stored row (``{}`` metadata, the common case, is not parsed)."""
-    metadata = row[5]
-    return new_event(
-        row[0], row[1], row[2], row[3], row[4], {} if metadata == _EMPTY else json.loads(metadata), row[6]
-    )
+    """An `Event` from a stored row (``id, run_id, type, actor, action, metadata, timestamp``)."""
+    return rows_to_events((row,))[0]
 
 
 def reader(path: Path) -> sqlite3.Connection | None:
@@ -142,11 +137,19 @@ def query_events(
     if conn is None:
         return []
     where, params = _where(run_id, type, after_id, actor)
-    sql = f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY id"
+    # A run or type the query names is every row's: not read back from each row.
+    run = None if run_id is None else str(run_id)
+    kind = None if type is None else str(type)
+    run_column = "run_id" if run is None else "NULL"
+    type_column = "type" if kind is None else "NULL"
+    sql = (
+        f"SELECT id, {run_column}, {type_column}, actor, action, metadata, timestamp "
+        f"FROM events WHERE {where} ORDER BY id"
+    )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     try:
-        return list(map(row_to_event, conn.execute(sql, params).fetchall()))
+        return rows_to_events(conn.execute(sql, params).fetchall(), run, kind)
     except sqlite3.Error as exc:
         raise explain(exc, path) from exc
 
