@@ -45,7 +45,7 @@ _YAML_POSITION_SAFE = str.maketrans({"\x85": " ", "\u2028": " ", "\u2029": " ", 
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
-_PYYAML_STRICTER = re.compile(r"[\t!]|[|>][-+0-9]*#")
+_PYYAML_STRICTER = re.compile(r"[\t!?%@`]|[|>][-+0-9]*#")
 _LIBYAML: bool = yaml.__with_libyaml__
 """Compose with libyaml (`compose`); tests turn it off to compare with the pure loader."""
 
@@ -56,7 +56,7 @@ def _plain_items(items: list[Any]) -> bool:
 
 def _libyaml_agrees(yaml_text: str) -> bool:
     """Whether libyaml surely reads ``yaml_text`` as PyYAML does: not where PyYAML is stricter
-    (found by the property tests): a tab, a tag ``!``, a ``#`` right after a block's ``|``/``>``."""
+    (tab, tag ``!``, ``?`` in a flow list, ``#`` after ``|``/``>``; property tests) or may be."""
     return _PYYAML_STRICTER.search(yaml_text) is None
 
 
