@@ -39,9 +39,29 @@ class RunUI:
 
     def attach_engine(self, engine: Engine) -> None:
         engine.log.subscribe(self.on_event)
+        engine.log.on_failure(lambda error: self.on_log_failure(engine, error))
 
     def on_event(self, event: Event) -> None:
         self.router.on_event(event)
+
+    def on_log_failure(self, engine: Engine, error: Exception) -> None:
+        """The log cannot record any more (a full disk): the engine stops its runs, and no event
+        can tell their end. Say it once, as an error, and end the stopped runs' progress."""
+        from counterpoint.lsp.features import live
+        from counterpoint.lsp.features.run_events import agent_token, run_token
+
+        stopped = engine.live_runs()
+        for run in stopped:
+            self.router.progress.end(run_token(run.run_id), "stopped: the event log failed")
+            for name in live.agent_names(run):
+                self.router.progress.end(agent_token(run.run_id, name), "run stopped")
+        what = f"run {', '.join(run.run_id for run in stopped)} was stopped" if stopped else "no run was live"
+        self.server.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Error,
+                message=f"Counterpoint: the event log cannot record any more ({what}): {error}",
+            )
+        )
 
     # -- runs -------------------------------------------------------------------------------------
 
