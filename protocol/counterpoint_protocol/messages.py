@@ -64,6 +64,9 @@ class RunStatusInfo(BaseModel):
     agents: list[AgentStatusInfo]
     signals: dict[str, str] = Field(default_factory=dict)
     """Signal name -> timestamp it fired."""
+    signal_by: dict[str, str] = Field(default_factory=dict)
+    """Signal name -> the agent that fired it (file signals: absent)."""
+    started_at: str | None = None
 
 
 class StatusResult(BaseModel):

@@ -9,8 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+from counterpoint.engine.run import waiting_names
 from counterpoint.engine.spawner import TaskSpawner
 from counterpoint_protocol.events import AgentStatus, Event, EventType
+from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from lsprotocol import types
 from pygls.workspace import Workspace
 
@@ -124,6 +126,28 @@ class FakeRun:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+    def agent_status(self, name: str) -> AgentStatusInfo | None:
+        """Like `Run.agent_status`: the typed snapshot of one agent."""
+        agent = self.agents.get(name)
+        if agent is None:
+            return None
+        return AgentStatusInfo(
+            name=agent.name,
+            state=agent.state.value,
+            waiting_on=waiting_names(agent.waiting_on),
+            duration_s=agent.duration,
+        )
+
+    def status(self) -> RunStatusInfo:
+        """Like `Run.status()`: the typed snapshot the faces read."""
+        agents = [self.agent_status(name) for name in self.agents]
+        return RunStatusInfo(
+            runId=self.run_id,
+            spec=str(self.spec.path),
+            state="cancelled" if self.cancelled else "running",
+            agents=[a for a in agents if a is not None],
+        )
 
     def cancel_agent(self, name: str) -> bool:
         self.cancelled_agents.append(name)

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,6 @@ class Engine:
         self.log = event_log
         self.runs: dict[str, Run] = {}
         self.spawner = TaskSpawner(f"engine {root}")
-        self.run_hooks: list[Callable[[Run], None]] = []
-        """Deprecated, unused by the faces: they pass complete `RunOptions` to `start_run`."""
         self._claims: dict[str, SpecLock] = {}
         """Spec locks taken by `ensure_no_live_run`, by spec path (as given and resolved)."""
         self._locks: dict[str, SpecLock] = {}
@@ -110,8 +107,6 @@ class Engine:
         from counterpoint.engine.checks.runner import attach_checks
 
         attach_checks(run)
-        for hook in self.run_hooks:
-            hook(run)
         self.runs[run.run_id] = run
         return run
 

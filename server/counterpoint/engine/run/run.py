@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.events import AgentStatus, EventType, utc_timestamp
-from counterpoint_protocol.messages import RunStatusInfo
+from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.consent import ConsentPolicy
@@ -335,4 +335,11 @@ class Run:
             state=state,
             agents=[agent_status(a) for a in self.agents.values()],
             signals=dict(self.signal_times),
+            signal_by={name: actor for name, actor in self.signal_actor.items() if actor is not None},
+            started_at=self.started_wall or None,
         )
+
+    def agent_status(self, name: str) -> AgentStatusInfo | None:
+        """One agent of `status()` (None if not in this run), without snapshotting the others."""
+        agent = self.agents.get(name)
+        return agent_status(agent) if agent is not None else None
