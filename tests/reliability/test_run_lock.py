@@ -110,3 +110,44 @@ def test_a_holder_killed_with_sigkill_never_blocks_the_next_run(tmp_path: Path) 
     )
     assert second.returncode == 0, second.stderr
     assert sorted(runs_table(db).values()) == ["interrupted", "succeeded"]
+
+
+async def test_whoever_sees_run_finished_can_start_the_spec_again_at_once(tmp_path: Path) -> None:
+    """The lock is let go before `run_finished` is committed: an editor that reruns the moment it
+    sees the end (as Neovim's rerun does) is never refused by the run that just ended."""
+    import asyncio
+
+    from counterpoint.engine.engine import Engine, read_spec
+    from counterpoint.engine.paths import STATE_DIR
+    from counterpoint.engine.spec_lock import SpecLock, try_lock
+    from counterpoint_protocol.events import Event, EventType
+
+    spec_path = long_workspace(tmp_path, seconds=0.05)
+    engine = await Engine.open(tmp_path)
+    seen: list[str] = []
+    rerun: list[asyncio.Task[object]] = []
+    try:
+        spec = await read_spec(spec_path)
+
+        def on_event(event: Event) -> None:
+            if event.type != EventType.RUN_FINISHED or rerun:
+                return
+            # Another process looking at the lock file right now: free.
+            other = try_lock(tmp_path / STATE_DIR, spec_path.resolve())
+            seen.append(type(other).__name__)
+            if isinstance(other, SpecLock):
+                other.release()
+            # This engine, asked to start the spec again the moment the end is seen.
+            rerun.append(asyncio.ensure_future(engine.start_run(spec)))
+
+        unsubscribe = engine.log.subscribe(on_event)
+        first = await engine.start_run(spec)
+        await engine.execute(first)
+        await asyncio.wait_for(asyncio.shield(rerun[0]) if rerun else asyncio.sleep(0), 30)
+        unsubscribe()
+        assert seen == ["SpecLock"]
+        second = rerun[0].result()
+        await engine.execute(second)  # type: ignore[arg-type]
+        assert second.result_status == "succeeded"  # type: ignore[attr-defined]
+    finally:
+        await engine.aclose()

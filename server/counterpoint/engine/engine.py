@@ -102,6 +102,7 @@ class Engine:
         claim = self._claims.get(str(spec.path))
         if claim is not None:
             self._locks[run.run_id] = claim
+            run.spec_lock = claim
             for key in [k for k, v in self._claims.items() if v is claim]:
                 del self._claims[key]
         from counterpoint.engine.checks.runner import attach_checks

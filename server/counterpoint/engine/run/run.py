@@ -38,6 +38,7 @@ from counterpoint.engine.run.worker import AgentWorker
 from counterpoint.engine.run_budget import RunBudget
 from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.spec_lock import SpecLock
 
 if TYPE_CHECKING:
     pass
@@ -68,6 +69,9 @@ class Run:
         self.spawner = TaskSpawner(f"run {self.run_id}")
         self.observers = Observers()
         self.checks: RunChecks | None = None
+        self.spec_lock: SpecLock | None = None
+        """The lock that makes this the spec's one live run (the engine hands it over); let go
+        just before `run_finished`, so whoever sees the end can start the spec again at once."""
         self.signals: dict[str, dict[str, Any]] = {}
         self.signal_times: dict[str, str] = {}
         self.signal_actor: dict[str, str | None] = {}
@@ -313,6 +317,8 @@ class Run:
             self.state = RunState.SUCCEEDED
         else:
             self.state = RunState.FAILED
+        if self.spec_lock is not None:
+            self.spec_lock.release()  # closing one descriptor: no I/O to wait for
         self.emit_event(
             EventType.RUN_FINISHED,
             None,
