@@ -261,7 +261,7 @@ class Engine:
             pages = log_pages(lambda after, limit: query_events(path, run_id, after_id=after, limit=limit))
             return save_report(self.root, run_id, build_report(pages))
 
-        return await asyncio.to_thread(build)
+        return await self.log.read_in_thread(build)
 
     async def aclose(self) -> None:
         for run in self.live_runs():

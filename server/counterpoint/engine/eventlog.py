@@ -17,19 +17,22 @@ the one-line error. Reading lives in `eventlog_read`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
 from counterpoint.engine.eventlog_fast import clean_metadata, deliver, insert_rows, stamp
 from counterpoint.engine.eventlog_read import (
     RunRecord,
+    forget,
     last_run_id,
     list_running_runs,
     list_runs,
@@ -64,6 +67,9 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+
+
 class EventLog:
     """An open event log. Use `await EventLog.open(path)` and `await log.close()`."""
 
@@ -82,6 +88,9 @@ class EventLog:
         self.lost = 0
         """Events that could not be recorded."""
         self._failure_listeners: list[FailureListener] = []
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counterpoint-eventlog-read")
+        """The one thread this log is read in: its connection is kept open there (and only there),
+        so the open files stay the same however many threads the loop's executor grows."""
 
     @classmethod
     async def open(cls, path: Path, redactor: Redactor | None = None) -> EventLog:
@@ -306,6 +315,8 @@ class EventLog:
         self._queue.put(_STOP)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
+        await self.read_in_thread(forget, self.path)  # the reader thread's kept connection
+        self._reads.shutdown(wait=False)
 
     # -- runs table --------------------------------------------------------------------------
 
@@ -330,7 +341,7 @@ class EventLog:
 
     async def running_runs(self) -> list[RunRecord]:
         """Runs the table says are running, of any process (stale rows of dead processes included)."""
-        return await asyncio.to_thread(list_running_runs, self.path)
+        return await self.read_in_thread(list_running_runs, self.path)
 
     def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
         try:
@@ -344,6 +355,10 @@ class EventLog:
 
     # -- reading -----------------------------------------------------------------------------
 
+    async def read_in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a blocking read of this log (``fn(*args)``) on the log's reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, functools.partial(fn, *args))
+
     async def query(
         self,
         run_id: str | None = None,
@@ -353,10 +368,10 @@ class EventLog:
         limit: int | None = None,
         actor: str | None = None,
     ) -> list[Event]:
-        return await asyncio.to_thread(query_events, self.path, run_id, type, after_id, limit, actor)
+        return await self.read_in_thread(query_events, self.path, run_id, type, after_id, limit, actor)
 
     async def runs(self, limit: int = 50) -> list[RunRecord]:
-        return await asyncio.to_thread(list_runs, self.path, limit)
+        return await self.read_in_thread(list_runs, self.path, limit)
 
 
 class _Barrier:
