@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from counterpoint.engine.eventlog import EventLog, query_events
-from counterpoint.engine.eventlog_fast import CHUNK, clean_metadata, encode
+from counterpoint.engine.eventlog_fast import CHUNK, clean_metadata, deliver, encode
 from counterpoint.engine.redact import Redactor
 from counterpoint_protocol.events import Event, EventType
 
@@ -161,3 +161,36 @@ async def test_emit_and_append_interleave_in_call_order(event_log: EventLog, db:
     await asyncio.wait_for(last, 60)
     await event_log.flush()
     assert [e.metadata["n"] for e in query_events(db, "r1")] == list(range(300))
+
+
+def test_delivery_builds_only_the_events_someone_takes() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        waiter: asyncio.Future[Event] = loop.create_future()
+        batch = [("r1", "notice", None, None, "{}", "t", None, {}) for _ in range(3)]
+        batch[1] = ("r1", "notice", "a", "x", '{"n": 1}', "t", waiter, {"n": 1})
+        # Nobody subscribes: no event list, but the waiter gets its event with its own id.
+        assert deliver(batch, 10, False) == []
+        assert waiter.result().id == 11 and waiter.result().metadata == {"n": 1}
+        assert [e.id for e in deliver(batch, 10, True)] == [10, 11, 12]
+    finally:
+        loop.close()
+
+
+async def test_unsubscribed_events_still_reach_waiters_and_late_subscribers(
+    event_log: EventLog, db: Path
+) -> None:
+    # Fire-and-forget events between waited ones: each waiter gets its own row's event, and a
+    # subscriber added before the batch is delivered (same loop turn, no await) still sees all.
+    futures = []
+    for i in range(300):
+        if i % 3:
+            event_log.emit("r1", "agent_output", None, None, {"n": i})
+        else:
+            futures.append(event_log.append_nowait("r1", "agent_output", None, None, {"n": i}))
+    seen: list[Event] = []
+    event_log.subscribe(seen.append)
+    await event_log.flush()
+    stored = query_events(db, "r1")
+    assert seen == stored and [e.metadata["n"] for e in seen] == list(range(300))
+    assert [f.result() for f in futures] == stored[::3]

@@ -275,9 +275,10 @@ class EventLog:
 
     def _deliver(self, batch: list[Any], first: int) -> None:
         """On the loop: the committed batch (ids from ``first``) as events, to waiters, then subscribers."""
-        events = deliver(batch, first)
-        self.appended += len(events)
-        if self._subscribers:
+        self.appended += len(batch)
+        subscribers = self._subscribers
+        events = deliver(batch, first, bool(subscribers))
+        if subscribers:
             for event in events:
                 # A tuple, replaced (not changed) on (un)subscribe: one unsubscribed by an earlier
                 # event of the batch hears no more.

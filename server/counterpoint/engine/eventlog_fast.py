@@ -172,13 +172,17 @@ def rows_to_events(
     return events
 
 
-def deliver(batch: list[tuple[Any, ...]], first: int) -> list[Event]:
+def deliver(batch: list[tuple[Any, ...]], first: int, every: bool) -> list[Event]:
     """The events of a committed batch of ``(*row, waiter, metadata)`` items, ids from ``first``,
-    each waiter (a future, or None) resolved with its event. One loop, as `rows_to_events`."""
+    each waiter (a future, or None) resolved with its event. With ``every`` false (nobody
+    subscribes) only the waited-for events are built and the list is empty: an event nobody
+    waits for costs nothing here. One loop, as `rows_to_events`."""
     events: list[Event] = []
     append = events.append
     fields = set(_FIELDS)
     for id, (run_id, type, actor, action, _text, timestamp, waiter, meta) in enumerate(batch, first):
+        if waiter is None and not every:
+            continue
         event = _new(Event)
         _set_dict(
             event,
@@ -195,7 +199,8 @@ def deliver(batch: list[tuple[Any, ...]], first: int) -> list[Event]:
         _set_fields(event, fields)
         _set_extra(event, None)
         _set_private(event, None)
-        append(event)
+        if every:
+            append(event)
         if waiter is not None and not waiter.done():
             waiter.set_result(event)
     return events
