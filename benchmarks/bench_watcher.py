@@ -12,7 +12,9 @@ Start-up (`--startup-files 50000,500000`, files in folders of 25): in a reposito
 with one signal glob, the time from `FileSignalSource.begin` to ready (watches active, catch-up
 scan done) against a bare recursive `RustNotify` watch of the same tree (ratio; target < 2), and
 in a real run (`Engine`) the time from the run's start to `agent_started` of an agent that needs
-nothing (target: as with no signals, whatever the size). Prints tables and one JSON line.
+nothing (target: as with no signals, whatever the size), and the RSS each watch adds. The empty
+files are made by a child process (`--startup-dir` picks the disk; 500k files take ~5 s idle).
+Prints tables and one JSON line.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -225,14 +229,32 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+MAKE_TREE_SCRIPT = """
+import os, sys
+src, files, per_folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+flags = os.O_CREAT | os.O_WRONLY
+os.mkdir(src)
+for folder in range((files + per_folder - 1) // per_folder):
+    if folder % 50 == 0:
+        os.mkdir(f"{src}/pkg{folder // 50}")
+    path = f"{src}/pkg{folder // 50}/mod{folder}"
+    os.mkdir(path)
+    for i in range(min(per_folder, files - folder * per_folder)):
+        os.close(os.open(f"{path}/f{i}.py", flags, 0o644))
+"""
+
+
 def make_repository(root: Path, files: int, per_folder: int = 25) -> None:
-    """`files` files in folders of `per_folder`, 50 folders per package, plus a spec."""
+    """`files` empty files in folders of `per_folder`, 50 folders per package, plus a spec.
+
+    The files are made by a child process in a tight `os.open`/`os.close` loop (empty files: no
+    data to write back), about 5 s for 500k files here, where `Path.write_text` took minutes.
+    """
     (root / ".git").mkdir(parents=True)
-    for index in range(files):
-        folder = root / "src" / f"pkg{index // (per_folder * 50)}" / f"mod{index // per_folder}"
-        if index % per_folder == 0:
-            folder.mkdir(parents=True)
-        (folder / f"f{index % per_folder}.py").write_text("x = 1\n")
+    subprocess.run(
+        [sys.executable, "-c", MAKE_TREE_SCRIPT, str(root / "src"), str(files), str(per_folder)],
+        check=True,
+    )
     (root / "think.jsonl").write_text(json.dumps({"action": "think", "seconds": 0.01}) + "\n")
     agents = "## first\nrunner: replay\ntranscript: think.jsonl\n- needs nothing\n"
     for name, signals in (("signals", "signals:\n  schema_ready: app/schema.py\n"), ("none", "")):
@@ -260,26 +282,45 @@ async def first_agent_start(root: Path, spec_name: str) -> float:
     return started[0] - began
 
 
-async def startup(files: int, repeats: int) -> dict[str, Any]:
+def rss_mb() -> float:
+    """This process's resident set now, in MB (Linux /proc; the peak elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def startup(files: int, repeats: int, where: str | None = None) -> dict[str, Any]:
     """Watcher ready vs a bare recursive watch, and the first agent's start, at `files` files."""
     from watchfiles._rust_notify import RustNotify
 
-    with tempfile.TemporaryDirectory(prefix="cp-bench-start-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cp-bench-start-", dir=where) as tmp:
         root = Path(tmp).resolve()
+        began = time.perf_counter()
         await asyncio.to_thread(make_repository, root, files)
+        tree_s = time.perf_counter() - began
         ratios: list[float] = []
         bare_s: list[float] = []
         ready_s: list[float] = []
+        bare_rss: list[float] = []
+        ready_rss: list[float] = []
         for _ in range(repeats):
+            before = rss_mb()
             began = time.perf_counter()
             notify = await asyncio.to_thread(RustNotify, [str(root)], False, False, 50, True, True)
             bare = time.perf_counter() - began
+            bare_rss.append(rss_mb() - before)
             notify.close()
             source = FileSignalSource(root, root, {"schema_ready": ["app/schema.py"]}, lambda n, m: None)
+            before = rss_mb()
             began = time.perf_counter()
             await source.begin()
             await source.ready()
             ready = time.perf_counter() - began
+            ready_rss.append(rss_mb() - before)
             await source.stop()
             bare_s.append(bare)
             ready_s.append(ready)
@@ -291,9 +332,14 @@ async def startup(files: int, repeats: int) -> dict[str, Any]:
         without = statistics.median([await first_agent_start(root, "none.agents.md") for _ in range(repeats)])
     return {
         "files": files,
+        "folders": -(-files // 25) + -(-files // (25 * 50)) + 1,
+        "tree_s": round(tree_s, 1),
         "bare_watch_s": round(statistics.median(bare_s), 3),
         "ready_s": round(statistics.median(ready_s), 3),
         "ready_vs_bare": round(statistics.median(ratios), 2),
+        "bare_rss_mb": round(statistics.median(bare_rss), 1),
+        "ready_rss_mb": round(statistics.median(ready_rss), 1),
+        "process_rss_mb": round(rss_mb(), 1),
         "first_agent_s_with_signal": round(with_signals, 3),
         "first_agent_s_no_signals": round(without, 3),
     }
@@ -363,12 +409,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--startup-files", default="50000,500000", help="repository sizes for start-up ('' skips it)"
     )
     parser.add_argument("--startup-repeats", type=int, default=3)
+    parser.add_argument(
+        "--startup-dir", default=None, help="where start-up trees are made (default: the temp dir)"
+    )
     args = parser.parse_args(argv)
     results = asyncio.run(run_all(args)) if args.samples > 0 else {}
     if results:
         print_table(results, args)
     sizes = [int(n) for n in args.startup_files.split(",") if n.strip()]
-    startups = [asyncio.run(startup(n, args.startup_repeats)) for n in sizes]
+    startups = [asyncio.run(startup(n, args.startup_repeats, args.startup_dir)) for n in sizes]
     if startups:
         print_startup(startups)
     output = {
