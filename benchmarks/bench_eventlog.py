@@ -42,9 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.eventlog import EventLog, connect, query_events
-from counterpoint.engine.eventlog_fast import encode, stamp
-from counterpoint.engine.eventlog_schema import prepare
+from counterpoint.engine.log.fast import encode, stamp
+from counterpoint.engine.log.schema import prepare
+from counterpoint.engine.log.store import EventLog, connect, query_events
 
 TYPES = [
     "agent_started",

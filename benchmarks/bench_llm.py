@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.run_budget import RunBudget
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec

@@ -18,7 +18,7 @@ validator are timed):
 
 Times are the best of ``--repeat`` runs, wall and CPU (the CPU time holds better on a
 busy machine); "gc after" is a full collection right after a run: the parse pauses the
-cyclic collector (`counterpoint.engine.gc_pause`), and this is the most the objects it
+cyclic collector (`counterpoint.engine.spec.gc_pause`), and this is the most the objects it
 made can cost the collector later. ``--only agents,hub`` runs some shapes.
 
 Target: 100k lines in <= 2 s. Prints a table and one JSON line.
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.spec import load_spec
 
 PATH = Path("/bench/big.agents.md")
 TARGET_S = 2.0

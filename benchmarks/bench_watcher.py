@@ -34,8 +34,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.file_signals import FileSignalSource
-from counterpoint.engine.watcher import (
+from counterpoint.engine.watch import FileSignalSource
+from counterpoint.engine.watch.watcher import (
     DEFAULT_DEBOUNCE_MS,
     DEFAULT_STEP_MS,
     FileChange,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.log import query_events
 from counterpoint.engine.runners.acp import PERMISSION_POLICIES
 
 from tests.acp.test_acp_runner import FAKE_AGENT

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.runners.acp import ACP_PRESETS
 from counterpoint.engine.runners.command import PRESETS
-from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.spec import load_spec
 from counterpoint_protocol.export import SCHEMA_DIR, schemas
 from counterpoint_protocol.presets import RUNNER_PRESETS
 from counterpoint_protocol.spec import COMMAND_PRESETS, SourceRange

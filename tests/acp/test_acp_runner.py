@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.runners.acp import LineBuffer, choose_permission
 from counterpoint_protocol.events import Event, output_lines

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.log import query_events
 
 from tests.conftest import backend_waits_for_the_first_test_report, copy_example
 from tests.support.processes import survivors, wait_until

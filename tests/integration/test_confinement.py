@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.log import query_events
 
 SPEC = """
 ---

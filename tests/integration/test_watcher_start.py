@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.engine import Engine, read_spec
 from counterpoint.engine.run import RunObserver, RunOptions
-from counterpoint.engine.watcher import WorkspaceWatcher
+from counterpoint.engine.watch.watcher import WorkspaceWatcher
 from counterpoint_protocol.events import AgentStatus
 
 from tests.integration.helpers import think, write, write_spec

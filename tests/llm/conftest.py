@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.run_budget import RunBudget
 from counterpoint_protocol.events import Event, output_lines

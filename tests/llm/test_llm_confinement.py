@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 
 from tests.llm.conftest import errors, llm_settings, make_spec, run_spec
 from tests.llm.fake_llm_server import FakeLLMServer, Reply, Script, call

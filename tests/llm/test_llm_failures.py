@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run_budget import RunBudget
 
 from tests.llm.conftest import errors, llm_settings, make_spec, run_spec

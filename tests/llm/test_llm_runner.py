@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 
 from tests.llm.conftest import errors, llm_settings, make_spec, outputs, run_spec
 from tests.llm.fake_llm_server import FakeLLMServer, Reply, Script, call

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from counterpoint.engine.engine import Engine
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.run_budget import RunBudget
-from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.spec import load_spec
 
 from tests.llm.conftest import errors, llm_settings, make_spec
 from tests.llm.fake_llm_server import FakeLLMServer, Item, Reply, Script, call

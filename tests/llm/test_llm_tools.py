@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.runners.llm_models import parse_role
 from counterpoint.engine.runners.llm_tools import LineStream
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run import waiting_names
-from counterpoint.engine.spawner import TaskSpawner
 from counterpoint_protocol.events import AgentStatus, Event, EventType
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from lsprotocol import types

@@ -99,7 +99,7 @@ def foreign_db(path: Path) -> None:
 
 
 def newer_db(path: Path) -> None:
-    from counterpoint.engine.eventlog_schema import SCHEMA
+    from counterpoint.engine.log.schema import SCHEMA
 
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA + "PRAGMA user_version = 99;")

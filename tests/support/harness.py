@@ -32,7 +32,7 @@ PY = sys.executable
 APPENDER = """
 import asyncio, os, sys
 from pathlib import Path
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log.store import EventLog
 
 async def main() -> None:
     log = await EventLog.open(Path(sys.argv[1]))

@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.consent import Asker, ConsentPolicy
-from counterpoint.engine.context import SharedContext
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.workspace import ToolCall, WorkspaceTools, WriteRecord
+from counterpoint.engine.workspace import (
+    Asker,
+    ConsentPolicy,
+    SharedContext,
+    ToolCall,
+    WorkspaceTools,
+    WriteRecord,
+)
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from counterpoint.engine.context import ContextFile, SharedContext
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.process import MAX_LINE
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.runners.base import AgentFailed
 from counterpoint.engine.runners.command import CommandRunner, parse_signal_line
+from counterpoint.engine.workspace.context import ContextFile, SharedContext
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 from tests.support.workspaces import workspace_with_link_out

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.consent import (
+from counterpoint.engine.workspace.consent import (
     ConsentDenied,
     ConsentPolicy,
     load_trusted,

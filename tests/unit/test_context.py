@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from counterpoint.engine.context import SharedContext, approx_tokens, load_shared_context
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
+from counterpoint.engine.workspace.context import SharedContext, approx_tokens, load_shared_context
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 

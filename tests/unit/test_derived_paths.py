@@ -16,7 +16,7 @@ from counterpoint.engine.runners.command import CommandRunner
 from counterpoint.engine.runners.llm import conversation_path
 from counterpoint.engine.runners.llm_tools import transcript_path
 from counterpoint.engine.runners.replay import ReplayRunner
-from counterpoint.engine.safe_paths import UnsafePath, name_file
+from counterpoint.engine.workspace.safe_paths import UnsafePath, name_file
 
 from tests.unit.agent_harness import make_harness
 
@@ -114,7 +114,8 @@ def test_every_face_finds_the_same_workspace_root_and_config_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from counterpoint.cli.common import workspace_db
-    from counterpoint.engine import consent, engine, paths, safe_paths, user_config
+    from counterpoint.engine import engine
+    from counterpoint.engine.workspace import consent, paths, safe_paths, user_config
 
     root = tmp_path / "ws"
     (root / ".counterpoint").mkdir(parents=True)

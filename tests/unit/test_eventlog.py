@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.eventlog import EventLog, query_events
-from counterpoint.engine.redact import Redactor
+from counterpoint.engine.log import EventLog, query_events
+from counterpoint.engine.workspace import Redactor
 from counterpoint_protocol.events import Event, parse_timestamp
 
 
@@ -133,7 +133,7 @@ async def test_concurrent_appends_from_many_tasks(event_log: EventLog) -> None:
 CHILD = """
 import asyncio, sys
 from pathlib import Path
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log.store import EventLog
 
 async def main() -> None:
     log = await EventLog.open(Path(sys.argv[1]))
@@ -223,7 +223,7 @@ async def test_secrets_are_redacted(db: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_the_redaction_prefilter_never_skips_a_secret() -> None:
     import random
 
-    from counterpoint.engine import redact
+    from counterpoint.engine.workspace import redact
 
     # Every top-level alternative of the secret pattern starts with a marker the prefilter tests.
     alternatives = redact._SECRET_VALUE.pattern[1:-1].split("|")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.eventlog import EventLog, query_events
-from counterpoint.engine.eventlog_fast import CHUNK, clean_metadata, deliver, encode
-from counterpoint.engine.redact import Redactor
+from counterpoint.engine.log import EventLog, query_events
+from counterpoint.engine.log.fast import CHUNK, clean_metadata, deliver, encode
+from counterpoint.engine.workspace import Redactor
 from counterpoint_protocol.events import Event, EventType
 
 

@@ -11,9 +11,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from counterpoint.engine import eventlog_schema
-from counterpoint.engine.eventlog import EventLog, EventLogError, query_events
-from counterpoint.engine.eventlog_schema import APPLICATION_ID, LATEST, SCHEMA
+from counterpoint.engine.log import EventLog, EventLogError, query_events
+from counterpoint.engine.log import schema as eventlog_schema
+from counterpoint.engine.log.schema import APPLICATION_ID, LATEST, SCHEMA
 
 
 def pragma(db: Path, name: str) -> int:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine import workspace
-from counterpoint.engine.eventlog import EventLog, query_events
+from counterpoint.engine.log import EventLog, query_events
 from counterpoint.engine.report import build_report, log_pages
 from counterpoint.engine.workspace import WorkspaceTools
+from counterpoint.engine.workspace import tools as workspace
 from counterpoint_protocol.events import Event, EventType
 
 T = EventType

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from counterpoint.engine.engine import Engine
-from counterpoint.engine.eventlog import query_events
+from counterpoint.engine.log import query_events
 from counterpoint.engine.report import build_report
 from counterpoint.engine.run import RunOptions
 from counterpoint_protocol.events import Event, EventType, parse_timestamp, utc_timestamp

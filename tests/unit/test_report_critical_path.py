@@ -12,7 +12,7 @@ from typing import Any
 
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.report import build_report, render_markdown
-from counterpoint.engine.report_timeline import CRIT
+from counterpoint.engine.report.timeline import CRIT
 from counterpoint.engine.run import RunOptions
 from counterpoint_protocol.events import Event, EventType
 

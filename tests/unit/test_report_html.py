@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from counterpoint.engine.engine import Engine
-from counterpoint.engine.report_html import STATUS_COLOURS, render_html
-from counterpoint.engine.report_timeline import CRIT
+from counterpoint.engine.report.html import STATUS_COLOURS, render_html
+from counterpoint.engine.report.timeline import CRIT
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import GateAnswer, Run, RunObserver, RunOptions, RunView
 from counterpoint_protocol.events import AgentStatus, Event
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec

@@ -20,12 +20,12 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from counterpoint.engine import spec_graph
-from counterpoint.engine.gc_pause import cyclic_gc_paused
-from counterpoint.engine.spec_graph import SignalGraph, dependency_cycles
-from counterpoint.engine.spec_parser import parse_spec
-from counterpoint.engine.spec_validate import load_spec
-from counterpoint.engine.spec_values import Speller, did_you_mean
+from counterpoint.engine.spec import graph as spec_graph
+from counterpoint.engine.spec import load_spec
+from counterpoint.engine.spec.gc_pause import cyclic_gc_paused
+from counterpoint.engine.spec.graph import SignalGraph, dependency_cycles
+from counterpoint.engine.spec.parser import parse_spec
+from counterpoint.engine.spec.values import Speller, did_you_mean
 from counterpoint_protocol.spec import Spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

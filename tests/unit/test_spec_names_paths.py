@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.spec_validate import format_cli, load_spec
+from counterpoint.engine.spec import format_cli, load_spec
 from counterpoint_protocol.spec import (
     NAME_MAX_LENGTH,
     NAME_PATTERN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.spec_parser import parse_duration, parse_spec, split_lines
+from counterpoint.engine.spec.parser import parse_duration, parse_spec, split_lines
 from counterpoint_protocol.spec import SourceRange, Spec, SpecDiagnostic
 
 ISSUE_EXAMPLE = """\

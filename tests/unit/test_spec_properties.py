@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from counterpoint.engine.spec_parser import split_lines
-from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.spec import load_spec
+from counterpoint.engine.spec.parser import split_lines
 from counterpoint_protocol.spec import SourceRange, Spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.spec_parser import parse_spec
-from counterpoint.engine.spec_validate import (
+from counterpoint.engine.spec.parser import parse_spec
+from counterpoint.engine.spec.validate import (
     agent_dependencies,
     format_cli,
     glob_problem,

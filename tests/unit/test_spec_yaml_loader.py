@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from counterpoint.engine import spec_front_matter
-from counterpoint.engine.spec_parser import parse_spec
+from counterpoint.engine.spec import front_matter as spec_front_matter
+from counterpoint.engine.spec.parser import parse_spec
 from counterpoint_protocol.spec import Spec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.user_config import load_user_settings, run_extras, settings_file
+from counterpoint.engine.workspace.user_config import load_user_settings, run_extras, settings_file
 
 SETTINGS = {
     "llm": {"openai_base_url": "https://llm.example/v1", "openai_api_key": "sk-user"},

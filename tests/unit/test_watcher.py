@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from counterpoint.engine.file_signals import ContentTracker, FileSignalSource
-from counterpoint.engine.ignore import IgnoreRules, SignalMatcher, glob_to_regex
-from counterpoint.engine.watcher import FileChange, WorkspaceWatcher
+from counterpoint.engine.watch.ignore import IgnoreRules, SignalMatcher, glob_to_regex
+from counterpoint.engine.watch.signals import ContentTracker, FileSignalSource
+from counterpoint.engine.watch.watcher import FileChange, WorkspaceWatcher
 
 WAIT_S = 5.0
 
@@ -349,7 +349,7 @@ async def test_an_ignored_folder_made_inside_a_recursive_watch_leads_to_a_new_pl
 async def test_what_the_watcher_remembers_per_file_stays_bounded(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import counterpoint.engine.watcher as watcher_module
+    import counterpoint.engine.watch.watcher as watcher_module
 
     monkeypatch.setattr(watcher_module, "REPORTED_LIMIT", 50)
     recorder = Recorder()

@@ -11,7 +11,7 @@ from pathlib import Path
 from counterpoint_protocol.events import Event
 
 from counterpoint.cli.common import damaged_message, fail, workspace_db
-from counterpoint.engine.eventlog import EventLogError, last_run_id, query_events_salvaging
+from counterpoint.engine.log import EventLogError, last_run_id, query_events_salvaging
 
 
 def format_event(event: Event) -> str:

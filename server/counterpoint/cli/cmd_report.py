@@ -17,7 +17,7 @@ from counterpoint_protocol.events import Event
 
 from counterpoint.cli.common import damaged_message, fail, workspace_db
 from counterpoint.engine.engine import save_report
-from counterpoint.engine.eventlog import EventLogError, last_run_id, query_events_salvaging
+from counterpoint.engine.log import EventLogError, last_run_id, query_events_salvaging
 from counterpoint.engine.report import build_report, log_pages, render_markdown
 
 

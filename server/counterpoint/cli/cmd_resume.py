@@ -13,7 +13,7 @@ from pathlib import Path
 from counterpoint.cli.cmd_run import drive, make_options
 from counterpoint.cli.common import fail, workspace_db
 from counterpoint.engine.engine import Engine, RunRefused
-from counterpoint.engine.eventlog_schema import EventLogError
+from counterpoint.engine.log import EventLogError
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -18,10 +18,10 @@ from counterpoint.engine.engine import (
     check_startable,
     read_spec,
 )
-from counterpoint.engine.eventlog_schema import EventLogError
-from counterpoint.engine.paths import find_workspace_root
+from counterpoint.engine.log import EventLogError
 from counterpoint.engine.report import render_markdown
 from counterpoint.engine.run import GateAnswer, Run, RunOptions, RunView
+from counterpoint.engine.workspace import find_workspace_root
 
 
 def _ask_tty(question: str, choices: str) -> str:

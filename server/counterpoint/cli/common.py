@@ -25,7 +25,7 @@ def display_path(path: str | Path) -> str:
 
 def workspace_db(folder: Path) -> Path | None:
     """The event log of the workspace ``folder`` lies in, or None if it has none yet."""
-    from counterpoint.engine.paths import db_path, find_workspace_root
+    from counterpoint.engine.workspace import db_path, find_workspace_root
 
     path = db_path(find_workspace_root(folder / "x"))
     return path if path.exists() else None
@@ -43,7 +43,7 @@ def print_diagnostics(spec: Spec) -> tuple[int, int]:
     """Print every finding as ``path:line:col: severity: message``; returns (errors, warnings)."""
     from counterpoint_protocol.spec import Severity
 
-    from counterpoint.engine.spec_validate import format_cli
+    from counterpoint.engine.spec import format_cli
 
     errors = warnings = 0
     for diag in spec.diagnostics:

@@ -17,15 +17,14 @@ import aiofiles
 from counterpoint_protocol.events import Event
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.eventlog import EventLog
-from counterpoint.engine.eventlog_read import query_events
-from counterpoint.engine.paths import STATE_DIR, db_path
-from counterpoint.engine.paths import find_workspace_root as find_workspace_root  # for the LSP face
+from counterpoint.engine.log import EventLog, query_events
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.report import build_report, log_pages, render_markdown
 from counterpoint.engine.run import Run, RunOptions
-from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.spec import load_spec
 from counterpoint.engine.spec_lock import SpecLock, try_lock
-from counterpoint.engine.spec_validate import load_spec
+from counterpoint.engine.workspace import STATE_DIR, db_path
+from counterpoint.engine.workspace import find_workspace_root as find_workspace_root  # for the LSP face
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class Engine:
         await self.ensure_no_live_run(spec.path)
         try:
             if options.user_settings is None:
-                from counterpoint.engine.user_config import load_user_settings
+                from counterpoint.engine.workspace import load_user_settings
 
                 settings = await asyncio.to_thread(load_user_settings, self.root)
                 options = dataclasses.replace(options, user_settings=settings)
@@ -276,7 +275,7 @@ class Engine:
 
 def save_report(root: Path, run_id: str, report: dict[str, Any]) -> dict[str, Any]:
     """Write the report's JSON, Markdown and HTML under the run's folder (blocking); adds ``files``."""
-    from counterpoint.engine.report_html import render_html
+    from counterpoint.engine.report import render_html
 
     folder = root / STATE_DIR / "runs" / run_id
     html = render_html(report)

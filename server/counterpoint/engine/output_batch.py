@@ -17,7 +17,7 @@ from typing import Any
 
 from counterpoint_protocol.events import EventType
 
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 
 log = logging.getLogger(__name__)
 BATCH_S = 0.1

@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from counterpoint import __version__
-from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.lsp.protocol import CounterpointProtocol
 
 if TYPE_CHECKING:

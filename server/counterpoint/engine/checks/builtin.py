@@ -23,7 +23,7 @@ from counterpoint.engine.checks.findings import Severity
 
 if TYPE_CHECKING:
     from counterpoint.engine.run.view import RunView
-    from counterpoint.engine.watcher import FileChange
+    from counterpoint.engine.watch import FileChange
 
 CHECK_NAME = "integration"
 EMIT_GRACE_S = 0.5

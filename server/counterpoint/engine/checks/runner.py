@@ -24,18 +24,17 @@ from counterpoint_protocol.spec import CheckSpec, SourceRange
 from counterpoint.engine.checks.builtin import BuiltinChecks
 from counterpoint.engine.checks.findings import Finding
 from counterpoint.engine.checks.parsers import parse_output
-from counterpoint.engine.consent import ConsentDenied
-from counterpoint.engine.ignore import SignalMatcher
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.run import Run
 from counterpoint.engine.run.observer import RunChecks
 from counterpoint.engine.run.state import AgentRuntime
 from counterpoint.engine.run.view import RunView
-from counterpoint.engine.safe_paths import UnsafePath, confine
+from counterpoint.engine.watch import SignalMatcher
+from counterpoint.engine.workspace import ConsentDenied, UnsafePath, confine
 
 if TYPE_CHECKING:
     from counterpoint.engine.runners.base import AgentContext
-    from counterpoint.engine.watcher import FileChange
+    from counterpoint.engine.watch import FileChange
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.3

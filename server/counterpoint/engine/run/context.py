@@ -8,12 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.consent import ConsentPolicy
-from counterpoint.engine.context import SharedContext
 from counterpoint.engine.output_batch import OutputBatcher
-from counterpoint.engine.redact import Redactor
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.workspace import WorkspaceTools
+from counterpoint.engine.workspace import ConsentPolicy, Redactor, SharedContext, WorkspaceTools
 
 if TYPE_CHECKING:
     from counterpoint.engine.run.view import Emit

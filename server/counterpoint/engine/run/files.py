@@ -79,7 +79,7 @@ class RunFiles:
         )
 
     async def start_watching(self, extra_ignores: list[str]) -> None:
-        from counterpoint.engine.file_signals import FileSignalSource
+        from counterpoint.engine.watch import FileSignalSource
 
         def fire_file(name: str, metadata: dict[str, Any]) -> None:
             self._fire(name, {**metadata, **self.signal_source(name, metadata)}, None)

@@ -17,7 +17,7 @@ from counterpoint_protocol.events import AgentStatus, FindingPayload
 if TYPE_CHECKING:
     from counterpoint.engine.run.state import AgentRuntime
     from counterpoint.engine.runners.base import AgentContext
-    from counterpoint.engine.watcher import FileChange
+    from counterpoint.engine.watch import FileChange
 
 log = logging.getLogger(__name__)
 

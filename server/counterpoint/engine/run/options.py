@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from counterpoint_protocol.spec import AgentSpec, Spec
 
-from counterpoint.engine.consent import Asker
+from counterpoint.engine.workspace import Asker
 
 if TYPE_CHECKING:
     from counterpoint.engine.run.view import RunView
@@ -76,7 +76,7 @@ class RunOptions:
 
 async def user_extras(options: RunOptions, root: Path) -> dict[str, Any]:
     """What the user's settings add to the runners' options (read now if `start_run` did not)."""
-    from counterpoint.engine.user_config import load_user_settings, run_extras
+    from counterpoint.engine.workspace import load_user_settings, run_extras
 
     settings = options.user_settings
     if settings is None:

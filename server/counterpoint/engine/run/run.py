@@ -22,11 +22,9 @@ from counterpoint_protocol.events import AgentStatus, EventType, utc_timestamp
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.consent import ConsentPolicy
-from counterpoint.engine.context import SharedContext, load_shared_context
-from counterpoint.engine.eventlog import EventLog
+from counterpoint.engine.log import EventLog
 from counterpoint.engine.output_batch import OutputBatcher
-from counterpoint.engine.redact import is_secret_key
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run.context import agent_context
 from counterpoint.engine.run.files import RunFiles
 from counterpoint.engine.run.observer import Observers, RunChecks, RunObserver
@@ -37,8 +35,8 @@ from counterpoint.engine.run.view import RunView
 from counterpoint.engine.run.worker import AgentWorker
 from counterpoint.engine.run_budget import RunBudget
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.spawner import TaskSpawner
 from counterpoint.engine.spec_lock import SpecLock
+from counterpoint.engine.workspace import ConsentPolicy, SharedContext, is_secret_key, load_shared_context
 
 if TYPE_CHECKING:
     pass

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from counterpoint_protocol.events import AgentStatus, EventType, parse_timestamp, utc_timestamp
 from counterpoint_protocol.spec import Spec
 
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run.options import GateAnswer, RunOptions
 from counterpoint.engine.run.worker import AgentWorker
-from counterpoint.engine.spawner import TaskSpawner
 
 if TYPE_CHECKING:
     from counterpoint.engine.run.view import Emit, RunView

@@ -16,9 +16,9 @@ from typing import Any, Protocol, TypeVar
 from counterpoint_protocol.events import AgentStatus
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.consent import ConsentPolicy
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run.state import AgentRuntime, RunState
-from counterpoint.engine.spawner import TaskSpawner
+from counterpoint.engine.workspace import ConsentPolicy
 
 T = TypeVar("T")
 Emit = Callable[..., None]

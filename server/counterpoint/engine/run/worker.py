@@ -26,10 +26,10 @@ from counterpoint_protocol.events import (
 )
 from pydantic import BaseModel
 
+from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run.state import AgentRuntime, waiting_names
 from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, begin_run
-from counterpoint.engine.spawner import TaskSpawner
 
 if TYPE_CHECKING:
     from counterpoint.engine.run.observer import RunChecks

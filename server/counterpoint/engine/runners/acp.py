@@ -36,14 +36,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from counterpoint_protocol.presets import RUNNER_PRESETS
 
-from counterpoint.engine.process import (
+from counterpoint.engine.process.spawn import (
     _pump,
     child_env,
     kill_group,
     release_group,
     spawn_shell,
 )
-from counterpoint.engine.redact import Redactor, is_secret_key
 from counterpoint.engine.runners.acp_client import (
     PERMISSION_POLICIES,
     SAFE_KINDS,
@@ -55,11 +54,12 @@ from counterpoint.engine.runners.acp_client import (
 )
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
 from counterpoint.engine.runners.command import agent_prompt
+from counterpoint.engine.workspace import Redactor, is_secret_key
 
 if TYPE_CHECKING:
     from acp import Client
 
-    from counterpoint.engine.child import Child
+    from counterpoint.engine.process import Child
 
 __all__ = [
     "ACP_PRESETS",

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from counterpoint.engine.process import MAX_LINE
-from counterpoint.engine.redact import Redactor
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.workspace import ToolError
+from counterpoint.engine.workspace import Redactor, ToolError
 
 if TYPE_CHECKING:
     from acp.schema import PermissionOption

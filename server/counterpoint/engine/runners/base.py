@@ -11,10 +11,14 @@ from typing import Any
 
 from counterpoint_protocol.spec import AgentSpec, Spec
 
-from counterpoint.engine.consent import ConsentDenied, ConsentPolicy
-from counterpoint.engine.context import SharedContext
-from counterpoint.engine.safe_paths import UnsafePath, confine
-from counterpoint.engine.workspace import WorkspaceTools
+from counterpoint.engine.workspace import (
+    ConsentDenied,
+    ConsentPolicy,
+    SharedContext,
+    UnsafePath,
+    WorkspaceTools,
+    confine,
+)
 
 
 class AgentFailed(Exception):

@@ -18,7 +18,7 @@ from counterpoint_protocol.presets import RUNNER_PRESETS
 
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
-from counterpoint.engine.safe_paths import UnsafePath, agent_file
+from counterpoint.engine.workspace import UnsafePath, agent_file
 
 SIGNAL_PREFIX = "::signal "
 

@@ -44,7 +44,7 @@ from counterpoint.engine.runners.llm_tools import (
     transcript_path,
 )
 from counterpoint.engine.runners.pricing import PriceTable, TokenUsage
-from counterpoint.engine.safe_paths import UnsafePath, agent_file
+from counterpoint.engine.workspace import UnsafePath, agent_file
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_REQUESTS = 100

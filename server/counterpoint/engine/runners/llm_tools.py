@@ -14,12 +14,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.consent import ConsentDenied
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
 from counterpoint.engine.runners.llm_models import TOOL_NAMES
-from counterpoint.engine.safe_paths import UnsafePath, agent_file
-from counterpoint.engine.workspace import ToolError
+from counterpoint.engine.workspace import ConsentDenied, ToolError, UnsafePath, agent_file
 
 ALWAYS = ("emit_signal", "wait_for_signal")
 MAX_LINE_CHARS = 2000

@@ -32,8 +32,7 @@ from counterpoint_protocol.transcript import (
 
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner, allow_command
-from counterpoint.engine.safe_paths import UnsafePath, confine
-from counterpoint.engine.workspace import ToolError
+from counterpoint.engine.workspace import ToolError, UnsafePath, confine
 
 
 async def load_transcript(path: Path, root: Path) -> list[tuple[int, TranscriptStep]]:

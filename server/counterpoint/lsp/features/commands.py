@@ -62,7 +62,7 @@ def answered(name: str) -> Callable[[Command], Command]:
         async def handler(ls: CounterpointServer, *args: Any) -> Any:
             # The models and the engine load after `initialize` (see lifecycle).
             from counterpoint.engine.engine import RunRefused
-            from counterpoint.engine.eventlog_schema import EventLogError
+            from counterpoint.engine.log import EventLogError
 
             if ls.shutting_down:
                 raise JsonRpcInvalidRequest("the server is shutting down")
@@ -188,13 +188,13 @@ async def report_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
 
 
 async def trust_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
-    from counterpoint.engine.consent import (
+    from counterpoint.engine.engine import find_workspace_root
+    from counterpoint.engine.workspace import (
         inside_workspace,
         remember_trusted,
         trust_file,
         writable_by_agents_note,
     )
-    from counterpoint.engine.engine import find_workspace_root
 
     raw = args[0] if args else {}
     uri = raw.get("uri") if isinstance(raw, dict) else None

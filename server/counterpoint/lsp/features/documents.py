@@ -117,7 +117,7 @@ class SpecDocuments:
         if document is None:
             return
         text, version = document.source, document.version
-        from counterpoint.engine.spec_validate import load_spec
+        from counterpoint.engine.spec import load_spec
 
         spec = await asyncio.to_thread(load_spec, text, spec_path(uri).resolve())
         current = self.server.workspace.text_documents.get(uri)
@@ -141,7 +141,7 @@ class SpecDocuments:
             return self.server.specs.get(uri)
         spec = self.server.specs.get(uri)
         if spec is None or spec.text != document.source:
-            from counterpoint.engine.spec_validate import load_spec
+            from counterpoint.engine.spec import load_spec
 
             spec = await asyncio.to_thread(load_spec, document.source, spec_path(uri).resolve())
             self.server.specs[uri] = spec

@@ -26,7 +26,7 @@ REFRESH_S = 0.2
 def run_dependencies(spec: Spec) -> dict[str, set[str]]:
     """Who waits on whom when the spec runs: needed agents, emitters of needed signals (glob or
     not: the file is usually written by an emitter) and, for integrators, every other agent."""
-    from counterpoint.engine.spec_validate import agent_dependencies
+    from counterpoint.engine.spec import agent_dependencies
 
     deps = {name: set(found) for name, found in agent_dependencies(spec).items()}
     for agent in spec.agents:

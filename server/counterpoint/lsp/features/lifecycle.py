@@ -45,7 +45,7 @@ def on_initialize(ls: CounterpointServer, params: types.InitializeParams) -> Non
 async def on_initialized(ls: CounterpointServer, params: types.InitializedParams) -> None:
     # `initialize` has been answered: now load the models and the engine, and check the settings.
     import counterpoint.engine.engine
-    import counterpoint.engine.spec_validate  # noqa: F401
+    import counterpoint.engine.spec.validate  # noqa: F401
 
     apply_settings(ls, ls.raw_settings)
     await pull_configuration(ls)

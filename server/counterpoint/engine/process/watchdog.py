@@ -6,7 +6,8 @@ Counterpoint writes ``+PGID`` / ``-PGID`` lines as groups start and end, and
 when the pipe closes (Counterpoint exited, crashed or was killed) the watchdog
 kills every group still registered, then exits.
 
-Run as ``python -m counterpoint.engine.watchdog`` (only Counterpoint does that).
+Started as ``python -c 'from counterpoint.engine.process.watchdog import main; main()'`` (only
+Counterpoint does that; ``-m`` would run a second copy of a module its package already imported).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Watchdog:
             return self._proc
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "counterpoint.engine.watchdog"],
+                [sys.executable, "-c", "from counterpoint.engine.process.watchdog import main; main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -19,8 +19,8 @@ from typing import Any
 
 from counterpoint_protocol.events import Event
 
-from counterpoint.engine.eventlog_fast import rows_to_events
-from counterpoint.engine.eventlog_schema import EventLogError, connect, explain, version
+from counterpoint.engine.log.fast import rows_to_events
+from counterpoint.engine.log.schema import EventLogError, connect, explain, version
 
 _COLUMNS = "id, run_id, type, actor, action, metadata, timestamp"
 MAX_CACHED = 4

@@ -4,7 +4,7 @@
 its text (an agent's own line or the front matter default); `RunnerChecks`
 adds the runner checks: required settings, presets and, with ``check_files``,
 transcript and command files on disk and programs on PATH. The validator in
-`counterpoint.engine.spec_validate` builds on both.
+`counterpoint.engine.spec.validate` builds on both.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from counterpoint_protocol.spec import (
     SpecDiagnostic,
 )
 
-from counterpoint.engine.spec_values import did_you_mean
+from counterpoint.engine.spec.values import did_you_mean
 
 _ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
 _SHELL_WORDS = frozenset(

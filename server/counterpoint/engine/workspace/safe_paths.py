@@ -19,7 +19,7 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import NAME_RULE, is_valid_name
 
-from counterpoint.engine.paths import STATE_DIR
+from counterpoint.engine.workspace.paths import STATE_DIR
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 

@@ -12,7 +12,7 @@ first agent starts (`ConsentPolicy.snapshot`), so nothing written during the run
 counts; and a trust file lying inside the run's workspace (a home folder kept in
 git holds ``~/.config``) is ignored with a warning, since the spec's agents could
 have written it. Agents' file tools refuse the config folder anyway
-(`counterpoint.engine.confine`).
+(`counterpoint.engine.workspace.machinery`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from counterpoint.engine.paths import config_dir
+from counterpoint.engine.workspace.paths import config_dir
 
 log = logging.getLogger(__name__)
 

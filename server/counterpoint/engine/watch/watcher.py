@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from counterpoint.engine.ignore import IGNORED_DIR_NAMES, IgnoreRules
-from counterpoint.engine.watch_plan import WatchLoop, WatchPlan, plan_watches
+from counterpoint.engine.watch.ignore import IGNORED_DIR_NAMES, IgnoreRules
+from counterpoint.engine.watch.plan import WatchLoop, WatchPlan, plan_watches
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ future and tells subscribers, in id order, on the loop's thread. An event that
 survives the death of the process (kill -9) — only a power cut or kernel crash
 could lose the last transactions, which is the trade SQLite documents for WAL.
 
-Opening checks the file (`eventlog_schema`: schema version and migrations, one clear
+Opening checks the file (`schema`: schema version and migrations, one clear
 `EventLogError` per failure) and commits a write, so a log that cannot record a run fails before
 the run starts. A write that fails later (a full disk) fails the appends waiting on it, sets
 `failure` and tells `on_failure` listeners once: the engine stops its runs and the faces show
-the one-line error. Reading lives in `eventlog_read`.
+the one-line error. Reading lives in `read`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
-from counterpoint.engine.eventlog_fast import clean_metadata, deliver, insert_rows, stamp
-from counterpoint.engine.eventlog_read import (
+from counterpoint.engine.log.fast import clean_metadata, deliver, insert_rows, stamp
+from counterpoint.engine.log.read import (
     RunRecord,
     forget,
     last_run_id,
@@ -40,8 +40,8 @@ from counterpoint.engine.eventlog_read import (
     query_events_salvaging,
     row_to_event,
 )
-from counterpoint.engine.eventlog_schema import SCHEMA, EventLogError, connect, explain, prepare
-from counterpoint.engine.redact import Redactor
+from counterpoint.engine.log.schema import SCHEMA, EventLogError, connect, explain, prepare
+from counterpoint.engine.workspace import Redactor
 
 log = logging.getLogger(__name__)
 

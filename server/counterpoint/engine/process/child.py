@@ -1,6 +1,6 @@
 """A child process started off the event loop, driven from it.
 
-`counterpoint.engine.process` starts children on a thread of their own (``subprocess.Popen``)
+`counterpoint.engine.process.spawn` starts children on a thread of their own (``subprocess.Popen``)
 so that the event loop never waits for a fork and exec; `Child` then gives the loop what
 ``asyncio.subprocess.Process`` gives: the pipes as asyncio streams, ``wait()``, ``returncode``.
 Its exit is seen through a pidfd on the loop (Linux), else by a thread that waits for it.

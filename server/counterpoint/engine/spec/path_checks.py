@@ -20,10 +20,9 @@ from counterpoint_protocol.spec import AgentSpec, CheckSpec, SourceRange, Spec
 from counterpoint_protocol.transcript import TranscriptProblem, parse_transcript
 
 from counterpoint.engine.checks.parsers import format_spec_error
-from counterpoint.engine.paths import find_workspace_root
-from counterpoint.engine.safe_paths import outside_problem
-from counterpoint.engine.spec_runner_checks import RunnerChecks
-from counterpoint.engine.spec_values import split_lines
+from counterpoint.engine.spec.runner_checks import RunnerChecks
+from counterpoint.engine.spec.values import split_lines
+from counterpoint.engine.workspace import find_workspace_root, outside_problem
 
 MAX_TRANSCRIPT_FINDINGS = 20
 """Bad lines reported per transcript; the rest are counted in one more finding."""

@@ -24,7 +24,7 @@ from typing import Any, cast
 from counterpoint_protocol.events import Event
 from pydantic_core import from_json
 
-from counterpoint.engine.redact import _VALUE_MARKERS, REDACTED, Redactor, is_secret_key
+from counterpoint.engine.workspace.redact import _VALUE_MARKERS, REDACTED, Redactor, is_secret_key
 
 _encoder = json.JSONEncoder(default=str)
 encode = _encoder.encode

@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from counterpoint.engine.paths import config_dirs
+from counterpoint.engine.workspace.paths import config_dirs
 
 GIT_NAME = ".git"
 STATE_NAME = ".counterpoint"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.child import Child, await_exit
-from counterpoint.engine.watchdog import Watchdog
+from counterpoint.engine.process.child import Child, await_exit
+from counterpoint.engine.process.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 

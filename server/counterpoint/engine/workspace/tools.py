@@ -4,7 +4,7 @@ Every runner that touches files (replay, llm, acp) goes through `WorkspaceTools`
 so paths can never leave the workspace (no ``..``, no absolute paths outside,
 no symlink escapes), never reach the repository's or Counterpoint's own
 machinery inside it (``.git``, ``.counterpoint``, the user's config folder: see
-`counterpoint.engine.confine`), and Counterpoint knows exactly which agent
+`counterpoint.engine.workspace.machinery`), and Counterpoint knows exactly which agent
 wrote what.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import aiofiles
 
-from counterpoint.engine.confine import Machinery
+from counterpoint.engine.workspace.machinery import Machinery
 
 IGNORED_DIRS = frozenset({".git", ".counterpoint", "node_modules", "__pycache__", ".venv", "venv"})
 MAX_READ_BYTES = 2_000_000

@@ -3,11 +3,11 @@
 The parser never raises: every problem with the text (YAML errors, bad setting
 values, malformed headings) becomes a `SpecDiagnostic` in ``spec.diagnostics``.
 Checks across agents (unknown keys, unknown signals, cycles, files) live in
-`counterpoint.engine.spec_validate`.
+`counterpoint.engine.spec.validate`.
 
 This module reads the Markdown body (the ``## agent`` sections) and builds the
-`Spec`; the front matter is read in `counterpoint.engine.spec_front_matter` and
-plain values in `counterpoint.engine.spec_values` (its public names are
+`Spec`; the front matter is read in `counterpoint.engine.spec.front_matter` and
+plain values in `counterpoint.engine.spec.values` (its public names are
 re-exported here).
 
 Lines are split the way LSP clients split them (``\\r\\n``, ``\\r``, ``\\n``), and
@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, Severity, SourceRange, Spec
 
-from counterpoint.engine.gc_pause import cyclic_gc_paused
-from counterpoint.engine.spec_front_matter import FrontMatterParser
-from counterpoint.engine.spec_values import (
+from counterpoint.engine.spec.front_matter import FrontMatterParser
+from counterpoint.engine.spec.gc_pause import cyclic_gc_paused
+from counterpoint.engine.spec.values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
     FRONT_MATTER_KEYS,

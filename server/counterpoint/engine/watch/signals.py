@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.ignore import SignalMatcher
-from counterpoint.engine.watcher import FileChange, WorkspaceWatcher
+from counterpoint.engine.watch.ignore import SignalMatcher
+from counterpoint.engine.watch.watcher import FileChange, WorkspaceWatcher
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ the scheduler and the code lenses use; `format_cli` renders one finding as
 
 This module holds the entry points and the checks of keys, names, needs,
 signals and checks; the graph and its cycles live in
-`counterpoint.engine.spec_graph`, the runner and file checks in
-`counterpoint.engine.spec_runner_checks`, the paths and transcripts in
-`counterpoint.engine.spec_path_checks`. Agent, signal, check and role names
+`counterpoint.engine.spec.graph`, the runner and file checks in
+`counterpoint.engine.spec.runner_checks`, the paths and transcripts in
+`counterpoint.engine.spec.path_checks`. Agent, signal, check and role names
 follow `counterpoint_protocol.spec.NAME_PATTERN` (they become file names).
 
 Diagnostic codes (stable; the parser's are listed in its module):
@@ -28,18 +28,18 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import AgentSpec, Severity, SourceRange, Spec, SpecDiagnostic
 
-from counterpoint.engine.gc_pause import cyclic_gc_paused
-from counterpoint.engine.safe_paths import name_problem
-from counterpoint.engine.spec_graph import agent_dependencies, dependency_cycles, signal_emitters
-from counterpoint.engine.spec_parser import parse_spec
-from counterpoint.engine.spec_path_checks import PathChecks
-from counterpoint.engine.spec_values import (
+from counterpoint.engine.spec.gc_pause import cyclic_gc_paused
+from counterpoint.engine.spec.graph import agent_dependencies, dependency_cycles, signal_emitters
+from counterpoint.engine.spec.parser import parse_spec
+from counterpoint.engine.spec.path_checks import PathChecks
+from counterpoint.engine.spec.values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
     FRONT_MATTER_KEYS,
     Speller,
     did_you_mean,
 )
+from counterpoint.engine.workspace import name_problem
 
 __all__ = ["agent_dependencies", "format_cli", "glob_problem", "load_spec", "validate_spec"]
 

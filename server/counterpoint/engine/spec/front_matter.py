@@ -3,7 +3,7 @@
 `FrontMatterParser` holds the state of one parse and the helpers every part
 uses (reporting, ranges, model validation); it reads ``defaults``, ``signals``,
 ``checks`` and the other front matter keys. The Markdown body (agent sections)
-is parsed by its subclass in `counterpoint.engine.spec_parser`.
+is parsed by its subclass in `counterpoint.engine.spec.parser`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from counterpoint_protocol.spec import (
 )
 from pydantic import BaseModel, ValidationError
 
-from counterpoint.engine.spec_values import (
+from counterpoint.engine.spec.values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
     FRONT_MATTER_KEYS,

@@ -20,8 +20,8 @@ from typing import Any
 
 from counterpoint_protocol.events import Event, EventType, parse_timestamp
 
-from counterpoint.engine.report_chain import AgentRow, critical_path, signal_source
-from counterpoint.engine.report_markdown import render_markdown
+from counterpoint.engine.report.chain import AgentRow, critical_path, signal_source
+from counterpoint.engine.report.markdown import render_markdown
 
 __all__ = ["PAGE", "ReportBuilder", "build_report", "log_pages", "render_markdown"]
 T = EventType

@@ -18,8 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from counterpoint.engine.consent import inside_workspace, writable_by_agents_note
-from counterpoint.engine.paths import config_dir
+from counterpoint.engine.workspace.consent import inside_workspace, writable_by_agents_note
+from counterpoint.engine.workspace.paths import config_dir
 
 log = logging.getLogger(__name__)
 

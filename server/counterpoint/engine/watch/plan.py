@@ -20,7 +20,7 @@ from pathlib import Path
 
 from watchfiles._rust_notify import RustNotify
 
-from counterpoint.engine.ignore import VENV_MARKER, IgnoreRules
+from counterpoint.engine.watch.ignore import VENV_MARKER, IgnoreRules
 
 log = logging.getLogger(__name__)
 

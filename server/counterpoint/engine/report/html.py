@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from counterpoint.engine.report_timeline import render_timeline
+from counterpoint.engine.report.timeline import render_timeline
 
 TIMES = "\u00d7"  # the multiplication sign of "2.06x"
 STATUS_COLOURS = {
