@@ -5,21 +5,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from counterpoint_protocol.events import EventType
+from counterpoint_protocol.events import EventType, FindingPayload
 
 from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, begin_run
 
 if TYPE_CHECKING:
-    from counterpoint.engine.checks.runner import CheckManager
     from counterpoint.engine.run.state import AgentRuntime
     from counterpoint.engine.run.view import RunView
 
 
+class IntegrationChecks(Protocol):
+    """What the integrator needs of the checks (the check manager is one): wait until they are
+    idle, read their open findings (as a task too), run them all again."""
+
+    async def wait_idle(self) -> None: ...
+
+    def open_findings(self) -> list[FindingPayload]: ...
+
+    def findings_text(self) -> str: ...
+
+    async def rerun_all(self, reason: str) -> None: ...
+
+
 async def integrate(
-    checks: CheckManager, run: RunView, agent: AgentRuntime, context: Callable[[], AgentContext]
+    checks: IntegrationChecks, run: RunView, agent: AgentRuntime, context: Callable[[], AgentContext]
 ) -> None:
     """The integrator: fix the open findings, let the checks run again, up to ``rounds`` times."""
     settings = agent.spec.settings

@@ -24,6 +24,7 @@ from counterpoint_protocol.spec import CheckSpec, SourceRange
 from counterpoint.engine.checks.builtin import BuiltinChecks
 from counterpoint.engine.checks.findings import Finding
 from counterpoint.engine.checks.parsers import parse_output
+from counterpoint.engine.integrator import integrate
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.run import Run
 from counterpoint.engine.run.observer import RunChecks
@@ -291,8 +292,6 @@ class CheckManager(RunChecks):
         return [f for state in self.states.values() for f in state.findings if f.severity == "error"]
 
     async def integrate(self, agent: AgentRuntime, context: Callable[[], AgentContext]) -> None:
-        from counterpoint.engine.integrator import integrate
-
         await integrate(self, self.run, agent, context)
 
     async def rerun_all(self, reason: str) -> None:

@@ -17,6 +17,7 @@ the one-line error. Reading lives in `read`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -213,10 +214,8 @@ class EventLog:
     def _release(self, barrier: _Barrier) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, barrier.done)
-            except RuntimeError:
-                pass
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         try:
@@ -235,19 +234,15 @@ class EventLog:
         # Committed: the loop builds the events and resolves the futures (this thread keeps
         # the GIL as little as it can, so the producers on the loop are not slowed down).
         if self._loop is not None and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed meanwhile
                 self._loop.call_soon_threadsafe(self._deliver, batch, last - len(batch) + 1)
-            except RuntimeError:  # loop closed meanwhile
-                pass
 
     def _fail_batch(self, batch: list[Any], error: EventLogError) -> None:
         self._failed(error, len(batch))
         failed = [item[6] for item in batch if item[6] is not None]
         if failed and self._loop is not None and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(_fail_all, failed, error)
-            except RuntimeError:
-                pass
 
     def _failed(self, error: EventLogError, count: int) -> None:
         """Note a write failure (any thread); listeners hear of the first one, on the loop."""
@@ -257,10 +252,8 @@ class EventLog:
         self.failure = error
         log.info("event log write failed: %s", error)
         if self._loop is not None and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._tell_failure, error)
-            except RuntimeError:
-                pass
 
     def _tell_failure(self, error: EventLogError) -> None:
         for listener in list(self._failure_listeners):

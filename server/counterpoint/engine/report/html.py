@@ -12,9 +12,9 @@ the critical path outlined. Every piece of text from the run is escaped.
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
+from counterpoint.engine.report.markup import esc
 from counterpoint.engine.report.timeline import render_timeline
 
 TIMES = "\u00d7"  # the multiplication sign of "2.06x"
@@ -75,10 +75,6 @@ footer { margin-top:28px; color:var(--muted); font-size:12px; }
 """
 
 
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
 def _secs(value: Any) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-"
@@ -87,7 +83,7 @@ def _secs(value: Any) -> str:
 
 def _number(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return _e(value) if value is not None else "-"
+        return esc(value) if value is not None else "-"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.4f}".rstrip("0").rstrip(".")
     return f"{int(value):,}"
@@ -95,7 +91,7 @@ def _number(value: Any) -> str:
 
 def _badge(status: str) -> str:
     colour = STATUS_COLOURS.get(status, "#98a2b3")
-    return f'<span class="badge" style="background:{colour}">{_e(status)}</span>'
+    return f'<span class="badge" style="background:{colour}">{esc(status)}</span>'
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -105,12 +101,12 @@ def render_html(report: dict[str, Any]) -> str:
     parts = [
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>",
         '<meta name=viewport content="width=device-width, initial-scale=1">',
-        f"<title>Run {_e(report.get('run_id', ''))}: {_e(title)}</title>",
+        f"<title>Run {esc(report.get('run_id', ''))}: {esc(title)}</title>",
         f"<style>{CSS}</style></head><body><main>",
-        f"<header><h1>{_e(title)}</h1>{_badge(str(report.get('status', 'unknown')))}</header>",
-        f'<div class="sub">run <code>{_e(report.get("run_id", ""))}</code>'
-        + (f" · spec {_e(report['spec'])}" if report.get("spec") else "")
-        + (f" · started {_e(report['started_at'])}" if report.get("started_at") else "")
+        f"<header><h1>{esc(title)}</h1>{_badge(str(report.get('status', 'unknown')))}</header>",
+        f'<div class="sub">run <code>{esc(report.get("run_id", ""))}</code>'
+        + (f" · spec {esc(report['spec'])}" if report.get("spec") else "")
+        + (f" · started {esc(report['started_at'])}" if report.get("started_at") else "")
         + "</div>",
         _figures(report, agents),
         '<div class="picture">',
@@ -147,13 +143,15 @@ def _figures(report: dict[str, Any], agents: list[dict[str, Any]]) -> str:
         (_secs(length), "critical path" + (f" ({length / wall:.0%} of wall)" if wall else "")),
         (f"{done} / {len(agents)}", "agents succeeded"),
     ]
-    body = "".join(f'<div class="fig"><b>{value}</b><span>{_e(label)}</span></div>' for value, label in cells)
+    body = "".join(
+        f'<div class="fig"><b>{value}</b><span>{esc(label)}</span></div>' for value, label in cells
+    )
     return f'<div class="figures">{body}</div>'
 
 
 def _legend(agents: list[dict[str, Any]], report: dict[str, Any]) -> str:
     present = [s for s in STATUS_COLOURS if any(a.get("status") == s for a in agents)]
-    items = [f'<span><i style="background:{STATUS_COLOURS[s]}"></i>{_e(s)}</span>' for s in present]
+    items = [f'<span><i style="background:{STATUS_COLOURS[s]}"></i>{esc(s)}</span>' for s in present]
     items.append('<span><i style="height:2px;background:#98a2b3;vertical-align:3px"></i>waiting</span>')
     if report.get("signals"):
         items.append('<span><b style="color:#1d2330">◆</b> signal fired</span>')
@@ -168,7 +166,7 @@ def _legend(agents: list[dict[str, Any]], report: dict[str, Any]) -> str:
 
 def _summary(report: dict[str, Any]) -> str:
     crit = report.get("critical_path") or {}
-    chain = " → ".join(_e(name) for name in crit.get("agents") or []) or "-"
+    chain = " → ".join(esc(name) for name in crit.get("agents") or []) or "-"
     rows = [
         ("status", _badge(str(report.get("status", "unknown")))),
         ("wall time", _secs(report.get("wall_s"))),
@@ -179,7 +177,7 @@ def _summary(report: dict[str, Any]) -> str:
         (
             "parallelism",
             f"{report.get('parallelism', 0):.2f}{TIMES} achieved"
-            + (f" · max_parallel {_e(report['max_parallel'])}" if report.get("max_parallel") else ""),
+            + (f" · max_parallel {esc(report['max_parallel'])}" if report.get("max_parallel") else ""),
         ),
         ("critical path", f'<span class="crit">{chain}</span> ({_secs(crit.get("length_s"))})'),
     ]
@@ -194,22 +192,22 @@ def _summary(report: dict[str, Any]) -> str:
             )
         )
         if ctx.get("missing"):
-            rows.append(("missing context", ", ".join(f"<code>{_e(m)}</code>" for m in ctx["missing"])))
+            rows.append(("missing context", ", ".join(f"<code>{esc(m)}</code>" for m in ctx["missing"])))
     signals = report.get("signals") or []
     if signals:
         rows.append(
             (
                 "signals",
                 "<br>".join(
-                    f"<code>{_e(s.get('name'))}</code> at {_secs(s.get('at_s'))}"
+                    f"<code>{esc(s.get('name'))}</code> at {_secs(s.get('at_s'))}"
                     + (
-                        f" by {_e(s['actor'])}"
+                        f" by {esc(s['actor'])}"
                         if s.get("actor")
-                        else f" (file, from {_e(s['by'])})"
+                        else f" (file, from {esc(s['by'])})"
                         if s.get("by")
                         else " (file)"
                     )
-                    + (f" → {', '.join(_e(r) for r in s['released'])}" if s.get("released") else "")
+                    + (f" → {', '.join(esc(r) for r in s['released'])}" if s.get("released") else "")
                     for s in signals
                 ),
             )
@@ -220,14 +218,14 @@ def _summary(report: dict[str, Any]) -> str:
             (
                 "written by several",
                 "<br>".join(
-                    f"<code>{_e(path)}</code> ({', '.join(_e(w) for w in who)})"
+                    f"<code>{esc(path)}</code> ({', '.join(esc(w) for w in who)})"
                     for path, who in shared.items()
                 ),
             )
         )
     for notice in report.get("notices") or []:
-        rows.append(("notice", _e(notice)))
-    body = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
+        rows.append(("notice", esc(notice)))
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
     return f"<dl>{body}</dl>"
 
 
@@ -245,17 +243,17 @@ def _findings(report: dict[str, Any]) -> str:
     if findings:
         items = []
         for f in findings[:200]:
-            where = _e(f.get("path") or "?") + (f":{_e(f['line'])}" if f.get("line") is not None else "")
+            where = esc(f.get("path") or "?") + (f":{esc(f['line'])}" if f.get("line") is not None else "")
             meta = " · ".join(
                 x
                 for x in (
-                    _e(f["check"]) if f.get("check") else "",
+                    esc(f["check"]) if f.get("check") else "",
                     _secs(f.get("at_s")) if f.get("at_s") is not None else "",
                 )
                 if x
             )
             items.append(
-                f"<li><code>{where}</code> {_e(f.get('message', ''))}"
+                f"<li><code>{where}</code> {esc(f.get('message', ''))}"
                 + (f' <span class="muted">({meta})</span>' if meta else "")
                 + "</li>"
             )
@@ -264,8 +262,8 @@ def _findings(report: dict[str, Any]) -> str:
     checks = report.get("checks") or {}
     if checks:
         rows = "".join(
-            f"<tr><td>{_e(name)}</td><td class=num>{_number(c.get('runs'))}</td>"
-            f"<td>{_e(c.get('status', c.get('exit_code', '-')))}</td>"
+            f"<tr><td>{esc(name)}</td><td class=num>{_number(c.get('runs'))}</td>"
+            f"<td>{esc(c.get('status', c.get('exit_code', '-')))}</td>"
             f"<td class=num>{_secs(c.get('last_at_s'))}</td></tr>"
             for name, c in checks.items()
         )
@@ -287,9 +285,9 @@ def _integration(integration: dict[str, Any]) -> str:
         f"{_number(integration.get('open'))} open.</p>"
     )
     rows = "".join(
-        f"<tr><td>{_e(i.get('check'))}</td>"
-        f"<td><code>{_e(i.get('path') or '')}{':' + _e(i['line']) if i.get('line') else ''}</code></td>"
-        f"<td>{_e(i.get('message'))}</td><td class=num>{_secs(i.get('found_at_s'))}</td>"
+        f"<tr><td>{esc(i.get('check'))}</td>"
+        f"<td><code>{esc(i.get('path') or '')}{':' + esc(i['line']) if i.get('line') else ''}</code></td>"
+        f"<td>{esc(i.get('message'))}</td><td class=num>{_secs(i.get('found_at_s'))}</td>"
         f"<td>{'early' if i.get('early') else 'late'}</td>"
         f"<td class=num>{_secs(i.get('fixed_at_s')) if i.get('fixed') else 'open'}</td></tr>"
         for i in (integration.get("issues") or [])[:200]
@@ -305,7 +303,7 @@ def _integration(integration: dict[str, Any]) -> str:
 def _generic(value: Any, depth: int = 0) -> str:
     """Any JSON-like value as nested lists (for report sections whose shape may grow)."""
     if isinstance(value, dict) and depth < 3:
-        body = "".join(f"<dt>{_e(k)}</dt><dd>{_generic(v, depth + 1)}</dd>" for k, v in value.items())
+        body = "".join(f"<dt>{esc(k)}</dt><dd>{_generic(v, depth + 1)}</dd>" for k, v in value.items())
         return f"<dl>{body}</dl>"
     if isinstance(value, list) and depth < 3:
         return (
@@ -313,7 +311,7 @@ def _generic(value: Any, depth: int = 0) -> str:
         )
     if isinstance(value, float):
         return _number(value)
-    return _e(value)
+    return esc(value)
 
 
 def _usage(report: dict[str, Any]) -> str:
@@ -321,11 +319,11 @@ def _usage(report: dict[str, Any]) -> str:
     if not usage:
         return ""
     keys = sorted({k for totals in usage.values() for k in totals})
-    head = "".join(f"<th class=num>{_e(k)}</th>" for k in keys)
+    head = "".join(f"<th class=num>{esc(k)}</th>" for k in keys)
     rows = []
     for actor, totals in usage.items():
         cells = "".join(f"<td class=num>{_number(totals.get(k))}</td>" for k in keys)
-        rows.append(f"<tr><td>{_e(actor)}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{esc(actor)}</td>{cells}</tr>")
 
     def total(key: str) -> float:
         values = (t.get(key, 0) for t in usage.values())
@@ -340,20 +338,20 @@ def _agent_table(report: dict[str, Any], agents: list[dict[str, Any]]) -> str:
     critical = set((report.get("critical_path") or {}).get("agents") or [])
     rows = []
     for a in agents:
-        name = _e(a.get("name", "?"))
+        name = esc(a.get("name", "?"))
         if a.get("name") in critical:
             name = f'<span class="crit" title="on the critical path">{name} ★</span>'
-        needs = ", ".join(_e(str(n).removeprefix("agent:")) for n in a.get("needs") or []) or "-"
+        needs = ", ".join(esc(str(n).removeprefix("agent:")) for n in a.get("needs") or []) or "-"
         attempts = a.get("attempts") or 0
         rows.append(
             f"<tr><td>{name}</td><td>{_badge(str(a.get('status', '?')))}</td>"
-            f"<td>{_e(a.get('runner') or '-')}</td>"
+            f"<td>{esc(a.get('runner') or '-')}</td>"
             f"<td class=num>{_secs(a.get('start_s'))}</td>"
             f"<td class=num>{_secs(a.get('end_s'))}</td>"
             f"<td class=num>{_secs(a.get('duration_s'))}</td>"
             f"<td class=num>{attempts if attempts else '-'}</td>"
-            f"<td>{needs}</td><td>{_e(a.get('released_by') or '-')}</td>"
-            f"<td class=err>{_e(a.get('error') or '')}</td></tr>"
+            f"<td>{needs}</td><td>{esc(a.get('released_by') or '-')}</td>"
+            f"<td class=err>{esc(a.get('error') or '')}</td></tr>"
         )
     head = (
         "<tr><th>agent</th><th>status</th><th>runner</th><th class=num>start</th>"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from html import escape
 from typing import Any
+
+from counterpoint.engine.report.markup import esc, finite_number, shorten, tick_step
 
 WIDTH = 1260
 GUTTER = 185  # agent names
@@ -25,26 +26,6 @@ CRIT = "#6d28d9"
 ARROW = "#98a2b3"
 INK = "#1d2330"
 MUTED = "#667085"
-
-
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return float(value)
-
-
-def _tick_step(span: float, target: int = 10) -> float:
-    raw = max(span, 1e-3) / target
-    power = 10 ** math.floor(math.log10(raw))
-    return float(next(f * power for f in (1, 2, 5, 10) if raw <= f * power))
 
 
 class _Layout:
@@ -58,9 +39,9 @@ class _Layout:
         self.bar_h = max(3.0, round(self.row_h * 0.48))
         self.labels = self.row_h >= 30
         self.lane_h = 30.0 if files_lane else 0.0
-        ends = [_num(a.get("end_s")) or 0.0 for a in agents]
-        ends += [_num(s.get("at_s")) or 0.0 for s in report.get("signals") or []]
-        self.t_max = max([_num(report.get("wall_s")) or 0.0, *ends, 0.001])
+        ends = [finite_number(a.get("end_s")) or 0.0 for a in agents]
+        ends += [finite_number(s.get("at_s")) or 0.0 for s in report.get("signals") or []]
+        self.t_max = max([finite_number(report.get("wall_s")) or 0.0, *ends, 0.001])
         self.x0 = GUTTER + 12.0
         self.x1 = WIDTH - RIGHT_PAD
         self.rows_top = TOP + 8 + self.lane_h
@@ -117,7 +98,7 @@ def render_timeline(report: dict[str, Any], colours: dict[str, str]) -> str:
             f'<line x1="{lay.x0}" x2="{lay.x1}" y1="{lay.lane_y}" y2="{lay.lane_y}" '
             f'stroke="#d0d5dd" stroke-dasharray="2 3"/>'
         )
-    starts = [t for t in (_num(a.get("start_s")) for a in agents) if t is not None]
+    starts = [t for t in (finite_number(a.get("start_s")) for a in agents) if t is not None]
     sched_start = min(starts, default=None)
     for i, agent in enumerate(agents):
         out += _agent_row(lay, i, agent, colours, str(agent.get("name")) in critical, sched_start)
@@ -138,13 +119,13 @@ def _issue_lane(lay: _Layout, row: int, issues: list[dict[str, Any]]) -> list[st
         f'font-style="italic">issues</text>'
     ]
     for n, issue in enumerate(issues[:50]):
-        found = _num(issue.get("found_at_s")) or 0.0
-        fixed = _num(issue.get("fixed_at_s"))
+        found = finite_number(issue.get("found_at_s")) or 0.0
+        fixed = finite_number(issue.get("fixed_at_s"))
         dy = y + (n % 3 - 1) * 4
         x_found = lay.x(found)
         x_end = lay.x(fixed if fixed is not None else lay.t_max)
         where = f"{issue.get('path') or ''}:{issue.get('line') or ''}".strip(":")
-        tip = _e(
+        tip = esc(
             f"{issue.get('check')}: {where} {issue.get('message')}\nfound at {found:.2f} s"
             + (" (early)" if issue.get("early") else "")
             + (f", fixed at {fixed:.2f} s" if fixed is not None else ", open")
@@ -162,8 +143,8 @@ def _issue_lane(lay: _Layout, row: int, issues: list[dict[str, Any]]) -> list[st
         if n == 0 and lay.labels:
             label = "found early" if issue.get("early") else "found"
             out.append(
-                f'<text x="{x_found + 8}" y="{dy - 7:.1f}" font-size="10" fill="#b42318">{_e(label)}: '
-                f"{_e(_short(where, 40))}</text>"
+                f'<text x="{x_found + 8}" y="{dy - 7:.1f}" font-size="10" fill="#b42318">{esc(label)}: '
+                f"{esc(shorten(where, 40))}</text>"
             )
     return out
 
@@ -174,7 +155,7 @@ def _grid(lay: _Layout, n: int) -> list[str]:
         if i % 2:
             top = lay.rows_top + i * lay.row_h
             out.append(f'<rect x="0" y="{top:.1f}" width="{WIDTH}" height="{lay.row_h}" fill="#f8f9fb"/>')
-    step = _tick_step(lay.t_max)
+    step = tick_step(lay.t_max)
     bottom = lay.rows_top + n * lay.row_h
     ticks = int(lay.t_max / step + 1e-9)
     for k in range(ticks + 1):
@@ -211,12 +192,12 @@ def _agent_row(
     out = [
         f'<text x="{GUTTER}" y="{y + font * 0.35:.1f}" text-anchor="end" font-size="{font}" '
         f'fill="{fill}"{weight}>'
-        f"<title>{_e(name)}</title>{_e(_short(name, 24))}</text>"
+        f"<title>{esc(name)}</title>{esc(shorten(name, 24))}</text>"
     ]
-    start, end = _num(agent.get("start_s")), _num(agent.get("end_s"))
+    start, end = finite_number(agent.get("start_s")), finite_number(agent.get("end_s"))
     if start is None:
         return out
-    wait = _num(agent.get("wait_start_s"))
+    wait = finite_number(agent.get("wait_start_s"))
     if wait is None and sched is not None and (agent.get("needs") or start > sched + 0.05):
         wait = sched
     if wait is not None and start - wait > 0.001:
@@ -226,7 +207,7 @@ def _agent_row(
             f'<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="#98a2b3" '
             f'stroke-width="{1 if dense else 2}" '
             f'opacity="{0.4 if dense else 1}" stroke-linecap="round">'
-            f"<title>{_e(name)} waited {start - wait:.2f} s</title></line>"
+            f"<title>{esc(name)} waited {start - wait:.2f} s</title></line>"
         )
     ran = status not in ("blocked", "skipped", "pending", "waiting") or (end or start) - start > 0
     tip = _agent_tip(agent)
@@ -249,7 +230,7 @@ def _agent_row(
         f'fill="{colour}"{stroke}>'
         f"<title>{tip}</title></rect>"
     )
-    duration = _num(agent.get("duration_s"))
+    duration = finite_number(agent.get("duration_s"))
     if lay.labels and duration is None:
         out.append(_side_label(x1 + width + 6, y, status, agent.get("error"), colour))
     elif lay.labels and duration is not None:
@@ -259,7 +240,7 @@ def _agent_row(
             out.append(
                 f'<text x="{x1 + 6:.1f}" y="{y + 4:.1f}" font-size="11" fill="{ink}" '
                 'font-weight="600" '
-                f'pointer-events="none">{_e(text)}</text>'
+                f'pointer-events="none">{esc(text)}</text>'
             )
             text = ""
         if status != "succeeded" or text:
@@ -287,14 +268,14 @@ def _side_label(x: float, y: float, text: str, error: Any, colour: str) -> str:
         full = f"{full}: {error}" if full else str(error)
     return (
         f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" fill="{colour}">'
-        f"<title>{_e(full)}</title>"
-        f"{_e(_short(full, 48))}</text>"
+        f"<title>{esc(full)}</title>"
+        f"{esc(shorten(full, 48))}</text>"
     )
 
 
 def _agent_tip(agent: dict[str, Any]) -> str:
     lines = [f"{agent.get('name')} — {agent.get('status')}"]
-    start, end = _num(agent.get("start_s")), _num(agent.get("end_s"))
+    start, end = finite_number(agent.get("start_s")), finite_number(agent.get("end_s"))
     if start is not None:
         lines.append(f"start {start:.2f} s" + (f", end {end:.2f} s" if end is not None else ""))
     if agent.get("released_by"):
@@ -303,7 +284,7 @@ def _agent_tip(agent: dict[str, Any]) -> str:
         lines.append(f"attempts: {agent['attempts']}")
     if agent.get("error"):
         lines.append(f"error: {agent['error']}")
-    return _e("\n".join(lines))
+    return esc("\n".join(lines))
 
 
 def _source(signal: dict[str, Any]) -> str:
@@ -317,7 +298,7 @@ def _signal_positions(lay: _Layout, signals: list[dict[str, Any]]) -> dict[str, 
     for signal in signals:
         row = lay.index.get(_source(signal))
         y = lay.y(row) if row is not None else lay.lane_y
-        pos[str(signal.get("name"))] = (lay.x(_num(signal.get("at_s"))), y)
+        pos[str(signal.get("name"))] = (lay.x(finite_number(signal.get("at_s"))), y)
     return pos
 
 
@@ -335,7 +316,7 @@ def _arrows(
     thin = len(agents) > 100
     for agent in agents:
         need = agent.get("released_by")
-        start = _num(agent.get("start_s"))
+        start = finite_number(agent.get("start_s"))
         if not need or start is None:
             continue
         name = str(agent.get("name"))
@@ -343,8 +324,8 @@ def _arrows(
         if need in markers:
             sx, sy = markers[need]
             source = emitter.get(need, "")
-        elif need in by_name and _num(by_name[need].get("end_s")) is not None:
-            sx, sy = lay.x(_num(by_name[need].get("end_s"))), lay.y(lay.index[need])
+        elif need in by_name and finite_number(by_name[need].get("end_s")) is not None:
+            sx, sy = lay.x(finite_number(by_name[need].get("end_s"))), lay.y(lay.index[need])
             source = need
         else:
             continue
@@ -357,7 +338,7 @@ def _arrows(
             f'<path d="M{sx:.1f},{sy:.1f} C{sx + bend:.1f},{sy:.1f} '
             f'{tx - bend:.1f},{ty:.1f} {tx:.1f},{ty:.1f}" '
             f'fill="none" stroke="{colour}" stroke-width="{width}" opacity="{opacity}" '
-            f'marker-end="url(#{marker})"><title>{_e(need)} released {_e(name)}</title></path>'
+            f'marker-end="url(#{marker})"><title>{esc(need)} released {esc(name)}</title></path>'
         )
     return out
 
@@ -373,7 +354,7 @@ def _signal_markers(
         x, y = markers[name]
         file_fired = signal.get("actor") is None or y == lay.lane_y
         tip = [
-            f"signal {name} at {(_num(signal.get('at_s')) or 0):.2f} s",
+            f"signal {name} at {(finite_number(signal.get('at_s')) or 0):.2f} s",
             f"fired by {signal['actor']}"
             if signal.get("actor")
             else f"fired by a file event ({signal.get('attribution')}: {signal['by']})"
@@ -381,18 +362,18 @@ def _signal_markers(
             else "fired by a file event",
         ]
         if signal.get("metadata"):
-            tip.append(_short(json.dumps(signal["metadata"], default=str), 300))
+            tip.append(shorten(json.dumps(signal["metadata"], default=str), 300))
         if signal.get("released"):
             tip.append("released " + ", ".join(str(n) for n in signal["released"]))
         fill = "#fff" if file_fired else INK
         out.append(
             f'<path d="M{x},{y - r} L{x + r},{y} L{x},{y + r} L{x - r},{y} z" '
             f'fill="{fill}" stroke="{INK}" '
-            f'stroke-width="1.6"><title>{_e(chr(10).join(tip))}</title></path>'
+            f'stroke-width="1.6"><title>{esc(chr(10).join(tip))}</title></path>'
         )
         if not lay.labels:
             continue
-        width = 6.2 * len(_short(name, 28)) + 4
+        width = 6.2 * len(shorten(name, 28)) + 4
         for dy in (-lay.bar_h / 2 - 5, lay.bar_h / 2 + 13):
             spans = taken.setdefault(y + dy, [])
             if all(x + width < a or x - 2 > b for a, b in spans):
@@ -400,7 +381,7 @@ def _signal_markers(
                 out.append(
                     f'<text x="{x + 2:.1f}" y="{y + dy:.1f}" font-size="10.5" fill="{INK}" '
                     'font-family="ui-monospace,SFMono-Regular,Menlo,monospace">'
-                    f"{_e(_short(name, 28))}</text>"
+                    f"{esc(shorten(name, 28))}</text>"
                 )
                 break
     return out

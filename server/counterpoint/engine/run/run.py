@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from counterpoint_protocol.events import AgentStatus, EventType, utc_timestamp
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
@@ -37,9 +37,6 @@ from counterpoint.engine.run_budget import RunBudget
 from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.spec_lock import SpecLock
 from counterpoint.engine.workspace import ConsentPolicy, SharedContext, is_secret_key, load_shared_context
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 S = AgentStatus
@@ -154,8 +151,6 @@ class Run:
             on_state=on_state,
             on_done=lambda worker, ended: self.scheduler.on_done(worker, ended),
         )
-
-    # -- state ----------------------------------------------------------------------------------------
 
     @property
     def cancelled(self) -> bool:
@@ -345,5 +340,4 @@ class Run:
 
     def agent_status(self, name: str) -> AgentStatusInfo | None:
         """One agent of `status()` (None if not in this run), without snapshotting the others."""
-        agent = self.agents.get(name)
-        return agent_status(agent) if agent is not None else None
+        return agent_status(agent) if (agent := self.agents.get(name)) is not None else None

@@ -9,9 +9,9 @@ is parsed by its subclass in `counterpoint.engine.spec.parser`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from counterpoint_protocol.spec import (
@@ -23,7 +23,6 @@ from counterpoint_protocol.spec import (
     SpecDiagnostic,
     SpecFrontMatter,
 )
-from pydantic import BaseModel, ValidationError
 
 from counterpoint.engine.spec.values import (
     AGENT_SETTING_KEYS,
@@ -37,13 +36,12 @@ from counterpoint.engine.spec.values import (
     parse_duration,
     split_items,
     split_lines,
+    validate_model,
 )
 
 # PyYAML counts these as line breaks (or, for the BOM, as no column at all),
 # LSP clients do not: blank them out so YAML marks stay on our lines and columns.
 _YAML_POSITION_SAFE = str.maketrans({"\x85": " ", "\u2028": " ", "\u2029": " ", "\ufeff": " "})
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 _PYYAML_STRICTER = re.compile(r"[\t!?%@`]|[|>][-+0-9]*#")
 _LIBYAML: bool = yaml.__with_libyaml__
@@ -58,6 +56,24 @@ def _libyaml_agrees(yaml_text: str) -> bool:
     """Whether libyaml surely reads ``yaml_text`` as PyYAML does: not where PyYAML is stricter
     (tab, tag ``!``, ``?`` in a flow list, ``#`` after ``|``/``>``; property tests) or may be."""
     return _PYYAML_STRICTER.search(yaml_text) is None
+
+
+def string_items(
+    node: yaml.Node, node_range: Callable[[yaml.Node], SourceRange]
+) -> list[tuple[str, SourceRange]]:
+    """A scalar (one item) or a sequence of scalars, with each item's range."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag.endswith(":null"):
+            return []
+        return [(node.value, node_range(node))]
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for item in node.value:
+            if not isinstance(item, yaml.ScalarNode):
+                raise SettingValueError("expected a plain value or a list of plain values")
+            items.append((item.value, node_range(item)))
+        return items
+    raise SettingValueError("expected a plain value or a list of plain values")
 
 
 class FrontMatterParser:
@@ -104,33 +120,6 @@ class FrontMatterParser:
         rng = self.node_range(value_node)
         empty = (rng.line, rng.col) == (rng.end_line, rng.end_col)
         return self.node_range(key_node) if empty else rng
-
-    def validate(
-        self,
-        model: type[_Model],
-        raw: dict[str, Any],
-        ranges: dict[str, SourceRange],
-        fallback: SourceRange,
-    ) -> _Model | None:
-        """Validate ``raw``; each bad value is reported at its range and dropped.
-
-        Returns None only when what is left still fails (a required field missing).
-        """
-        while True:
-            try:
-                return model.model_validate(raw)
-            except ValidationError as exc:
-                bad: dict[str, str] = {}
-                for err in exc.errors():
-                    key = str(err["loc"][0]) if err["loc"] else ""
-                    if key in raw and key not in bad:
-                        bad[key] = err["msg"]
-                if not bad:
-                    return None
-                for key, msg in bad.items():
-                    rng = ranges.get(key, fallback)
-                    self.error(rng, "invalid-value", f"invalid value for '{key}': {msg}")
-                    del raw[key]
 
     # -- front matter ------------------------------------------------------------
 
@@ -267,7 +256,7 @@ class FrontMatterParser:
                     self.read_default(key, key_node, value_node)
             except SettingValueError as exc:
                 self.error(self.value_range(key_node, value_node), "invalid-value", str(exc))
-        front = self.validate(SpecFrontMatter, simple, simple_ranges, self.line_range(0))
+        front = validate_model(SpecFrontMatter, simple, simple_ranges, self.line_range(0), self.error)
         if front is not None:
             for key in ("feature", "context", "max_parallel", "budget_usd"):
                 self.fields[key] = getattr(front, key)
@@ -302,7 +291,7 @@ class FrontMatterParser:
             except SettingValueError as exc:
                 self.error(rng, "unknown-runner", str(exc))
                 return
-        checked = self.validate(AgentSettings, {key: value}, {key: rng}, rng)
+        checked = validate_model(AgentSettings, {key: value}, {key: rng}, rng, self.error)
         if checked is not None and key in checked.model_fields_set:
             self.defaults[key] = getattr(checked, key)
             self.default_ranges[key] = rng
@@ -318,7 +307,7 @@ class FrontMatterParser:
         for name, key_node, value_node in self.pairs(node, "signals."):
             ranges[name] = self.node_range(key_node)
             try:
-                globs = self.string_items(value_node)
+                globs = string_items(value_node, self.node_range)
             except SettingValueError as exc:
                 self.error(self.value_range(key_node, value_node), "invalid-value", str(exc))
                 continue
@@ -333,28 +322,13 @@ class FrontMatterParser:
             glob_ranges[name] = dedupe(globs)
         self.fields.update(signals=signals, signal_ranges=ranges, signal_glob_ranges=glob_ranges)
 
-    def string_items(self, node: yaml.Node) -> list[tuple[str, SourceRange]]:
-        """A scalar (one item) or a sequence of scalars, with each item's range."""
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag.endswith(":null"):
-                return []
-            return [(node.value, self.node_range(node))]
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for item in node.value:
-                if not isinstance(item, yaml.ScalarNode):
-                    raise SettingValueError("expected a plain value or a list of plain values")
-                items.append((item.value, self.node_range(item)))
-            return items
-        raise SettingValueError("expected a plain value or a list of plain values")
-
     def list_items(self, node: yaml.Node) -> list[tuple[str, SourceRange]]:
         """Like `string_items`, but a plain one-line scalar may be comma-separated."""
         rng = self.node_range(node)
         plain = isinstance(node, yaml.ScalarNode) and not node.style  # None, or '' from libyaml
         if plain and rng.line == rng.end_line:
             return split_items(self.lines[rng.line][rng.col : rng.end_col], rng.line, rng.col)
-        return self.string_items(node)
+        return string_items(node, self.node_range)
 
     def read_checks(self, node: yaml.Node) -> None:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
@@ -392,7 +366,7 @@ class FrontMatterParser:
                     raw[key] = self.construct(value_node)
             except SettingValueError as exc:
                 self.error(ranges[key], "invalid-value", str(exc))
-        settings = self.validate(CheckSettings, raw, ranges, decl)
+        settings = validate_model(CheckSettings, raw, ranges, decl, self.error)
         if settings is None:
             missing = [key for key in ("name", "run") if key not in raw]
             self.error(decl, "invalid-check", f"a check needs {' and '.join(missing)}")

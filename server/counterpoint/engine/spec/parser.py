@@ -44,6 +44,7 @@ from counterpoint.engine.spec.values import (
     split_lines,
     strip_comment,
     unquote,
+    validate_model,
 )
 
 __all__ = [
@@ -162,7 +163,7 @@ class _SpecParser(FrontMatterParser):
                 raw.pop(key, None)
         merged = {**self.defaults, **raw}
         ranges = {**self.default_ranges, **value_ranges}
-        settings = self.validate(AgentSettings, merged, ranges, heading_range)
+        settings = validate_model(AgentSettings, merged, ranges, heading_range, self.error)
         task_lines = self.lines[line : end + 1]
         return AgentSpec(
             name=name,

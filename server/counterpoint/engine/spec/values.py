@@ -2,7 +2,7 @@
 
 Helpers the spec parser uses to turn setting text (or YAML values) into the
 shapes `AgentSettings` takes, raising `SettingValueError` with a message for
-the user; plus `split_lines` (lines as LSP clients count them) and
+the user; `validate_model` (a settings model, each bad value reported and dropped); plus `split_lines` (lines as LSP clients count them) and
 `did_you_mean` (a spelling hint). The key sets of the settings models live here
 too.
 """
@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import yaml
 from counterpoint_protocol.spec import (
@@ -22,11 +23,14 @@ from counterpoint_protocol.spec import (
     SourceRange,
     SpecFrontMatter,
 )
+from pydantic import BaseModel, ValidationError
 
 AGENT_SETTING_KEYS = frozenset(AgentSettings.model_fields)
 FRONT_MATTER_KEYS = frozenset(SpecFrontMatter.model_fields)
 CHECK_KEYS = frozenset(CheckSettings.model_fields)
 LIST_SETTINGS = frozenset({"needs", "emits"})
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
@@ -244,3 +248,30 @@ def dedupe(items: list[tuple[str, SourceRange]]) -> dict[str, SourceRange]:
     for item, rng in items:
         ranges.setdefault(item, rng)
     return ranges
+
+
+def validate_model(
+    model: type[_Model],
+    raw: dict[str, Any],
+    ranges: dict[str, SourceRange],
+    fallback: SourceRange,
+    error: Callable[[SourceRange, str, str], None],
+) -> _Model | None:
+    """Validate ``raw``; each bad value is reported (``error``) at its range and dropped.
+
+    Returns None only when what is left still fails (a required field missing).
+    """
+    while True:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            bad: dict[str, str] = {}
+            for err in exc.errors():
+                key = str(err["loc"][0]) if err["loc"] else ""
+                if key in raw and key not in bad:
+                    bad[key] = err["msg"]
+            if not bad:
+                return None
+            for key, msg in bad.items():
+                error(ranges.get(key, fallback), "invalid-value", f"invalid value for '{key}': {msg}")
+                del raw[key]

@@ -50,6 +50,48 @@ class FileChange:
     kind: ChangeKind
 
 
+def _collapse(path: str, codes: set[int]) -> ChangeKind:
+    """One kind per path; when a batch holds several, the disk decides."""
+    if len(codes) == 1:
+        return _KIND_BY_CODE.get(next(iter(codes)), "modified")
+    if not os.path.lexists(path):
+        return "deleted"
+    return "added" if 1 in codes else "modified"
+
+
+def _remember(reported: dict[str, None], path: str) -> None:
+    """Note `path` as reported (the caller holds the lock); the oldest are forgotten past REPORTED_LIMIT."""
+    reported.pop(path, None)
+    reported[path] = None
+    if len(reported) > REPORTED_LIMIT:
+        del reported[next(iter(reported))]
+
+
+def _covered(directory: str, root: str, flat: set[str], recursive: set[str]) -> bool:
+    """Whether a watch already covers `directory`: watched alone, or under a recursive watch."""
+    if directory in flat:
+        return True
+    current = directory
+    while len(current) > len(root):
+        if current in recursive:
+            return True
+        current = os.path.dirname(current)
+    return False
+
+
+def _under(directory: str, root: str, folders: set[str]) -> bool:
+    """Whether `directory` is one of `folders` or below one (up to the root, included)."""
+    current = directory
+    while len(current) >= len(root):
+        if current in folders:
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return False
+
+
 class WorkspaceWatcher:
     """Watches `root` and calls `on_changes` (on the event loop thread) with batches of changes.
 
@@ -185,7 +227,7 @@ class WorkspaceWatcher:
         for path, codes in codes_by_path.items():
             if path == self._root:
                 continue
-            kind = self._collapse(path, codes)
+            kind = _collapse(path, codes)
             parent, name = os.path.split(path)
             if parent == self._root and name == ".gitignore":
                 rules.reload_gitignore()
@@ -212,7 +254,7 @@ class WorkspaceWatcher:
             with self._lock:
                 if kind == "added" and path in self._reported:
                     kind = "modified"
-                self._remember(path)
+                _remember(self._reported, path)
             changes.append(FileChange(Path(path), kind))
         self._deliver(changes)
         if new_dirs:
@@ -220,36 +262,10 @@ class WorkspaceWatcher:
         if replan:
             self._request_replan()
 
-    @staticmethod
-    def _collapse(path: str, codes: set[int]) -> ChangeKind:
-        """One kind per path; when a batch holds several, the disk decides."""
-        if len(codes) == 1:
-            return _KIND_BY_CODE.get(next(iter(codes)), "modified")
-        if not os.path.lexists(path):
-            return "deleted"
-        return "added" if 1 in codes else "modified"
-
-    def _remember(self, path: str) -> None:
-        """Note `path` as reported (lock held); the oldest are forgotten past REPORTED_LIMIT."""
-        reported = self._reported
-        reported.pop(path, None)
-        reported[path] = None
-        if len(reported) > REPORTED_LIMIT:
-            del reported[next(iter(reported))]
-
     def _in_recursive(self, directory: str) -> bool:
         """Whether `directory` is under (or is) a folder watched recursively."""
         with self._lock:
-            recursive = self._recursive
-            current = directory
-            while len(current) >= len(self._root):
-                if current in recursive:
-                    return True
-                parent = os.path.dirname(current)
-                if parent == current:
-                    break
-                current = parent
-        return False
+            return _under(directory, self._root, self._recursive)
 
     def _forget_dir(self, path: str) -> None:
         """A folder was deleted: it (and what was below) is no longer watched; a folder made
@@ -272,7 +288,9 @@ class WorkspaceWatcher:
         replan = False
         with self._lock:
             running = self._running
-            uncovered = [d for d in directories if running and not self._covered(d)]
+            uncovered = [
+                d for d in directories if running and not _covered(d, self._root, self._flat, self._recursive)
+            ]
         uncovered = [d for d in uncovered if not any(d.startswith(os.path.join(o, "")) for o in uncovered)]
         if uncovered:
             try:
@@ -312,22 +330,11 @@ class WorkspaceWatcher:
                     with self._lock:
                         if key in self._reported:
                             continue
-                        self._remember(key)
+                        _remember(self._reported, key)
                     found.append(FileChange(Path(key), "added"))
             replan = replan or (bool(pruned) and self._in_recursive(directory))
         self._deliver(found)
         return replan
-
-    def _covered(self, directory: str) -> bool:
-        """Whether a watch already covers `directory` (lock held)."""
-        if directory in self._flat:
-            return True
-        current = directory
-        while len(current) > len(self._root):
-            if current in self._recursive:
-                return True
-            current = os.path.dirname(current)
-        return False
 
     def _request_replan(self) -> None:
         with self._lock:

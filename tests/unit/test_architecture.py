@@ -1,0 +1,188 @@
+"""The shape of the code, checked on its syntax trees: no import cycle, small modules and classes.
+
+Every import counts, wherever it is written: at the top, inside a function (a lazy import hides a
+cycle, it does not remove it) and under ``TYPE_CHECKING``. An import names the most specific
+project module it reaches (``from counterpoint.engine.spec import validate`` is an edge to
+``counterpoint.engine.spec.validate``; ``from counterpoint.engine.spec import load_spec`` one to the
+package). ``protocol/`` is the contract both sides share: it imports nothing from the server.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = (ROOT / "server", "counterpoint"), (ROOT / "protocol", "counterpoint_protocol")
+MAX_MODULE_LINES = 400
+MAX_CLASS_LINES = 300
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for base, package in SOURCES:
+        for path in sorted((base / package).rglob("*.py")):
+            parts = list(path.relative_to(base).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(module: str, path: Path, tree: ast.Module) -> Iterator[str]:
+    """Every project module `module` names in an import, anywhere in its tree."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield from _known(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                if f"{base}.{alias.name}" in MODULES:
+                    yield f"{base}.{alias.name}"
+                else:
+                    yield from _known(base)
+
+
+def _known(name: str) -> Iterator[str]:
+    """The most specific project module `name` (or one of its parents) is."""
+    parts = name.split(".")
+    while parts:
+        if ".".join(parts) in MODULES:
+            yield ".".join(parts)
+            return
+        parts.pop()
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        graph[module] = {target for target in _imported(module, path, tree) if target != module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One concrete cycle for each strongly connected component of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [_one_cycle(graph, component) for component in components]
+
+
+def _one_cycle(graph: dict[str, set[str]], component: set[str]) -> list[str]:
+    """A shortest way from the component's first module back to itself, inside the component."""
+    start = min(component)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for target in sorted(graph[node] & component):
+                if target == start:
+                    return [*paths[node], start]
+                if target not in paths:
+                    paths[target] = [*paths[node], target]
+                    following.append(target)
+        frontier = following
+    raise AssertionError(f"no cycle through {start} in {sorted(component)}")
+
+
+def test_the_scan_sees_lazy_and_type_checking_imports() -> None:
+    """The scanner is not blind to what the rules are about: imports inside functions and under
+    ``TYPE_CHECKING`` are edges too (checked on a synthetic module and on the real graph)."""
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from counterpoint.engine.run import Run\n"
+        "def later() -> None:\n"
+        "    import counterpoint.engine.engine\n"
+        "    from counterpoint.engine.spec import validate\n"
+        "    from . import spec\n"
+    )
+    tree = ast.parse(source)
+    path = ROOT / "server/counterpoint/engine/example.py"
+    assert set(_imported("counterpoint.engine.example", path, tree)) == {
+        "counterpoint.engine.run",
+        "counterpoint.engine.engine",
+        "counterpoint.engine.spec.validate",
+        "counterpoint.engine.spec",
+    }
+    graph = _graph()
+    assert "counterpoint.engine.engine" in graph["counterpoint.lsp.core"]  # lazy and TYPE_CHECKING
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_no_import_cycle_among_the_project_modules() -> None:
+    cycles = _cycles(_graph())
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_protocol_imports_nothing_from_the_server() -> None:
+    graph = _graph()
+    reaching = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module.startswith("counterpoint_protocol")
+        for target in targets
+        if not target.startswith("counterpoint_protocol")
+    )
+    assert reaching == []
+    for module, path in MODULES.items():  # not even a package outside the scan (counterpoint.*)
+        if module.startswith("counterpoint_protocol"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                assert not [n for n in names if n == "counterpoint" or n.startswith("counterpoint.")], module
+
+
+def test_modules_and_classes_stay_small() -> None:
+    too_big = []
+    for module, path in MODULES.items():
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines > MAX_MODULE_LINES:
+            too_big.append(f"module {module}: {lines} lines (at most {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    too_big.append(f"class {module}.{node.name}: {size} lines (at most {MAX_CLASS_LINES})")
+    assert too_big == []
