@@ -3,7 +3,7 @@
 `FrontMatterParser` holds the state of one parse and the helpers every part
 uses (reporting, ranges, model validation); it reads ``defaults``, ``signals``,
 ``checks`` and the other front matter keys. The Markdown body (agent sections)
-is parsed by its subclass in `counterpoint.engine.spec.parser`.
+is parsed in `counterpoint.engine.spec.parser`, by a parser that owns one of these.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Checks across agents (unknown keys, unknown signals, cycles, files) live in
 `counterpoint.engine.spec.validate`.
 
 This module reads the Markdown body (the ``## agent`` sections) and builds the
-`Spec`; the front matter is read in `counterpoint.engine.spec.front_matter` and
+`Spec`; the front matter is read by a `FrontMatterParser` the parser owns
+(`counterpoint.engine.spec.front_matter`, which also collects the diagnostics) and
 plain values in `counterpoint.engine.spec.values` (its public names are
 re-exported here).
 
@@ -87,8 +88,13 @@ def _without_closing_hashes(text: str) -> str:
     return bare.rstrip(" \t")
 
 
-class _SpecParser(FrontMatterParser):
-    """Builds one `Spec`: the front matter, then the agent sections; collects diagnostics."""
+class _SpecParser:
+    """Builds one `Spec`: the front matter, read by the `FrontMatterParser` it owns (which holds
+    the lines, the fields read so far and the diagnostics), then the agent sections."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.front = FrontMatterParser(text, path)
+        self.lines = self.front.lines
 
     # -- Markdown body -----------------------------------------------------------
 
@@ -106,23 +112,23 @@ class _SpecParser(FrontMatterParser):
                 fence = opening.group(1)
             elif heading := _agent_heading(line):
                 headings.append((line_no, heading))
-            elif not headings and "title_range" not in self.fields and _TITLE_HEADING.match(line):
-                self.fields["title_range"] = self.line_range(line_no)
+            elif not headings and "title_range" not in self.front.fields and _TITLE_HEADING.match(line):
+                self.front.fields["title_range"] = self.front.line_range(line_no)
         agents = []
         for index, (line_no, heading) in enumerate(headings):
             end = headings[index + 1][0] - 1 if index + 1 < len(headings) else len(self.lines) - 1
             agents.append(self.parse_agent(line_no, heading, end))
-        self.fields["agents"] = agents
+        self.front.fields["agents"] = agents
 
     def parse_agent(self, line_no: int, heading: tuple[str, int], end: int) -> AgentSpec:
-        heading_range = self.line_range(line_no)
+        heading_range = self.front.line_range(line_no)
         text, name_col = heading
         name = _without_closing_hashes(text).rstrip()
         if name:
             name_range = SourceRange.on_line(line_no, name_col, name_col + len(name))
         else:
             name_range = heading_range
-            self.error(heading_range, "empty-agent-name", "an agent heading needs a name")
+            self.front.error(heading_range, "empty-agent-name", "an agent heading needs a name")
         raw: dict[str, Any] = {}
         setting_ranges: dict[str, SourceRange] = {}
         value_ranges: dict[str, SourceRange] = {}
@@ -143,7 +149,7 @@ class _SpecParser(FrontMatterParser):
             value_col = setting.end() + (len(rest) - len(rest.lstrip()) if value else 0)
             value_range = SourceRange.on_line(line - 1, value_col, value_col + len(value))
             if key in setting_ranges:
-                self.report(
+                self.front.report(
                     SourceRange.on_line(line - 1, key_col, key_col + len(key)),
                     "duplicate-key",
                     f"'{key}' is already set on line {setting_ranges[key].line + 1}; this value is used",
@@ -159,11 +165,11 @@ class _SpecParser(FrontMatterParser):
                 raw[key] = self.agent_value(key, value, value_range, item_ranges)
             except SettingValueError as exc:
                 code = "unknown-runner" if key == "runner" else "invalid-value"
-                self.error(problem_range, code, str(exc))
+                self.front.error(problem_range, code, str(exc))
                 raw.pop(key, None)
-        merged = {**self.defaults, **raw}
-        ranges = {**self.default_ranges, **value_ranges}
-        settings = validate_model(AgentSettings, merged, ranges, heading_range, self.error)
+        merged = {**self.front.defaults, **raw}
+        ranges = {**self.front.default_ranges, **value_ranges}
+        settings = validate_model(AgentSettings, merged, ranges, heading_range, self.front.error)
         task_lines = self.lines[line : end + 1]
         return AgentSpec(
             name=name,
@@ -209,14 +215,14 @@ class _SpecParser(FrontMatterParser):
         return scalar
 
     def build(self) -> Spec:
-        body_start = self.parse_front_matter()
+        body_start = self.front.parse_front_matter()
         self.parse_body(body_start)
         return Spec(
-            path=str(self.path.absolute()),
-            text=self.text,
-            key_ranges=self.key_ranges,
-            diagnostics=sorted(self.diagnostics, key=lambda d: (d.range.line, d.range.col)),
-            **self.fields,
+            path=str(self.front.path.absolute()),
+            text=self.front.text,
+            key_ranges=self.front.key_ranges,
+            diagnostics=sorted(self.front.diagnostics, key=lambda d: (d.range.line, d.range.col)),
+            **self.front.fields,
         )
 
 

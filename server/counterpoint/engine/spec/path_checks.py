@@ -1,6 +1,6 @@
 """Validation of the paths a spec names and of the transcripts it replays.
 
-`PathChecks` adds to `RunnerChecks`: every path-valued setting (an agent's
+`PathChecks` (reporting to the validator's `SpecFindings`): every path-valued setting (an agent's
 ``transcript`` and ``cwd``, the front matter's ``context`` items, a check's
 ``format: junit:<file>`` / ``sarif:<file>`` report) must stay inside the
 workspace root once symlinks are resolved (``path-outside-workspace``, at the
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from counterpoint_protocol.spec import AgentSpec, CheckSpec, SourceRange, Spec
+from counterpoint_protocol.spec import AgentSpec, CheckSpec, SourceRange
 from counterpoint_protocol.transcript import TranscriptProblem, parse_transcript
 
 from counterpoint.engine.checks.parsers import format_spec_error
-from counterpoint.engine.spec.runner_checks import RunnerChecks
+from counterpoint.engine.spec.runner_checks import SpecFindings
 from counterpoint.engine.spec.values import split_lines
 from counterpoint.engine.workspace import find_workspace_root, outside_problem
 
@@ -29,11 +29,15 @@ MAX_TRANSCRIPT_FINDINGS = 20
 _REPORT_FORMATS = ("junit", "sarif")
 
 
-class PathChecks(RunnerChecks):
-    """Checks that the spec's paths stay in the workspace, and of replay transcripts."""
+class PathChecks:
+    """Checks that the spec's paths stay in the workspace, and of replay transcripts, reported to
+    the `SpecFindings` it is given."""
 
-    def __init__(self, spec: Spec, *, check_files: bool) -> None:
-        super().__init__(spec, check_files=check_files)
+    def __init__(self, findings: SpecFindings) -> None:
+        self.findings = findings
+        self.spec = findings.spec
+        self.check_files = findings.check_files
+        self.folder = findings.folder
         self._root: Path | None = None
         self._transcripts: dict[Path, list[TranscriptProblem] | None] = {}
 
@@ -51,14 +55,14 @@ class PathChecks(RunnerChecks):
         for path in (f"defaults.{key}", key):
             if path in self.spec.value_ranges:
                 return self.spec.value_ranges[path]
-        return self.setting_range(agent, key)
+        return self.findings.setting_range(agent, key)
 
     def outside(self, value: str, rng: SourceRange, what: str, base: Path | None = None) -> bool:
         """Report ``value`` (relative to ``base``, default the spec's folder) if it leaves the root."""
         problem = outside_problem((base or self.folder) / value, self.root)
         if problem is None:
             return False
-        self.error(
+        self.findings.error(
             rng,
             "path-outside-workspace",
             f"{what} '{value}' {problem}: a spec may only name files inside its workspace",
@@ -87,7 +91,7 @@ class PathChecks(RunnerChecks):
         rng = check.value_ranges.get("format", check.range)
         problem = format_spec_error(fmt)
         if problem is not None:
-            self.error(rng, "invalid-format", f"check '{check.settings.name}': {problem}")
+            self.findings.error(rng, "invalid-format", f"check '{check.settings.name}': {problem}")
             return
         kind, _, name = fmt.strip().partition(":")
         if kind in _REPORT_FORMATS and name:
@@ -101,16 +105,21 @@ class PathChecks(RunnerChecks):
             return  # reported by check_paths; never read a file outside the workspace
         problems = self.transcript_problems(path)
         rng = self.value_range(agent, "transcript")
-        if problems is None:
-            super().check_transcript(agent, transcript)  # not a file: transcript-not-found
+        if problems is None:  # unreadable
+            if not path.is_file():
+                self.findings.error(
+                    self.findings.setting_range(agent, "transcript"),
+                    "transcript-not-found",
+                    f"transcript '{transcript}' not found (relative to {self.folder})",
+                )
             return
         for problem in problems[:MAX_TRANSCRIPT_FINDINGS]:
-            self.error(
+            self.findings.error(
                 rng, "invalid-transcript", f"transcript {transcript}:{problem.line}: {problem.message}"
             )
         if len(problems) > MAX_TRANSCRIPT_FINDINGS:
             more = len(problems) - MAX_TRANSCRIPT_FINDINGS
-            self.error(rng, "invalid-transcript", f"transcript {transcript}: {more} more bad lines")
+            self.findings.error(rng, "invalid-transcript", f"transcript {transcript}: {more} more bad lines")
 
     def transcript_problems(self, path: Path) -> list[TranscriptProblem] | None:
         """The bad lines of the transcript at ``path`` (read once per spec), None if unreadable."""

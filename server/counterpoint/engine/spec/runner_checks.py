@@ -2,9 +2,10 @@
 
 `SpecFindings` collects the findings about one spec and locates settings in
 its text (an agent's own line or the front matter default); `RunnerChecks`
-adds the runner checks: required settings, presets and, with ``check_files``,
-transcript and command files on disk and programs on PATH. The validator in
-`counterpoint.engine.spec.validate` builds on both.
+reports to one the runner checks: required settings, presets and, with
+``check_files``, command files on disk and programs on PATH (transcripts are
+handed to the path checks). The validator in `counterpoint.engine.spec.validate`
+owns one findings list and the checks that report to it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from counterpoint_protocol.presets import RUNNER_PRESETS, presets_of
@@ -65,14 +67,20 @@ class SpecFindings:
         return agent.heading_range
 
 
-class RunnerChecks(SpecFindings):
-    """Checks of each agent's runner settings and of the files and programs it runs."""
+class RunnerChecks:
+    """Checks of each agent's runner settings and of the files and programs it runs, reported to
+    the `SpecFindings` it is given; a replay transcript goes to ``check_transcript`` (the path
+    checks read it)."""
 
-    def __init__(self, spec: Spec, *, check_files: bool) -> None:
-        super().__init__(spec, check_files=check_files)
+    def __init__(self, findings: SpecFindings, check_transcript: Callable[[AgentSpec, str], None]) -> None:
+        self.findings = findings
+        self.spec = findings.spec
+        self.check_files = findings.check_files
+        self.folder = findings.folder
+        self.check_transcript = check_transcript
         self.programs: dict[str, str | None] = {}
         self.unknown_runner_lines = sorted(
-            diag.range.line for diag in spec.diagnostics if diag.code == "unknown-runner"
+            diag.range.line for diag in findings.spec.diagnostics if diag.code == "unknown-runner"
         )
 
     def runner_unknown(self, agent: AgentSpec) -> bool:
@@ -92,14 +100,14 @@ class RunnerChecks(SpecFindings):
         if self.runner_unknown(agent):
             return
         if settings.runner == "replay" and not settings.transcript:
-            self.error(
+            self.findings.error(
                 agent.heading_range,
                 "missing-transcript",
                 f"agent '{agent.name}' uses the replay runner but has no transcript: "
                 "set 'transcript:' or another 'runner:'",
             )
         if settings.runner in ("command", "acp") and not settings.command and not settings.preset:
-            self.error(
+            self.findings.error(
                 agent.heading_range,
                 "missing-command",
                 f"agent '{agent.name}' uses the {settings.runner} runner but has no 'command:' or 'preset:'",
@@ -120,9 +128,9 @@ class RunnerChecks(SpecFindings):
         if preset is None:
             return None
         presets = presets_of(runner)
-        rng = self.setting_range(agent, "preset")
+        rng = self.findings.setting_range(agent, "preset")
         if not presets:
-            self.error(
+            self.findings.error(
                 rng,
                 "unsupported-preset",
                 f"runner '{runner}' has no presets; runners with presets: " + ", ".join(RUNNER_PRESETS),
@@ -130,7 +138,7 @@ class RunnerChecks(SpecFindings):
             return None
         if preset not in presets:
             hint = did_you_mean(preset, list(presets))
-            self.error(
+            self.findings.error(
                 rng,
                 "unknown-preset",
                 f"unknown preset '{preset}'{hint}; {runner} presets: " + ", ".join(presets),
@@ -138,22 +146,14 @@ class RunnerChecks(SpecFindings):
             return None
         return presets[preset]
 
-    def check_transcript(self, agent: AgentSpec, transcript: str) -> None:
-        if not (self.folder / transcript).is_file():
-            self.error(
-                self.setting_range(agent, "transcript"),
-                "transcript-not-found",
-                f"transcript '{transcript}' not found (relative to {self.folder})",
-            )
-
     def check_command(self, agent: AgentSpec, command: str, key: str = "command") -> None:
         """Parse ``command`` and look its program up (``key``: the setting it comes from)."""
-        rng = self.setting_range(agent, key)
+        rng = self.findings.setting_range(agent, key)
         how = f" (preset '{agent.settings.preset}' runs `{command}`)" if key == "preset" else ""
         try:
             words = shlex.split(command)
         except ValueError as exc:
-            self.error(rng, "invalid-command", f"cannot parse the command: {exc}")
+            self.findings.error(rng, "invalid-command", f"cannot parse the command: {exc}")
             return
         index = next((i for i, w in enumerate(words) if not _ENV_ASSIGNMENT.fullmatch(w)), None)
         if index is None:
@@ -172,20 +172,20 @@ class RunnerChecks(SpecFindings):
                 bases.append(self.folder / agent.settings.cwd)
             candidates = [base / program for base in bases]
             if not any(path.is_file() for path in candidates):
-                self.error(
+                self.findings.error(
                     rng,
                     "command-not-found",
                     f"command file '{program}' not found (relative to {self.folder})",
                 )
             elif not any(os.access(path, os.X_OK) for path in candidates if path.is_file()):
-                self.report(
+                self.findings.report(
                     rng,
                     "command-not-found",
                     f"command file '{program}' is not executable (chmod +x)",
                     Severity.WARNING,
                 )
         elif self.which(program) is None:
-            self.report(
+            self.findings.report(
                 rng, "program-not-found", f"program '{program}' is not on PATH{how}", Severity.WARNING
             )
 

@@ -32,6 +32,7 @@ from counterpoint.engine.spec.gc_pause import cyclic_gc_paused
 from counterpoint.engine.spec.graph import agent_dependencies, dependency_cycles, signal_emitters
 from counterpoint.engine.spec.parser import parse_spec
 from counterpoint.engine.spec.path_checks import PathChecks
+from counterpoint.engine.spec.runner_checks import RunnerChecks, SpecFindings
 from counterpoint.engine.spec.values import (
     AGENT_SETTING_KEYS,
     CHECK_KEYS,
@@ -56,7 +57,7 @@ def validate_spec(spec: Spec, *, check_files: bool = True) -> list[SpecDiagnosti
     with cyclic_gc_paused():  # acyclic data: see gc_pause
         validator = _Validator(spec, check_files=check_files)
         validator.run()
-        unique = {(d.range, d.code, d.message): d for d in validator.diagnostics}
+        unique = {(d.range, d.code, d.message): d for d in validator.findings.diagnostics}
         return sorted(unique.values(), key=_position_key)
 
 
@@ -114,11 +115,15 @@ def _key_range(setting_range: SourceRange, key: str) -> SourceRange:
     return SourceRange.on_line(setting_range.line, setting_range.col, setting_range.col + len(key))
 
 
-class _Validator(PathChecks):
-    """Runs every check across one parsed spec, collecting findings."""
+class _Validator:
+    """Runs every check across one parsed spec: owns the findings, the path checks and the
+    runner checks that report to them, and checks keys, names, needs, signals and checks."""
 
     def __init__(self, spec: Spec, *, check_files: bool) -> None:
-        super().__init__(spec, check_files=check_files)
+        self.spec = spec
+        self.findings = SpecFindings(spec, check_files=check_files)
+        self.paths = PathChecks(self.findings)
+        self.runners = RunnerChecks(self.findings, self.paths.check_transcript)
         self.names = {agent.name for agent in spec.agents if agent.name}
         self.emitters = signal_emitters(spec)
         self.known_signals = self.names | set(self.emitters) | set(spec.signals)
@@ -127,7 +132,7 @@ class _Validator(PathChecks):
     def run(self) -> None:
         if not self.spec.agents:
             first_line = self.spec.text.split("\n", 1)[0].split("\r", 1)[0]
-            self.report(
+            self.findings.report(
                 SourceRange.on_line(0, 0, len(first_line)),
                 "no-agents",
                 "the spec has no agents: add a '## <agent-name>' section",
@@ -136,11 +141,11 @@ class _Validator(PathChecks):
         self.check_front_matter_keys()
         self.check_agent_names()
         self.check_names()
-        self.check_paths()
+        self.paths.check_paths()
         for agent in self.spec.agents:
             self.check_agent_keys(agent)
             self.check_needs(agent)
-            self.check_runner(agent)
+            self.runners.check_runner(agent)
         self.check_cycles()
         self.check_signals()
         self.check_checks()
@@ -166,7 +171,7 @@ class _Validator(PathChecks):
                 )
             if key not in known:
                 hint = did_you_mean(key, known)
-                self.error(rng, "unknown-key", f"unknown {where.format(repr(key))}{hint}")
+                self.findings.error(rng, "unknown-key", f"unknown {where.format(repr(key))}{hint}")
 
     def check_agent_keys(self, agent: AgentSpec) -> None:
         for key, rng in agent.setting_ranges.items():
@@ -175,7 +180,7 @@ class _Validator(PathChecks):
             hint = did_you_mean(key, AGENT_SETTING_KEYS)
             if not hint:
                 hint = "; a task line that looks like 'key: value' must follow a line of task text"
-            self.error(_key_range(rng, key), "unknown-key", f"unknown agent setting '{key}'{hint}")
+            self.findings.error(_key_range(rng, key), "unknown-key", f"unknown agent setting '{key}'{hint}")
 
     def check_agent_names(self) -> None:
         first_lines: dict[str, int] = {}
@@ -183,7 +188,7 @@ class _Validator(PathChecks):
             if not agent.name:
                 continue
             if agent.name in first_lines:
-                self.error(
+                self.findings.error(
                     agent.heading_range,
                     "duplicate-agent",
                     f"duplicate agent name '{agent.name}' "
@@ -193,36 +198,38 @@ class _Validator(PathChecks):
             first_lines[agent.name] = agent.heading_range.line
             problem = name_problem(agent.name)
             if problem is not None:
-                self.error(agent.name_range, "invalid-agent-name", f"agent name {problem}")
+                self.findings.error(agent.name_range, "invalid-agent-name", f"agent name {problem}")
 
     def check_names(self) -> None:
         """Signal, check and role names follow the name grammar too."""
         for signal, rng in self.spec.signal_ranges.items():
             if (problem := name_problem(signal)) is not None:
-                self.error(rng, "invalid-signal-name", f"signal name {problem}")
+                self.findings.error(rng, "invalid-signal-name", f"signal name {problem}")
         for agent in self.spec.agents:
             for signal in agent.settings.emits:
                 if (problem := name_problem(signal)) is not None:
-                    rng = self.item_range(agent, "emits", signal)
-                    self.error(rng, "invalid-signal-name", f"signal name {problem}")
+                    rng = self.findings.item_range(agent, "emits", signal)
+                    self.findings.error(rng, "invalid-signal-name", f"signal name {problem}")
             role = agent.settings.role
             if role is not None and (problem := name_problem(role)) is not None:
-                self.error(self.value_range(agent, "role"), "invalid-role-name", f"role name {problem}")
+                self.findings.error(
+                    self.paths.value_range(agent, "role"), "invalid-role-name", f"role name {problem}"
+                )
         for check in self.spec.checks:
             if (problem := name_problem(check.settings.name)) is not None:
                 rng = check.value_ranges.get("name", check.range)
-                self.error(rng, "invalid-check-name", f"check name {problem}")
+                self.findings.error(rng, "invalid-check-name", f"check name {problem}")
 
     # -- needs and cycles ------------------------------------------------------------
 
     def check_needs(self, agent: AgentSpec) -> None:
         for need in agent.settings.needs:
-            rng = self.item_range(agent, "needs", need)
+            rng = self.findings.item_range(agent, "needs", need)
             if need == agent.name:
-                self.error(rng, "self-dependency", f"agent '{agent.name}' needs itself")
+                self.findings.error(rng, "self-dependency", f"agent '{agent.name}' needs itself")
             elif need not in self.known_signals:
                 hint = self.speller.hint(need)
-                self.error(
+                self.findings.error(
                     rng,
                     "unknown-signal",
                     f"nothing fires '{need}': no agent emits it, no glob in 'signals' "
@@ -231,7 +238,7 @@ class _Validator(PathChecks):
 
     def check_cycles(self) -> None:
         for agent, need, code, message in dependency_cycles(self.spec):
-            self.error(self.item_range(agent, "needs", need), code, message)
+            self.findings.error(self.findings.item_range(agent, "needs", need), code, message)
 
     # -- signals and checks ------------------------------------------------------------
 
@@ -240,9 +247,9 @@ class _Validator(PathChecks):
             for glob, rng in globs.items():
                 problem = glob_problem(glob)
                 if problem:
-                    self.error(rng, "bad-glob", problem)
+                    self.findings.error(rng, "bad-glob", problem)
             if signal in self.names and signal in self.spec.signal_ranges:
-                self.report(
+                self.findings.report(
                     self.spec.signal_ranges[signal],
                     "signal-shadows-agent",
                     f"signal '{signal}' has an agent's name: needing it waits for either",
@@ -254,7 +261,7 @@ class _Validator(PathChecks):
         for check in self.spec.checks:
             name = check.settings.name
             if name in seen:
-                self.report(
+                self.findings.report(
                     check.range,
                     "duplicate-check",
                     f"duplicate check name '{name}'",
@@ -264,12 +271,12 @@ class _Validator(PathChecks):
             for glob, rng in check.item_ranges.get("watch", {}).items():
                 problem = glob_problem(glob)
                 if problem:
-                    self.error(rng, "bad-glob", problem)
+                    self.findings.error(rng, "bad-glob", problem)
             after_ranges = check.item_ranges.get("after", {})
             for signal in check.settings.after:
                 if signal not in self.known_signals:
                     hint = self.speller.hint(signal)
-                    self.error(
+                    self.findings.error(
                         after_ranges.get(signal, check.range),
                         "unknown-signal",
                         f"check '{name}' runs after '{signal}', which nothing fires{hint}",
@@ -278,8 +285,8 @@ class _Validator(PathChecks):
     def check_integrators(self) -> None:
         integrators = [agent for agent in self.spec.agents if agent.settings.integrate]
         for agent in integrators[1:]:
-            self.report(
-                self.setting_range(agent, "integrate"),
+            self.findings.report(
+                self.findings.setting_range(agent, "integrate"),
                 "multiple-integrators",
                 f"more than one agent has 'integrate: true' (also '{integrators[0].name}')",
                 Severity.WARNING,
@@ -291,8 +298,8 @@ class _Validator(PathChecks):
         for agent in self.spec.agents:
             for signal in agent.settings.emits:
                 if signal not in needed:
-                    self.report(
-                        self.item_range(agent, "emits", signal),
+                    self.findings.report(
+                        self.findings.item_range(agent, "emits", signal),
                         "unused-signal",
                         f"'{signal}' is emitted, but no agent needs it and no check runs after it",
                         Severity.HINT,
