@@ -8,8 +8,10 @@ from tests.support.harness import cli, kill_and_resume, kill_appender_many_times
 
 
 def test_every_reported_event_survives_kill_9_at_random_moments(tmp_path: Path) -> None:
-    result = kill_appender_many_times(tmp_path, kills=30, seed=11, max_seconds=45)
-    assert result["kills"] >= 20, result
+    # Counted, not timed: every one of the kills happens however slowly a busy machine starts the
+    # appenders (the deadline is only a safety net under pytest's own timeout).
+    result = kill_appender_many_times(tmp_path, kills=20, seed=11, max_seconds=150)
+    assert result["kills"] == 20, result
     assert result["reported"] > 0, result
     assert result["lost"] == 0, result
     assert result["integrity"] == "ok"
