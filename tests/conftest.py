@@ -6,9 +6,18 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps its files (examples, constants) out of the checkout: tests write only to
+# temporary folders.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "counterpoint-hypothesis"))
+settings.register_profile("counterpoint", database=None)
+settings.load_profile("counterpoint")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "course-enrollment"
