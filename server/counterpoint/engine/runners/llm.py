@@ -20,7 +20,7 @@ import asyncio
 import importlib
 import logging
 import os
-import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -183,11 +183,27 @@ _HEAVY_MODULES = (
 )
 
 
+_IMPORTING = threading.Lock()
+"""One thread imports the heavy modules at a time: two agents' threads importing pydantic-ai at
+once can see each other's partially initialised modules (its packages import each other)."""
+
+
+_IMPORTED = threading.Event()
+"""Set once every heavy module is imported completely (being in `sys.modules` is not enough:
+a module is there from the moment its import starts)."""
+
+
+def _import_heavy_modules() -> None:
+    with _IMPORTING:
+        for name in _HEAVY_MODULES:
+            importlib.import_module(name)
+        _IMPORTED.set()
+
+
 async def preload() -> None:
     """Import pydantic-ai and the SDKs in a worker thread: the first import takes ~1 s."""
-    missing = [name for name in _HEAVY_MODULES if name not in sys.modules]
-    if missing:
-        await asyncio.to_thread(lambda: [importlib.import_module(name) for name in missing])
+    if not _IMPORTED.is_set():
+        await asyncio.to_thread(_import_heavy_modules)
 
 
 class LLMRunner(Runner):
