@@ -118,14 +118,7 @@ class IgnoreRules:
     def child_dir_ignored(self, directory: str, name: str) -> bool:
         """Whether folder `name` in `directory` (a folder known not to be ignored) is ignored by
         name or by the gitignore patterns; whether it is a virtual environment is not asked."""
-        if name in IGNORED_DIR_NAMES:
-            return True
-        rel = self.relative(os.path.join(directory, name))
-        if rel is None:
-            return True
-        with self._lock:
-            spec = self._spec
-        return spec.match_file(rel.replace(os.sep, "/") + "/")
+        return self._child_ignored(directory, name, "/")
 
     def dir_ignored(self, directory: str) -> bool:
         """`is_ignored(directory, is_dir=True)`, remembered: the watcher's fast path per event."""
@@ -146,6 +139,11 @@ class IgnoreRules:
 
     def file_ignored(self, directory: str, name: str) -> bool:
         """Whether file `name` in `directory` is ignored, for a folder known not to be."""
+        return self._child_ignored(directory, name, "")
+
+    def _child_ignored(self, directory: str, name: str, suffix: str) -> bool:
+        """`name` in `directory` (not ignored itself): by its name, or by the patterns; ``suffix``
+        is ``/`` for a folder (patterns such as ``build/`` match folders only)."""
         if name in IGNORED_DIR_NAMES:
             return True
         rel = self.relative(os.path.join(directory, name))
@@ -153,7 +151,7 @@ class IgnoreRules:
             return True
         with self._lock:
             spec = self._spec
-        return spec.match_file(rel.replace(os.sep, "/"))
+        return spec.match_file(rel.replace(os.sep, "/") + suffix)
 
     def walk(
         self,
