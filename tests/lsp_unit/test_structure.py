@@ -129,3 +129,12 @@ def test_creating_the_server_loads_neither_pydantic_nor_the_engine() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout) == []
+
+
+def test_live_states_match_the_protocol() -> None:
+    """The LSP's plain-string state sets (kept free of pydantic for start-up) equal the protocol's."""
+    from counterpoint.lsp.features import live
+    from counterpoint_protocol.events import TERMINAL_STATUSES, AgentStatus
+
+    assert {str(s) for s in TERMINAL_STATUSES} == live.TERMINAL
+    assert live.TERMINAL - {AgentStatus.BLOCKED.value, AgentStatus.SKIPPED.value} == live.ENDED

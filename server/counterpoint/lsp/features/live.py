@@ -8,14 +8,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from counterpoint_protocol.messages import AgentStatusInfo
     from counterpoint_protocol.spec import Spec
 
     from counterpoint.engine.run import Run
     from counterpoint.lsp.core import CounterpointServer
 
-ENDED = ("succeeded", "failed", "timed_out", "cancelled")
-RERUNNABLE = ("failed", "timed_out", "cancelled", "blocked")
-TERMINAL = (*ENDED, "blocked", "skipped")
+# Plain strings: this module is imported before `initialize`, when pydantic (and so the
+# protocol's `AgentStatus`) must not be loaded yet; `test_live_states_match_the_protocol` keeps them equal.
+ENDED = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+RERUNNABLE = frozenset({"failed", "timed_out", "cancelled", "blocked"})
+TERMINAL = ENDED | {"blocked", "skipped"}
 
 
 def runs_of(server: CounterpointServer, spec: Spec) -> list[Run]:
@@ -43,18 +46,17 @@ def agent_state(run: Run, name: str) -> str | None:
     return agent.state if agent is not None else None
 
 
+def _done(agents: list[AgentStatusInfo]) -> int:
+    return sum(1 for agent in agents if agent.state in TERMINAL)
+
+
 def done_count(run: Run) -> int:
-    return sum(1 for agent in run.status().agents if agent.state in TERMINAL)
+    return _done(run.status().agents)
 
 
-def run_percentage(run: Run) -> int:
-    agents = run.status().agents
-    done = sum(1 for agent in agents if agent.state in TERMINAL)
-    return int(100 * done / (len(agents) or 1))
-
-
-def run_summary(run: Run) -> str:
-    """One line for the run's progress: who runs, who waits on what, how many are done."""
+def run_progress(run: Run) -> tuple[str, int]:
+    """The run's progress from one snapshot: a line (who runs, who waits on what, how many are
+    done) and the percentage done."""
     agents = run.status().agents
     running = [a.name for a in agents if a.state == "running"]
     waiting = [f"{a.name} on {', '.join(a.waiting_on)}" for a in agents if a.state == "waiting"]
@@ -63,9 +65,9 @@ def run_summary(run: Run) -> str:
         parts.append("running " + ", ".join(running))
     if waiting:
         parts.append("waiting: " + "; ".join(waiting))
-    done = sum(1 for a in agents if a.state in TERMINAL)
+    done = _done(agents)
     parts.append(f"{done}/{len(agents)} done")
-    return " · ".join(parts)
+    return " · ".join(parts), int(100 * done / (len(agents) or 1))
 
 
 def agent_hint(run: Run, name: str) -> str | None:

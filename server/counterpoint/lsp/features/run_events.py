@@ -156,7 +156,7 @@ class EventRouter:
             for name in live.agent_names(run):
                 self.progress.end(agent_token(run.run_id, name), "run ended")
         elif event.type in RUN_PROGRESS:
-            self.progress.update(run_token(run.run_id), live.run_summary(run), live.run_percentage(run))
+            self.progress.update(run_token(run.run_id), *live.run_progress(run))
 
     # -- messages -----------------------------------------------------------------------------------
 
