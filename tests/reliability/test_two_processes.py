@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.engine import Engine, RunRefused, pid_alive
+from counterpoint.engine.engine import Engine, RunRefused
+from counterpoint.engine.spec_lock import pid_alive
 
 from tests.support.harness import (
     Framed,

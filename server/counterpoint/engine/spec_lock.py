@@ -87,7 +87,7 @@ def try_lock(state_dir: Path, spec: Path) -> SpecLock | Holder:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             holder = read_holder(path)
-            if holder.pid is not None and _alive(holder.pid):
+            if holder.pid is not None and pid_alive(holder.pid):
                 return holder
             time.sleep(0.01 * (attempt + 1))
             continue
@@ -101,14 +101,21 @@ def try_lock(state_dir: Path, spec: Path) -> SpecLock | Holder:
     return holder
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed child not yet reaped)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def read_holder(path: Path) -> Holder:
