@@ -98,11 +98,12 @@ def test_many_diagnostics_do_not_slow_each_agent() -> None:
 
 
 def best_time(text: str) -> float:
+    """The best of five parses in CPU time of this thread: another process's load does not count."""
     best = float("inf")
     for _ in range(5):
-        started = time.perf_counter()
+        started = time.thread_time()
         parse_spec(text, PATH)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.thread_time() - started)
     return best
 
 

@@ -15,7 +15,7 @@ from counterpoint.engine.watch.ignore import IgnoreRules, SignalMatcher, glob_to
 from counterpoint.engine.watch.signals import ContentTracker, FileSignalSource
 from counterpoint.engine.watch.watcher import FileChange, WorkspaceWatcher
 
-WAIT_S = 5.0
+WAIT_S = 30.0
 
 
 async def wait_for(condition: Callable[[], bool], within: float = WAIT_S) -> bool:
