@@ -117,7 +117,9 @@ async def test_many_tiny_agents_under_max_parallel(tmp_path: Path) -> None:
             running -= 1
     assert peak == limit
     assert 0 < report["parallelism"] <= limit
-    assert report["parallelism"] == round(report["busy_s"] / report["wall_s"], 2)
+    # busy_s and wall_s are shown rounded to 3 places and the ratio is taken before rounding:
+    # recomputed from the rounded figures it may differ in its last place.
+    assert report["parallelism"] == pytest.approx(report["busy_s"] / report["wall_s"], abs=0.006)
 
 
 SPEC = """---
@@ -221,7 +223,9 @@ async def test_a_killed_stint_counts_until_the_kill(tmp_path: Path) -> None:
     assert abs(report["busy_s"] - expected) < 0.005
     assert abs(slow["busy_s"] - (stint + rerun)) < 0.003
     assert abs(report["busy_s"] - (slow["busy_s"] + quick["busy_s"])) < 0.003
-    assert report["parallelism"] == round(report["busy_s"] / report["wall_s"], 2)
+    # busy_s and wall_s are shown rounded to 3 places and the ratio is taken before rounding:
+    # recomputed from the rounded figures it may differ in its last place.
+    assert report["parallelism"] == pytest.approx(report["busy_s"] / report["wall_s"], abs=0.006)
 
 
 def event(n: int, type: str, actor: str | None, at: float, action: str | None = None) -> Event:
