@@ -186,3 +186,55 @@ def test_modules_and_classes_stay_small() -> None:
                 if size > MAX_CLASS_LINES:
                     too_big.append(f"class {module}.{node.name}: {size} lines (at most {MAX_CLASS_LINES})")
     assert too_big == []
+
+
+def _class_index() -> dict[str, list[tuple[str, ast.ClassDef]]]:
+    """Every project class by name: (module, definition)."""
+    index: dict[str, list[tuple[str, ast.ClassDef]]] = {}
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                index.setdefault(node.name, []).append((module, node))
+    return index
+
+
+def _base_name(base: ast.expr) -> str:
+    return ast.unparse(base.value if isinstance(base, ast.Subscript) else base).rpartition(".")[2]
+
+
+def _is_interface(node: ast.ClassDef, index: dict[str, list[tuple[str, ast.ClassDef]]]) -> bool:
+    """A Protocol, an ABC with abstract methods, or an exception: a base made to be a base."""
+    names = {_base_name(base) for base in node.bases}
+    if names & {"Protocol", "ABC", "Exception", "BaseModel"} or any(
+        isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(ast.unparse(d).endswith("abstractmethod") for d in item.decorator_list)
+        for item in node.body
+    ):
+        return True
+    return any(_is_interface(parent, index) for name in names for _, parent in index.get(name, []))
+
+
+def test_no_inheritance_only_to_split_a_class() -> None:
+    """A project class that another project class inherits from is an interface (Protocol, ABC,
+    exception, pydantic model) or shared by several subclasses: never one class cut in two files."""
+    index = _class_index()
+    subclasses: dict[str, list[str]] = {}
+    for name, definitions in index.items():
+        for module, node in definitions:
+            for base in node.bases:
+                if _base_name(base) in index:
+                    subclasses.setdefault(_base_name(base), []).append(f"{module}.{name}")
+    split = sorted(
+        f"{base} has one subclass, {children[0]}, and is no interface"
+        for base, children in subclasses.items()
+        if len(children) == 1 and not any(_is_interface(node, index) for _, node in index[base])
+    )
+    assert split == []
+
+
+def test_the_split_class_rule_can_fail() -> None:
+    tree = ast.parse("class Half:\n    x = 1\nclass Whole(Half):\n    y = 2\n")
+    half, _whole = (node for node in tree.body if isinstance(node, ast.ClassDef))
+    assert not _is_interface(half, {"Half": [("m", half)]})
+    proto = ast.parse("class P(Protocol):\n    pass\n").body[0]
+    assert isinstance(proto, ast.ClassDef) and _is_interface(proto, {})

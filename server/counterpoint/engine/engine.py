@@ -20,8 +20,8 @@ from counterpoint.engine.log import EventLog, query_events
 from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.report import build_report, log_pages, render_markdown
 from counterpoint.engine.run import Run, RunOptions
+from counterpoint.engine.run.lock import SpecLock, try_lock
 from counterpoint.engine.spec import load_spec
-from counterpoint.engine.spec_lock import SpecLock, try_lock
 from counterpoint.engine.workspace import STATE_DIR, db_path
 from counterpoint.engine.workspace import find_workspace_root as find_workspace_root  # for the LSP face
 

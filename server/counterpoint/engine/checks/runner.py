@@ -23,8 +23,8 @@ from counterpoint_protocol.spec import CheckSpec, SourceRange
 
 from counterpoint.engine.checks.builtin import BuiltinChecks
 from counterpoint.engine.checks.findings import Finding
+from counterpoint.engine.checks.integrator import integrate
 from counterpoint.engine.checks.parsers import parse_output
-from counterpoint.engine.integrator import integrate
 from counterpoint.engine.process import child_env, run_process
 from counterpoint.engine.run import Run
 from counterpoint.engine.run.observer import RunChecks

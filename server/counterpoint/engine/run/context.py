@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.output_batch import OutputBatcher
+from counterpoint.engine.run.output_batch import OutputBatcher
 from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.workspace import ConsentPolicy, Redactor, SharedContext, WorkspaceTools
 

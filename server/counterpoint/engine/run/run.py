@@ -23,19 +23,19 @@ from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
 from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.log import EventLog
-from counterpoint.engine.output_batch import OutputBatcher
 from counterpoint.engine.process import TaskSpawner
+from counterpoint.engine.run.budget import RunBudget
 from counterpoint.engine.run.context import agent_context
 from counterpoint.engine.run.files import RunFiles
+from counterpoint.engine.run.lock import SpecLock
 from counterpoint.engine.run.observer import Observers, RunChecks, RunObserver
 from counterpoint.engine.run.options import RunOptions, new_run_id, select_agents, user_extras
+from counterpoint.engine.run.output_batch import OutputBatcher
 from counterpoint.engine.run.scheduler import Scheduler
 from counterpoint.engine.run.state import AgentRuntime, RunState, agent_status
 from counterpoint.engine.run.view import RunView
 from counterpoint.engine.run.worker import AgentWorker
-from counterpoint.engine.run_budget import RunBudget
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.spec_lock import SpecLock
 from counterpoint.engine.workspace import ConsentPolicy, SharedContext, is_secret_key, load_shared_context
 
 log = logging.getLogger(__name__)

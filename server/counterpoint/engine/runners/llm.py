@@ -26,7 +26,7 @@ from typing import Any
 
 import aiofiles
 
-from counterpoint.engine.run_budget import BudgetExceeded, RunBudget
+from counterpoint.engine.run.budget import BudgetExceeded, RunBudget
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, Runner
 from counterpoint.engine.runners.llm_models import (
     Endpoint,

@@ -8,7 +8,7 @@ or extend them with the ``prices`` user setting or a JSON file named by
 "output": 10, "cache_read": 1.25, "cache_write": 2.5}}``. A model is matched by
 its full name first, then by the longest known prefix (dated snapshots).
 
-What a run may spend, and has, is `counterpoint.engine.run_budget.RunBudget`.
+What a run may spend, and has, is `counterpoint.engine.run.budget.RunBudget`.
 """
 
 from __future__ import annotations
