@@ -29,7 +29,7 @@ from typing import Any
 
 from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
-from counterpoint.engine.run_budget import RunBudget
+from counterpoint.engine.run.budget import RunBudget
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 
 ROOT = Path(__file__).resolve().parent.parent

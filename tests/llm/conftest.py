@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
-from counterpoint.engine.run_budget import RunBudget
+from counterpoint.engine.run.budget import RunBudget
 from counterpoint_protocol.events import Event, output_lines
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from counterpoint.engine.log import EventLog
-from counterpoint.engine.run_budget import RunBudget
+from counterpoint.engine.run.budget import RunBudget
 
 from tests.llm.conftest import errors, llm_settings, make_spec, run_spec
 from tests.llm.fake_llm_server import Failure, FakeLLMServer, Reply, Script, call

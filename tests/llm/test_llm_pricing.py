@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.run_budget import BudgetExceeded, RunBudget
+from counterpoint.engine.run.budget import BudgetExceeded, RunBudget
 from counterpoint.engine.runners.base import AgentFailed
 from counterpoint.engine.runners.llm_models import is_local, resolve_endpoint
 from counterpoint.engine.runners.pricing import PriceTable, TokenUsage

@@ -10,7 +10,7 @@ from typing import Any
 from counterpoint.engine.engine import Engine
 from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import Run, RunOptions
-from counterpoint.engine.run_budget import RunBudget
+from counterpoint.engine.run.budget import RunBudget
 from counterpoint.engine.spec import load_spec
 
 from tests.llm.conftest import errors, llm_settings, make_spec

@@ -118,7 +118,7 @@ async def test_whoever_sees_run_finished_can_start_the_spec_again_at_once(tmp_pa
     import asyncio
 
     from counterpoint.engine.engine import Engine, read_spec
-    from counterpoint.engine.spec_lock import SpecLock, try_lock
+    from counterpoint.engine.run.lock import SpecLock, try_lock
     from counterpoint.engine.workspace import STATE_DIR
     from counterpoint_protocol.events import Event, EventType
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from counterpoint.engine.engine import Engine, RunRefused
-from counterpoint.engine.spec_lock import pid_alive
+from counterpoint.engine.run.lock import pid_alive
 
 from tests.support.harness import (
     Framed,
@@ -86,7 +86,7 @@ def test_two_runs_of_different_specs_share_one_log(tmp_path: Path) -> None:
 HOLDER = """
 import os, sys, time
 from pathlib import Path
-from counterpoint.engine.spec_lock import try_lock
+from counterpoint.engine.run.lock import try_lock
 
 lock = try_lock(Path(sys.argv[1]), Path(sys.argv[2]))
 lock.set_run("elsewhere")
