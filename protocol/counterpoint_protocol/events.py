@@ -48,6 +48,21 @@ class EventType(StrEnum):
     FINDINGS_CLEARED = "findings_cleared"
     NOTICE = "notice"
     """Something a person should know (a warning about the run), not tied to one agent."""
+    # -- isolated agents (``isolation: worktree``) --
+    WORKING_COPY_CREATED = "working_copy_created"
+    """An isolated agent's working copy is ready (metadata: `WorkingCopyPayload`)."""
+    WORKING_COPY_REMOVED = "working_copy_removed"
+    SNAPSHOT = "snapshot"
+    """An isolated agent's working copy committed on its branch (at a signal it fired, or at its
+    end): metadata ``commit``, ``signal`` (if any), ``files`` (changed since the last snapshot)."""
+    AGENT_MERGED = "agent_merged"
+    """An isolated agent's branch merged into the run's integration branch (`MergePayload`)."""
+    MERGE_CONFLICT = "merge_conflict"
+    """Merging an agent's branch conflicted (`ConflictPayload`); ``on_conflict`` decides next."""
+    CONFLICT_PREDICTED = "conflict_predicted"
+    """Two live agents' work (or one's and the integration tip) would conflict (`ConflictPayload`)."""
+    CONFLICT_CLEARED = "conflict_cleared"
+    """A predicted conflict went away (metadata ``key``: the predicted one's key)."""
 
 
 class AgentStatus(StrEnum):
@@ -197,8 +212,73 @@ class AgentFinishedPayload(_Payload):
     """Blocked: the needs that can no longer be met."""
 
 
+class LineSpan(BaseModel):
+    """Lines of one side of a conflict, 1-based and inclusive, in that side's version of the file."""
+
+    start: int
+    end: int
+
+
+class ConflictSide(BaseModel):
+    """One side of a conflict: whose work (an agent, or ``integration`` for the merged work so
+    far), at which commit, and the lines of the file it changed that clash with the other side."""
+
+    agent: str
+    commit: str | None = None
+    lines: list[LineSpan] = Field(default_factory=list)
+
+
+class ConflictFile(BaseModel):
+    path: str
+    """Relative to the repository's top folder, with ``/``."""
+    kind: str = "content"
+    """content, add/add, modify/delete, rename, binary, or what git said."""
+    sides: list[ConflictSide] = Field(default_factory=list)
+
+
+class ConflictPayload(_Payload):
+    """``merge_conflict`` and ``conflict_predicted`` (actor: the agent whose work is merged or
+    checked). ``key`` names the pair so a later ``conflict_cleared`` can refer to it."""
+
+    key: str
+    agents: list[str]
+    """The two sides: the actor first, then the other agent (or ``integration``)."""
+    files: list[ConflictFile] = Field(default_factory=list)
+    message: str = ""
+
+
+class WorkingCopyPayload(_Payload):
+    """``working_copy_created``: where an isolated agent works and what it starts from."""
+
+    path: str
+    branch: str
+    start_commit: str
+    method: str
+    """``overlay`` (copy-on-write over a shared checkout) or ``worktree`` (a full git worktree)."""
+    seconds: float | None = None
+    signals: list[str] = Field(default_factory=list)
+    """The signals whose snapshots the start commit contains."""
+
+
+class MergePayload(_Payload):
+    """``agent_merged``: the agent's branch in the integration branch."""
+
+    commit: str
+    """The integration branch's new tip."""
+    branch: str
+    files: int = 0
+    added: int = 0
+    removed: int = 0
+    order: int = 0
+    """1 for the first agent merged in this run, 2 for the next..."""
+
+
 EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.FINDING: FindingPayload,
+    EventType.MERGE_CONFLICT: ConflictPayload,
+    EventType.CONFLICT_PREDICTED: ConflictPayload,
+    EventType.WORKING_COPY_CREATED: WorkingCopyPayload,
+    EventType.AGENT_MERGED: MergePayload,
     EventType.AGENT_WAITING: AgentWaitingPayload,
     EventType.AGENT_QUEUED: AgentQueuedPayload,
     EventType.AGENT_STARTED: AgentStartedPayload,

@@ -39,6 +39,46 @@ class ReportParams(_Params):
     runId: str | None = None
 
 
+class DiffParams(_Params):
+    runId: str
+    agent: str | None = None
+    """One agent's changes (its start commit -> its branch); None: the run (base -> integration)."""
+
+
+class ApplyParams(_Params):
+    runId: str
+
+
+class DiscardParams(_Params):
+    runId: str
+
+
+class FileChange(BaseModel):
+    """One changed file of a diff, relative to the repository's top folder."""
+
+    path: str
+    status: str
+    """added, modified, deleted, renamed, or what git said."""
+    added: int = 0
+    removed: int = 0
+    binary: bool = False
+    old_path: str | None = None
+    abs_path: str | None = None
+    """The file in the user's working tree (where it lands on apply)."""
+
+
+class DiffResult(BaseModel):
+    runId: str
+    agent: str | None = None
+    base: str
+    """The commit the diff is taken from."""
+    head: str
+    """The commit the diff is taken to."""
+    files: list[FileChange] = Field(default_factory=list)
+    patch: str | None = None
+    """The unified diff (only when asked for by the CLI)."""
+
+
 class AgentStatusInfo(BaseModel):
     """One agent in a `RunStatusInfo` snapshot."""
 

@@ -21,6 +21,12 @@ class Commands:
     RESUME: Final = "counterpoint.resume"
     REPORT: Final = "counterpoint.report"
     TRUST: Final = "counterpoint.trust"
+    DIFF: Final = "counterpoint.diff"
+    """An isolated run's changes (per agent, or the whole run against its base)."""
+    APPLY: Final = "counterpoint.apply"
+    """Bring an isolated run's merged changes into the user's working tree."""
+    DISCARD: Final = "counterpoint.discard"
+    """Delete an isolated run's branches and working copies."""
 
     @classmethod
     def all(cls) -> list[str]:
@@ -33,6 +39,9 @@ class Commands:
             cls.RESUME,
             cls.REPORT,
             cls.TRUST,
+            cls.DIFF,
+            cls.APPLY,
+            cls.DISCARD,
         ]
 
 

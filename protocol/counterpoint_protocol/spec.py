@@ -127,6 +127,18 @@ class AgentSettings(BaseModel):
         False, description="Start after every other agent, with the open findings as the task."
     )
     rounds: int = Field(1, ge=1, le=20, description="integrate: how many fix-and-recheck rounds at most.")
+    isolation: Literal["shared", "worktree"] = Field(
+        "shared",
+        description=(
+            "shared: work in the workspace itself; worktree: a git working copy of its own on a "
+            "branch counterpoint/<run>/agents/<name>, merged into the run's integration branch."
+        ),
+    )
+    on_conflict: Literal["integrator", "restart", "fail"] = Field(
+        "integrator",
+        description="worktree: when merging its work conflicts: leave it to the integrator, "
+        "run the agent again on the new tip, or fail it.",
+    )
 
 
 class CheckSettings(BaseModel):
