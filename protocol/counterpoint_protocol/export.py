@@ -13,12 +13,20 @@ from typing import Any
 
 from counterpoint_protocol.events import EVENT_PAYLOADS, AgentStatus, Event, EventType
 from counterpoint_protocol.messages import (
+    ApplyParams,
+    ApplyResult,
     CancelParams,
+    DiffParams,
+    DiffResult,
+    DiscardParams,
+    DiscardResult,
     EventsParams,
     RerunParams,
     ResumeParams,
     RunParams,
     ServerSettings,
+    ShowFileParams,
+    ShowFileResult,
     StatusResult,
 )
 from counterpoint_protocol.methods import SPEC_GLOB, Commands, Notifications
@@ -47,6 +55,14 @@ def schemas() -> dict[str, Any]:
                 "events": EventsParams.model_json_schema(),
                 "resume": ResumeParams.model_json_schema(),
                 "statusResult": StatusResult.model_json_schema(),
+                "diff": DiffParams.model_json_schema(),
+                "diffResult": DiffResult.model_json_schema(),
+                "apply": ApplyParams.model_json_schema(),
+                "applyResult": ApplyResult.model_json_schema(),
+                "discard": DiscardParams.model_json_schema(),
+                "discardResult": DiscardResult.model_json_schema(),
+                "showFile": ShowFileParams.model_json_schema(),
+                "showFileResult": ShowFileResult.model_json_schema(),
                 "settings": ServerSettings.model_json_schema(),
             }
         },

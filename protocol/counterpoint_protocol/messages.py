@@ -53,6 +53,21 @@ class DiscardParams(_Params):
     runId: str
 
 
+class ShowFileParams(_Params):
+    runId: str
+    commit: str
+    """A commit of the run (its base, an agent's start or tip, the integration tip), or a ref."""
+    path: str
+    """Relative to the repository's top folder, with ``/``."""
+
+
+class ShowFileResult(BaseModel):
+    text: str
+    """The file's text at ``commit`` (empty when it does not exist there or is binary)."""
+    exists: bool = True
+    binary: bool = False
+
+
 class FileChange(BaseModel):
     """One changed file of a diff, relative to the repository's top folder."""
 
@@ -77,6 +92,26 @@ class DiffResult(BaseModel):
     files: list[FileChange] = Field(default_factory=list)
     patch: str | None = None
     """The unified diff (only when asked for by the CLI)."""
+
+
+class ApplyResult(BaseModel):
+    """``counterpoint.apply``: the run's changes written into the user's working tree."""
+
+    runId: str
+    base: str
+    head: str
+    """The run's integration tip whose changes (``base..head``) were applied."""
+    files: list[FileChange] = Field(default_factory=list)
+
+
+class DiscardResult(BaseModel):
+    """``counterpoint.discard``: what was deleted."""
+
+    runId: str
+    refs: list[str] = Field(default_factory=list)
+    """The branches and refs deleted."""
+    working_copies: list[str] = Field(default_factory=list)
+    """The working copies removed (their paths)."""
 
 
 class AgentStatusInfo(BaseModel):

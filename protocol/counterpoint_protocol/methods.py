@@ -27,6 +27,8 @@ class Commands:
     """Bring an isolated run's merged changes into the user's working tree."""
     DISCARD: Final = "counterpoint.discard"
     """Delete an isolated run's branches and working copies."""
+    SHOW_FILE: Final = "counterpoint.showFile"
+    """A file's text at a commit of an isolated run (its base, an agent's tip...), for a diff view."""
 
     @classmethod
     def all(cls) -> list[str]:
@@ -42,6 +44,7 @@ class Commands:
             cls.DIFF,
             cls.APPLY,
             cls.DISCARD,
+            cls.SHOW_FILE,
         ]
 
 
