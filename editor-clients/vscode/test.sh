@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the VS Code extension, called by `./dev test`: installs what it needs (Debian packages,
 # code-server + Node 24 into ~/.cache/counterpoint/code-server-<version>, npm packages from
-# package-lock.json), builds, runs the `node --test` unit tests, packages the .vsix and runs the
+# package-lock.json), builds (the protocol's TypeScript types are generated from its JSON Schemas
+# there), runs the `node --test` unit tests, packages the .vsix and runs the
 # end-to-end Playwright test against code-server with the .vsix installed.
 # Needs the project's venv (./dev sync) for the language server: $ROOT/.venv/bin/counterpoint.
 set -euo pipefail
@@ -24,8 +25,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-step "build (protocol names, type-check, bundle)"
+step "build (protocol names and types, type-check, bundle)"
 npm run --silent build
+# The schema copies and the types generated from them (src/generated/protocolTypes.ts) are those of
+# the protocol as exported now, and generating them again gives the same text.
+npm run --silent check:protocol
 
 step "unit tests (node --test)"
 node --test out/test/unit/

@@ -1,9 +1,11 @@
 /**
  * Names shared with the server: command ids, notification names, event types and agent states,
- * read from `generated/methods.json` (copied at build time from the protocol package), plus the
- * TypeScript shapes of an event and of the command results the extension uses.
+ * read from `generated/methods.json` (copied at build time from the protocol package), and the
+ * TypeScript shapes of an event, of the typed event payloads and of the status result, generated at
+ * build time from the protocol's JSON Schemas (`generated/protocolTypes.ts`: never typed by hand).
  */
 import methods from "./generated/methods.json";
+import type { Event, EventPayloads } from "./generated/protocolTypes";
 
 export const SERVER_COMMANDS = methods.commands;
 export const NOTIFICATIONS = methods.notifications;
@@ -13,37 +15,21 @@ export const SPEC_GLOB: string = methods.specGlob;
 /** `*.agents.md` with the folder part stripped, for file-name tests. */
 export const SPEC_SUFFIX = SPEC_GLOB.replace(/^\*\*\/\*/, "");
 
+/** The generated types: Event, EventPayloads and each payload (FindingPayload...), StatusResult... */
+export type * from "./generated/protocolTypes";
+
 /** One row of the event log: the params of a `counterpoint/event` notification. */
-export interface CounterpointEvent {
-  id: number;
-  run_id: string;
-  type: string;
-  actor?: string | null;
-  action?: string | null;
-  metadata?: Record<string, unknown>;
-  timestamp: string;
-}
+export type CounterpointEvent = Event;
 
-export interface AgentStatusInfo {
-  name: string;
-  state: string;
-  duration_s?: number | null;
-  started_at?: string | null;
-  finished_at?: string | null;
-  last_output?: string | null;
-  waiting_on?: string[];
-}
+/** The event types whose `metadata` the protocol types (the others carry a free record). */
+export type PayloadType = keyof EventPayloads;
 
-export interface RunStatusInfo {
-  runId: string;
-  spec: string;
-  state: string;
-  agents: AgentStatusInfo[];
-  signals?: Record<string, string>;
-}
-
-export interface StatusResult {
-  runs: RunStatusInfo[];
+/**
+ * The metadata of an event of a typed type, as the protocol types it. Partial: it comes off the wire,
+ * perhaps from the log of an older server, so a reader still checks each value it uses.
+ */
+export function payloadOf<T extends PayloadType>(event: CounterpointEvent, _type: T): Partial<EventPayloads[T]> {
+  return (event.metadata ?? {}) as Partial<EventPayloads[T]>;
 }
 
 /** Whether `value` looks like an event (the notification's params are checked before use). */

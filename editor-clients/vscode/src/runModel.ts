@@ -4,7 +4,7 @@
  * recent events, the signals with when they fired, and the counts the status bar and progress show.
  * No `vscode` here: the Agents view, status bar and progress read this model.
  */
-import type { CounterpointEvent, StatusResult } from "./protocol";
+import { type CounterpointEvent, type StatusResult, payloadOf } from "./protocol";
 
 export const TERMINAL_STATES = new Set(["succeeded", "failed", "timed_out", "cancelled", "blocked", "skipped"]);
 export const FAILED_STATES = new Set(["failed", "timed_out", "blocked"]);
@@ -160,21 +160,23 @@ export class RunModel {
     const next = STATE_OF_EVENT[event.type];
     if (next !== undefined) {
       agent.state = next;
-      if (next === "waiting") agent.waitingOn = stringList(meta.waiting_on);
+      if (next === "waiting") agent.waitingOn = stringList(payloadOf(event, "agent_waiting").waiting_on);
       else agent.waitingOn = [];
       if (next === "running") {
+        const started = payloadOf(event, "agent_started");
         agent.startedAt = event.timestamp;
         agent.finishedAt = undefined;
         agent.durationS = undefined;
         agent.error = undefined;
-        if (typeof meta.attempt === "number") agent.attempt = meta.attempt;
+        if (typeof started.attempt === "number") agent.attempt = started.attempt;
       }
     } else if (event.type === "agent_finished") {
+      const finished = payloadOf(event, "agent_finished");
       agent.state = event.action ?? "finished";
       agent.waitingOn = [];
       agent.finishedAt = event.timestamp;
-      if (typeof meta.duration_s === "number") agent.durationS = meta.duration_s;
-      if (typeof meta.error === "string") agent.error = meta.error;
+      if (typeof finished.duration_s === "number") agent.durationS = finished.duration_s;
+      if (typeof finished.error === "string") agent.error = finished.error;
     } else if (event.type === "agent_output") {
       if (typeof meta.line === "string") agent.lastOutput = meta.line;
     }
@@ -333,22 +335,25 @@ export function describeEvent(event: CounterpointEvent): string {
   const meta = event.metadata ?? {};
   switch (event.type) {
     case "agent_waiting": {
-      const on = stringList(meta.waiting_on);
+      const on = stringList(payloadOf(event, "agent_waiting").waiting_on);
       return on.length ? `waiting on ${on.join(", ")}` : "waiting";
     }
     case "agent_queued":
       return "queued";
     case "agent_gated":
       return "waiting for approval";
-    case "agent_started":
-      return typeof meta.attempt === "number" && meta.attempt > 1 ? `started (attempt ${meta.attempt})` : "started";
+    case "agent_started": {
+      const { attempt } = payloadOf(event, "agent_started");
+      return typeof attempt === "number" && attempt > 1 ? `started (attempt ${attempt})` : "started";
+    }
     case "agent_active":
       return "working";
     case "agent_output":
       return typeof meta.line === "string" ? `> ${meta.line}` : "> (output)";
     case "agent_finished": {
-      const d = typeof meta.duration_s === "number" ? ` in ${formatSeconds(meta.duration_s)}` : "";
-      const err = typeof meta.error === "string" && meta.error !== event.action ? `: ${meta.error}` : "";
+      const { duration_s, error } = payloadOf(event, "agent_finished");
+      const d = typeof duration_s === "number" ? ` in ${formatSeconds(duration_s)}` : "";
+      const err = typeof error === "string" && error !== event.action ? `: ${error}` : "";
       return `${event.action ?? "finished"}${d}${err}`;
     }
     case "signal": {
@@ -365,8 +370,10 @@ export function describeEvent(event: CounterpointEvent): string {
       return `tool ${event.action ?? ""}`;
     case "file_written":
       return `wrote ${event.action ?? ""}`;
-    case "finding":
-      return `finding${typeof meta.message === "string" ? `: ${meta.message}` : ""}`;
+    case "finding": {
+      const { message } = payloadOf(event, "finding");
+      return `finding${typeof message === "string" ? `: ${message}` : ""}`;
+    }
     case "check_finished":
       return `check ${event.action ?? ""} finished`;
     case "gate_answered":

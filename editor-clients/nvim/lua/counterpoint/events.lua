@@ -45,7 +45,7 @@ local function refresh_lenses()
 end
 M.refresh_lenses = refresh_lenses
 
----@param event table one event {id, run_id, type, actor, action, metadata, timestamp}
+---@param event counterpoint.Event one event (types generated into payloads.lua from the protocol)
 ---@param _ctx? table
 function M.on_event(event, _ctx)
   local run = state.apply(event)

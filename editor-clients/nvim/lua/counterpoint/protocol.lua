@@ -3,12 +3,16 @@
 -- run `nvim --clean --headless -l scripts/gen_protocol.lua` (a test fails when stale).
 return {
   commands = {
+    apply = "counterpoint.apply",
     cancel = "counterpoint.cancel",
+    diff = "counterpoint.diff",
+    discard = "counterpoint.discard",
     events = "counterpoint.events",
     report = "counterpoint.report",
     rerun = "counterpoint.rerun",
     resume = "counterpoint.resume",
     run = "counterpoint.run",
+    show_file = "counterpoint.showFile",
     status = "counterpoint.status",
     trust = "counterpoint.trust",
   },
@@ -37,6 +41,13 @@ return {
     "finding",
     "findings_cleared",
     "notice",
+    "working_copy_created",
+    "working_copy_removed",
+    "snapshot",
+    "agent_merged",
+    "merge_conflict",
+    "conflict_predicted",
+    "conflict_cleared",
   },
   agent_states = {
     "pending",

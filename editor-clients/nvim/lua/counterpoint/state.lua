@@ -1,6 +1,8 @@
 -- The client-side picture of runs, built from `counterpoint/event`
 -- notifications (and from `counterpoint.status` results): each run's agents
 -- with their states, what they wait on, their latest output, and the signals.
+-- The event, its typed payloads and the status result are annotated in payloads.lua (generated from
+-- the protocol's schemas by scripts/gen_protocol.lua).
 local M = {}
 
 local TERMINAL = {
@@ -38,7 +40,7 @@ local MAX_EVENTS_PER_RUN = 5000
 ---@field agents table<string, counterpoint.Agent>
 ---@field order string[]
 ---@field signals table<string, string>
----@field events table[]
+---@field events counterpoint.Event[]
 ---@field event_ids table<integer, boolean>
 
 ---@type table<string, counterpoint.Run>
@@ -95,8 +97,8 @@ local function text_of(value)
   return nil
 end
 
---- Fold one event (`{id, run_id, type, actor, action, metadata, timestamp}`) into the model.
----@param event table
+--- Fold one event into the model.
+---@param event counterpoint.Event
 ---@return counterpoint.Run?
 function M.apply(event)
   if type(event) ~= 'table' or type(event.run_id) ~= 'string' then
@@ -137,9 +139,12 @@ function M.apply(event)
   elseif actor and STATE_OF_EVENT[kind] then
     local agent = ensure_agent(run, actor)
     agent.state = STATE_OF_EVENT[kind]
-    if kind == 'agent_waiting' and type(meta.waiting_on) == 'table' then
-      agent.waiting_on = meta.waiting_on
-    elseif kind ~= 'agent_waiting' then
+    if kind == 'agent_waiting' then
+      local waiting = meta --[[@as counterpoint.AgentWaitingPayload]]
+      if type(waiting.waiting_on) == 'table' then
+        agent.waiting_on = waiting.waiting_on
+      end
+    else
       agent.waiting_on = {}
     end
     if kind == 'agent_started' then
@@ -150,8 +155,9 @@ function M.apply(event)
     agent.state = text_of(event.action) or 'finished'
     agent.finished_at = event.timestamp
     agent.waiting_on = {}
-    if type(meta.duration_s) == 'number' then
-      agent.duration_s = meta.duration_s
+    local finished = meta --[[@as counterpoint.AgentFinishedPayload]]
+    if type(finished.duration_s) == 'number' then
+      agent.duration_s = finished.duration_s
     end
   elseif actor and kind == 'agent_output' then
     local agent = ensure_agent(run, actor)
@@ -164,7 +170,7 @@ function M.apply(event)
 end
 
 --- Replace a run's agents and signals with a `counterpoint.status` entry.
----@param info table {runId, spec, state, agents:[{name,state,waiting_on,duration_s,last_output}], signals}
+---@param info counterpoint.RunStatusInfo
 function M.apply_status(info)
   if type(info) ~= 'table' or type(info.runId) ~= 'string' then
     return

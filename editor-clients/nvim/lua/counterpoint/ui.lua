@@ -119,7 +119,7 @@ function M.status_lines(run)
   return lines, hls
 end
 
----@param event table
+---@param event counterpoint.Event
 ---@return string
 function M.event_line(event)
   local meta = ''
@@ -259,6 +259,7 @@ function M.show_status()
   local bufnr, n = render_status()
   show('status', bufnr, n)
   require('counterpoint').exec('status', nil, function(result)
+    ---@cast result counterpoint.StatusResult?
     for _, info in ipairs((result and result.runs) or {}) do
       state.apply_status(info)
     end
@@ -319,7 +320,7 @@ function M.show_events(run_id, type_filter)
 end
 
 --- Live update from one event.
----@param event table
+---@param event counterpoint.Event
 function M.on_event(event)
   local status = M.views.status
   if status and vim.api.nvim_buf_is_valid(status.bufnr) then

@@ -1,7 +1,7 @@
 /** The run model and what the views show, fed with the events a real run sends. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CounterpointEvent } from "../../src/protocol";
+import type { CounterpointEvent, EventPayloads, PayloadType } from "../../src/protocol";
 import { RunModel, countAgents, describeAgent, describeEvent, failedAgents, formatSeconds } from "../../src/runModel";
 import { buildTree, progressOf, statusBarText } from "../../src/views";
 
@@ -9,6 +9,11 @@ let nextId = 1;
 function ev(type: string, actor: string | null, action: string | null, metadata: Record<string, unknown>, second: number, run = "run-1"): CounterpointEvent {
   const timestamp = new Date(Date.UTC(2026, 0, 1, 10, 0, second)).toISOString();
   return { id: nextId++, run_id: run, type, actor, action, metadata, timestamp };
+}
+
+/** An event of a typed type: its payload is checked against the protocol's generated types. */
+function typed<T extends PayloadType>(type: T, actor: string, action: string | null, payload: EventPayloads[T], second: number): CounterpointEvent {
+  return ev(type, actor, action, { ...payload }, second);
 }
 
 function startedRun(model: RunModel): void {
@@ -158,4 +163,18 @@ test("events read well: the start of an agent's work, and file signals with the 
     "signal schema_ready by backend (app/schema.py)",
   );
   assert.equal(describeEvent(ev("signal", null, "x_ready", { path: "app/x.py", attribution: "unknown" }, 3)), "signal x_ready (app/x.py)");
+});
+
+test("typed payloads read well: an attempt, a duration and an error, a finding's message", () => {
+  assert.equal(describeEvent(typed("agent_started", "backend", "running", { attempt: 2, runner: "replay" }, 1)), "started (attempt 2)");
+  assert.equal(describeEvent(typed("agent_waiting", "frontend", "waiting", { waiting_on: ["api_ready"] }, 1)), "waiting on api_ready");
+  assert.equal(
+    describeEvent(typed("agent_finished", "backend", "failed", { duration_s: 1.5, error: "exit code 1", attempts: 2 }, 2)),
+    "failed in 1.5s: exit code 1",
+  );
+  const finding = { check: "tests", key: "tests:app/x.py:3", severity: "warning" as const, message: "page calls an undefined mutation" };
+  assert.equal(describeEvent(typed("finding", "tests", null, finding, 3)), "finding: page calls an undefined mutation");
+  // An event from an older server may lack what its type now requires: it still reads.
+  assert.equal(describeEvent(ev("agent_started", "backend", "running", {}, 4)), "started");
+  assert.equal(describeEvent(ev("agent_finished", "backend", "succeeded", { duration_s: "soon" }, 5)), "succeeded");
 });
