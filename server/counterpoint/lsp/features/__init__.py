@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from counterpoint.lsp.features import (
     commands,
     completion,
+    conflicts,
     documents,
     lenses,
     lifecycle,
@@ -22,7 +23,7 @@ from counterpoint.lsp.features import (
 if TYPE_CHECKING:
     from counterpoint.lsp.core import CounterpointServer
 
-FEATURES = (lifecycle, documents, lenses, progress, run_ui, commands, navigation, completion)
+FEATURES = (lifecycle, documents, lenses, progress, run_ui, commands, navigation, completion, conflicts)
 """In registration order: a module's parts exist before a later module's register uses them."""
 
 
