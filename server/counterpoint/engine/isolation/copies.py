@@ -1,0 +1,291 @@
+"""The working copies of one run: made when an agent becomes ready, snapshotted, removed.
+
+A copy is a real git worktree (an agent running git there works) with a detached HEAD at its
+start commit, so the agent's own view never moves; its snapshots go on its branch
+(``refs.agent(agent)``), committed from a private index so the agent's index is never written.
+The fast way to make one is an overlay over the run's one shared checkout (made once, at the
+first copy or at `prepare`); where mounting is refused, a plain ``git worktree add``.
+``COUNTERPOINT_ISOLATION_METHOD=worktree`` (or ``method="worktree"``) forces the plain way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import shutil
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from counterpoint.engine.isolation.checkouts import (
+    DISK_FULL,
+    MountRefused,
+    add_worktree,
+    checkout_lower,
+    overlay_copy,
+    prepare_folder,
+    read_admin,
+    remove_copy,
+    remove_tree,
+)
+from counterpoint.engine.isolation.gitcmd import PRIVATE_INDEX, git, in_thread
+from counterpoint.engine.isolation.merging import merge_in
+from counterpoint.engine.isolation.model import IsolationError, Repo, Snapshot, StartPoint, WorkingCopy
+from counterpoint.engine.isolation.refs import RunRefs, ref_component
+from counterpoint.engine.isolation.repo import commit_tree, delete_ref, resolve, tree_of, update_ref
+
+log = logging.getLogger(__name__)
+
+METHOD_ENV = "COUNTERPOINT_ISOLATION_METHOD"
+METHODS = ("auto", "overlay", "worktree")
+_refused: list[str] = []
+"""Why this process may not mount overlays at all (found once: no right to mount, no overlayfs)."""
+
+
+class WorkingCopies:
+    """The working copies of run ``refs.run_id``, under ``state_dir/worktrees/<run>/``."""
+
+    def __init__(self, repo: Repo, refs: RunRefs, state_dir: Path, *, method: str | None = None) -> None:
+        chosen = method or os.environ.get(METHOD_ENV) or "auto"
+        if chosen not in METHODS:
+            raise ValueError(f"isolation method {chosen!r}: one of {', '.join(METHODS)}")
+        self.repo = repo
+        self.refs = refs
+        self.folder = Path(state_dir) / "worktrees" / refs.run_id
+        self.method = chosen
+        self.overlay_problem: str | None = None
+        """Why copies are full worktrees rather than overlays (None while overlays work)."""
+        self._lower = self.folder / ".base"
+        self._lower_index = self.folder / ".base.index"
+        self._lower_commit: str | None = None
+        self._lower_lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._copies: dict[str, WorkingCopy] = {}
+        self._late: set[asyncio.Task[None]] = set()
+
+    @property
+    def copies(self) -> dict[str, WorkingCopy]:
+        """The live copies, by agent."""
+        return dict(self._copies)
+
+    def path_of(self, agent: str) -> Path:
+        return self.folder / ref_component(agent)
+
+    def _layer(self, agent: str) -> Path:
+        return self.folder / ".layers" / ref_component(agent)
+
+    def _index(self, agent: str) -> Path:
+        return self.folder / ".index" / ref_component(agent)
+
+    def _lock(self, agent: str) -> asyncio.Lock:
+        return self._locks.setdefault(agent, asyncio.Lock())
+
+    def _overlay_allowed(self) -> bool:
+        return self.method != "worktree" and self.overlay_problem is None and not _refused
+
+    async def prepare(self, commit: str | None = None) -> None:
+        """Make the shared checkout now (else the first copy makes it): of ``commit``, or of the
+        run's base. Nothing when copies will be full worktrees."""
+        if self._overlay_allowed():
+            await self._ensure_lower(commit)
+
+    async def _ensure_lower(self, fallback: str | None) -> str:
+        async with self._lower_lock:
+            if self._lower_commit is None:
+                commit = await resolve(self.repo, self.refs.base) or fallback
+                if commit is None:
+                    raise IsolationError(f"run {self.refs.run_id} has no base commit: capture it first")
+                await in_thread(prepare_folder, self.folder)
+                await in_thread(checkout_lower, self.repo, commit, self._lower, self._lower_index)
+                self._lower_commit = commit
+            return self._lower_commit
+
+    async def start_commit(
+        self, tip: str, snapshots: Sequence[tuple[str, str]], tip_label: str = "integration"
+    ) -> StartPoint:
+        """``tip`` with the ``(label, commit)`` snapshots merged in, in order (see `merge_in`)."""
+        return await merge_in(self.repo, tip, snapshots, tip_label)
+
+    async def create(self, agent: str, start: str) -> WorkingCopy:
+        """``agent``'s branch set to ``start`` and a working copy of it. `IsolationError` (disk
+        full...) with nothing left behind; a cancelled create finishes, then is taken away."""
+        task = asyncio.ensure_future(self._create(agent, start))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._discard_late)
+            raise
+
+    def _discard_late(self, task: asyncio.Task[WorkingCopy]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        removal = asyncio.ensure_future(self.remove(task.result()))
+        self._late.add(removal)
+        removal.add_done_callback(self._late.discard)
+
+    async def _create(self, agent: str, start: str) -> WorkingCopy:
+        async with self._lock(agent):
+            started = time.perf_counter()
+            if agent in self._copies:
+                raise IsolationError(f"{agent} already has a working copy at {self._copies[agent].path}")
+            commit = await resolve(self.repo, start)
+            if commit is None:
+                raise IsolationError(f"cannot start {agent} at {start}: no such commit")
+            path, layer, index = self.path_of(agent), self._layer(agent), self._index(agent)
+            branch = self.refs.agent(agent)
+            await in_thread(_clear_leftovers, self.repo, self.folder, path, layer, index)
+            previous = await resolve(self.repo, branch)
+            try:
+                await update_ref(self.repo, branch, commit)
+                method, admin = await self._make(path, layer, index, commit)
+                await in_thread(_copy_file, admin / "index", index)
+                tree = await tree_of(self.repo, commit)
+            except BaseException as error:
+                undo = asyncio.ensure_future(self._undo(path, layer, index, branch, previous))
+                await asyncio.shield(undo)
+                if isinstance(error, Exception):
+                    raise IsolationError(
+                        f"could not make the working copy of {agent}: {_reason(error)}"
+                    ) from error
+                raise
+            seconds = round(time.perf_counter() - started, 4)
+            copy = WorkingCopy(agent, path, branch, commit, method, seconds, commit, admin, tree)
+            self._copies[agent] = copy
+            return copy
+
+    async def _make(self, path: Path, layer: Path, index: Path, start: str) -> tuple[str, Path]:
+        if self._overlay_allowed():
+            lower = await self._ensure_lower(start)
+            try:
+                admin = await in_thread(
+                    overlay_copy, self.repo, self._lower, self._lower_index, lower, layer, path, start
+                )
+                return "overlay", admin
+            except MountRefused as refused:
+                await in_thread(remove_copy, self.repo, path, None, layer, index)
+                if self.method == "overlay":
+                    raise IsolationError(f"overlay mount refused: {refused}") from refused
+                self.overlay_problem = f"overlay mount refused ({refused}): full worktrees instead"
+                if refused.errno is not None and refused.errno in _PROCESS_WIDE:
+                    _refused.append(self.overlay_problem)
+                log.info("isolation: %s", self.overlay_problem)
+        await in_thread(prepare_folder, self.folder)
+        return "worktree", await in_thread(add_worktree, self.repo, path, start, True)
+
+    async def _undo(self, path: Path, layer: Path, index: Path, branch: str, previous: str | None) -> None:
+        await in_thread(remove_copy, self.repo, path, None, layer, index)
+        if previous is None:
+            await delete_ref(self.repo, branch)
+        else:
+            await update_ref(self.repo, branch, previous)
+
+    async def _tree(self, copy: WorkingCopy) -> str:
+        """The tree of everything in the copy now (ignored files and ``.counterpoint/`` left out)."""
+        env = {"GIT_INDEX_FILE": os.fspath(self._index(copy.agent))}
+        await git(copy.path, *PRIVATE_INDEX, "add", "-A", "--", ":/", self.repo.state_exclude(), env=env)
+        return (await git(copy.path, *PRIVATE_INDEX, "write-tree", env=env)).stdout.strip()
+
+    async def snapshot(self, copy: WorkingCopy, message: str) -> Snapshot | None:
+        """Commit everything in the copy on its branch (parent: the last snapshot); None when
+        nothing changed since. The agent's own index and HEAD are not touched."""
+        async with self._lock(copy.agent):
+            tree = await self._tree(copy)
+            if tree == copy.last_tree:
+                return None
+            parent = copy.last_snapshot
+            commit = await commit_tree(self.repo, tree, [parent], message)
+            await update_ref(self.repo, copy.branch, commit, parent)
+            out = await git(self.repo, "diff-tree", "-r", "-z", "--name-only", "--no-renames", parent, commit)
+            copy.last_snapshot, copy.last_tree = commit, tree
+            return Snapshot(commit=commit, files=[name for name in out.stdout.split("\0") if name])
+
+    async def state(self, copy: WorkingCopy) -> str:
+        """A commit of the copy as it is now, on no branch (for conflict prediction): the last
+        snapshot or the last state when nothing changed since."""
+        async with self._lock(copy.agent):
+            tree = await self._tree(copy)
+            if tree == copy.last_tree:
+                return copy.last_snapshot
+            if tree != copy.state_tree:
+                message = f"Counterpoint: state of {copy.agent}"
+                copy.state_commit, copy.state_tree = (
+                    await commit_tree(self.repo, tree, [copy.last_snapshot], message),
+                    tree,
+                )
+            return copy.state_commit
+
+    async def remove(self, copy: WorkingCopy) -> None:
+        """The copy gone (unmounted, its worktree removed, its folders deleted); its branch kept."""
+        async with self._lock(copy.agent):
+            layer, index = self._layer(copy.agent), self._index(copy.agent)
+            await in_thread(remove_copy, self.repo, copy.path, copy.admin_dir, layer, index)
+            if self._copies.get(copy.agent) is copy:
+                del self._copies[copy.agent]
+
+    async def close(self, keep: Collection[str] = ()) -> None:
+        """Remove every copy of the run (those of earlier processes too) except the agents in
+        ``keep``; the shared checkout and the run's folder go when no overlay is left."""
+        if self._late:
+            await asyncio.gather(*self._late, return_exceptions=True)
+        for agent, copy in list(self._copies.items()):
+            if agent not in keep:
+                await self.remove(copy)
+        kept = {ref_component(agent) for agent in keep}
+        await in_thread(_sweep, self.repo, self.folder, kept)
+        if not (self.folder / ".base").exists():
+            self._lower_commit = None
+
+    async def discard(self) -> list[Path]:
+        """Every copy of the run removed (those of earlier processes too): the paths that were."""
+        found = await in_thread(_copy_paths, self.folder)
+        await self.close()
+        return found
+
+
+_PROCESS_WIDE = (errno.EPERM, errno.ENODEV, errno.ENOSYS)
+"""Mount errors that hold for every copy this process would make."""
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return f"the disk is full ({error.filename or ''}): free some space"
+    return str(error) or type(error).__name__
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _clear_leftovers(repo: Repo, folder: Path, path: Path, layer: Path, index: Path) -> None:
+    """What a crashed process of the same run left at this agent's places."""
+    prepare_folder(folder)
+    if path.exists() or layer.exists() or index.exists():
+        remove_copy(repo, path, None, layer, index)
+
+
+def _copy_paths(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(child for child in folder.iterdir() if not child.name.startswith(".") and child.is_dir())
+
+
+def _sweep(repo: Repo, folder: Path, kept: set[str]) -> None:
+    """Every copy in the run's folder but the kept ones removed; the rest when nothing is kept."""
+    if not folder.is_dir():
+        return
+    names = {child.name for child in folder.iterdir() if not child.name.startswith(".")}
+    for hidden in (".layers", ".index"):
+        if (folder / hidden).is_dir():
+            names.update(child.name for child in (folder / hidden).iterdir())
+    for name in sorted(names - kept):
+        child = folder / name
+        remove_copy(repo, child, read_admin(child), folder / ".layers" / name, folder / ".index" / name)
+    overlays_kept = any((folder / ".layers" / name).exists() for name in kept)
+    if not overlays_kept:
+        remove_tree(folder / ".base")
+        (folder / ".base.index").unlink(missing_ok=True)
+    if not kept:
+        remove_tree(folder)
