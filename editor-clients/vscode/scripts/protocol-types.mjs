@@ -1,7 +1,7 @@
 // TypeScript types of the protocol, generated from its exported JSON Schemas with
 // json-schema-to-typescript: an event (event.schema.json), the typed metadata of some event types
-// (event-payloads.schema.json, keyed by event type: the `EventPayloads` interface) and the result of
-// `counterpoint.status` (commands.schema.json). Used by copy-protocol.mjs. The schemas are pydantic's,
+// (event-payloads.schema.json, keyed by event type: the `EventPayloads` interface) and the results of
+// `counterpoint.status`, `.diff`, `.apply`, `.discard` and `.showFile` (commands.schema.json). Used by copy-protocol.mjs. The schemas are pydantic's,
 // so before compiling:
 // - nested `$defs` (a model's own, e.g. FindingRange inside finding) are hoisted to the root, where
 //   their `#/$defs/...` references point, and the payloads are named by their titles
@@ -17,6 +17,14 @@
 import { compile } from "json-schema-to-typescript";
 
 export const PAYLOADS_TYPE = "EventPayloads";
+/** The command results the extension reads (type name -> its definition in commands.schema.json). */
+const COMMAND_RESULTS = {
+  StatusResult: "statusResult",
+  DiffResult: "diffResult",
+  ApplyResult: "applyResult",
+  DiscardResult: "discardResult",
+  ShowFileResult: "showFileResult",
+};
 
 /**
  * @param {(name: string) => any} readSchema a schema of protocol/counterpoint_protocol/schemas by file name
@@ -39,7 +47,8 @@ export async function protocolTypes(readSchema) {
 
   const event = readSchema("event.schema.json");
   hoist(event.title, event);
-  hoist("StatusResult", readSchema("commands.schema.json").$defs.statusResult);
+  const commands = readSchema("commands.schema.json").$defs;
+  for (const [name, def] of Object.entries(COMMAND_RESULTS)) hoist(name, commands[def]);
   const payloads = readSchema("event-payloads.schema.json");
   const byType = {};
   for (const [type, schema] of Object.entries(payloads.$defs)) {

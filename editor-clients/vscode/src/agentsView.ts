@@ -5,7 +5,7 @@
  */
 import * as vscode from "vscode";
 import { type RunModel, type RunModelState } from "./runModel";
-import { type TreeNode, buildTree, progressOf, statusBarText, runTitle } from "./views";
+import { type ChangesOf, type TreeNode, buildTree, progressOf, statusBarText, runTitle } from "./views";
 
 export const AGENTS_VIEW_ID = "counterpoint.agents";
 export const SHOW_AGENTS_COMMAND = "counterpoint.vscode.showAgents";
@@ -15,10 +15,13 @@ export class AgentsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   readonly onDidChangeTreeData = this.changed.event;
   private roots: TreeNode[] = [];
 
-  constructor(private readonly model: RunModel) {}
+  constructor(
+    private readonly model: RunModel,
+    private readonly changesOf?: ChangesOf,
+  ) {}
 
   refresh(): void {
-    this.roots = buildTree(this.model, new Date());
+    this.roots = buildTree(this.model, new Date(), this.changesOf);
     this.changed.fire(undefined);
   }
 
@@ -33,13 +36,14 @@ export class AgentsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
     item.description = node.description;
     item.tooltip = node.tooltip;
     item.contextValue = node.contextValue;
+    if (node.command) item.command = { command: node.command.id, title: node.command.title, arguments: node.command.args };
     if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon, node.color ? new vscode.ThemeColor(node.color) : undefined);
     return item;
   }
 
   getChildren(node?: TreeNode): TreeNode[] {
     if (node) return node.children;
-    if (!this.roots.length) this.roots = buildTree(this.model, new Date());
+    if (!this.roots.length) this.roots = buildTree(this.model, new Date(), this.changesOf);
     return this.roots;
   }
 
@@ -73,8 +77,9 @@ export class RunDisplay implements vscode.Disposable {
   constructor(
     private readonly model: RunModel,
     private readonly cancelRun: (runId: string) => Promise<void>,
+    changesOf?: ChangesOf,
   ) {
-    this.tree = new AgentsTreeProvider(model);
+    this.tree = new AgentsTreeProvider(model, changesOf);
     this.view = vscode.window.createTreeView(AGENTS_VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: true });
     this.statusItem = vscode.window.createStatusBarItem("counterpoint.run", vscode.StatusBarAlignment.Left, 50);
     this.statusItem.name = "Counterpoint Run";

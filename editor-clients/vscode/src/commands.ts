@@ -42,6 +42,24 @@ export function reportCommand(runId?: string): ExecuteCommand {
   return { command: SERVER_COMMANDS.report, arguments: [runId ? { runId } : {}] };
 }
 
+/** One isolated agent's changes (its start commit to its branch), or the whole run's without `agent`. */
+export function diffCommand(runId: string, agent?: string): ExecuteCommand {
+  return { command: SERVER_COMMANDS.diff, arguments: [agent ? { runId, agent } : { runId }] };
+}
+
+export function applyCommand(runId: string): ExecuteCommand {
+  return { command: SERVER_COMMANDS.apply, arguments: [{ runId }] };
+}
+
+export function discardCommand(runId: string): ExecuteCommand {
+  return { command: SERVER_COMMANDS.discard, arguments: [{ runId }] };
+}
+
+/** A file's text at a commit of an isolated run (`path` relative to the repository's top folder). */
+export function showFileCommand(runId: string, commit: string, path: string): ExecuteCommand {
+  return { command: SERVER_COMMANDS.show_file, arguments: [{ runId, commit, path }] };
+}
+
 /** The run id from `counterpoint.run`'s result (`{"runId": ...}`). */
 export function runIdOf(result: unknown): string | undefined {
   if (result && typeof result === "object") {

@@ -2,7 +2,7 @@
  * The Counterpoint extension: starts the language server over stdio (vscode-languageclient), sends
  * the settings, feeds `counterpoint/event` notifications into the run model behind the Agents view,
  * status bar and progress, and registers the palette / editor-title commands that call the server's
- * `workspace/executeCommand` commands.
+ * `workspace/executeCommand` commands (reviewing isolated runs: review.ts).
  */
 import * as vscode from "vscode";
 import {
@@ -16,6 +16,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { RunDisplay, SHOW_AGENTS_COMMAND } from "./agentsView";
+import { Review } from "./review";
 import { createTraceChannel } from "./traceChannel";
 import {
   type ExecuteCommand,
@@ -55,6 +56,7 @@ let traceOutput: vscode.LogOutputChannel;
 let settings: ClientSettings;
 let readyItem: vscode.StatusBarItem;
 let display: RunDisplay;
+let review: Review;
 const model = new RunModel();
 
 function readSettings(): { settings: ClientSettings; problems: string[] } {
@@ -120,7 +122,9 @@ function createClient(): LanguageClient {
   });
   created.onNotification(NOTIFICATIONS.event, (params: unknown) => {
     if (!isEvent(params)) return;
-    if (model.apply(params)) display.schedule();
+    if (!model.apply(params)) return;
+    display.schedule();
+    review.onEvent(params);
   });
   return created;
 }
@@ -168,10 +172,11 @@ async function stopClient(): Promise<void> {
   }
 }
 
-/** Sends one server command; errors become an error message (and undefined). */
-async function execute(call: ExecuteCommand): Promise<unknown> {
-  if (!client && !startAttempted) await startClient();
+/** Sends one server command; errors become an error message (`quiet`: a line in the output) and undefined. */
+async function execute(call: ExecuteCommand, options: { quiet?: boolean } = {}): Promise<unknown> {
+  if (!client && !startAttempted && !options.quiet) await startClient();
   if (!client || !client.isRunning()) {
+    if (options.quiet) return undefined;
     void vscode.window.showErrorMessage(
       "Counterpoint: the language server is not running. Run \"Counterpoint: Restart Language Server\" or check the Counterpoint output.",
     );
@@ -181,7 +186,8 @@ async function execute(call: ExecuteCommand): Promise<unknown> {
     return await client.sendRequest(ExecuteCommandRequest.type, call);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    void vscode.window.showErrorMessage(`Counterpoint: ${message}`);
+    if (options.quiet) output.appendLine(`${call.command} failed: ${message}`);
+    else void vscode.window.showErrorMessage(`Counterpoint: ${message}`);
     return undefined;
   }
 }
@@ -348,9 +354,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   readyItem = vscode.window.createStatusBarItem("counterpoint.ready", vscode.StatusBarAlignment.Right, 100);
   readyItem.name = "Counterpoint Server";
   readyItem.command = "counterpoint.vscode.showOutput";
-  display = new RunDisplay(model, async (runId) => {
-    await execute(cancelCommand(runId));
-  });
+  review = new Review(model, execute, () => display.schedule());
+  display = new RunDisplay(
+    model,
+    async (runId) => {
+      await execute(cancelCommand(runId));
+    },
+    (runId, agent) => review.changes.get(runId, agent),
+  );
+  review.register(context);
   const read = readSettings();
   settings = read.settings;
   for (const problem of read.problems) void vscode.window.showWarningMessage(`Counterpoint: ${problem}`);

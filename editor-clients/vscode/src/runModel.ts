@@ -36,6 +36,8 @@ export interface AgentModel {
   error?: string;
   lastOutput?: string;
   attempt?: number;
+  /** Works in a working copy of its own (`isolation: worktree`): it has changes to review. */
+  isolated?: boolean;
   events: EventLine[];
 }
 
@@ -58,6 +60,8 @@ export interface RunModelState {
   signals: SignalModel[];
   findings: number;
   lastEventId: number;
+  /** Whether its run_started said it isolates agents (undefined: not seen, e.g. seeded from status). */
+  isolated?: boolean;
 }
 
 export interface RunCounts {
@@ -116,7 +120,12 @@ export class RunModel {
         run.startedAt = event.timestamp;
         run.feature = event.action ?? run.feature;
         if (typeof meta.spec === "string") run.spec = meta.spec;
+        run.isolated = !!meta.isolation && typeof meta.isolation === "object";
         for (const name of agentNames(meta.agents)) this.agent(run, name);
+        break;
+      case "working_copy_created":
+        // The integration copy (actor "integration") is no agent's.
+        if (actor && run.agents.has(actor)) run.agents.get(actor)!.isolated = true;
         break;
       case "run_resumed":
         run.state = "running";
@@ -378,6 +387,24 @@ export function describeEvent(event: CounterpointEvent): string {
       return `check ${event.action ?? ""} finished`;
     case "gate_answered":
       return `gate: ${event.action ?? ""}`;
+    case "working_copy_created":
+      return "working copy ready";
+    case "snapshot":
+      return `snapshot${typeof meta.signal === "string" ? ` at ${meta.signal}` : ""}`;
+    case "agent_merged": {
+      const { files, added, removed, order } = payloadOf(event, "agent_merged");
+      const n = typeof order === "number" ? ` #${order}` : "";
+      return `merged${n} (${files ?? 0} files, +${added ?? 0} −${removed ?? 0})`;
+    }
+    case "merge_conflict":
+    case "conflict_predicted": {
+      const { agents, message } = payloadOf(event, "merge_conflict"); // conflict_predicted: the same payload
+      const other = stringList(agents).filter((a) => a !== event.actor).join(", ");
+      const what = event.type === "merge_conflict" ? "merge conflict" : "predicted conflict";
+      return typeof message === "string" && message ? `${what}: ${message}` : `${what} with ${other || "another agent"}`;
+    }
+    case "conflict_cleared":
+      return "predicted conflict cleared";
     default:
       return `${event.type}${event.action ? ` ${event.action}` : ""}`;
   }

@@ -3,6 +3,8 @@
  * description, icon, context value, children), the status-bar text and the progress message and
  * percentage of a run. The vscode adapters (agentsView.ts, extension.ts) only map these.
  */
+import { changesSummary, fileNodes } from "./changes";
+import type { DiffResult } from "./protocol";
 import {
   type AgentModel,
   type RunModel,
@@ -23,7 +25,8 @@ export interface TreeNode {
   icon?: string;
   /** A theme color id for the icon. */
   color?: string;
-  /** For menus: run-live, run-done, agent-<state>, agent-failed, signals, signal, event. */
+  /** For menus: run-live, run-done, run-isolated (a finished isolated run), agent-<state>, agent-failed,
+   * signals, signal, event, file-change. */
   contextValue: string;
   /** Run this command (palette id) with `commandArgs` when the node is clicked. */
   command?: { id: string; title: string; args: unknown[] };
@@ -63,15 +66,21 @@ export function countsText(run: RunModelState): string {
   return parts.join(" · ");
 }
 
-export function buildTree(model: RunModel, now: Date = new Date()): TreeNode[] {
-  return model.list().map((run, index) => runNode(run, now, index === 0));
+/** An isolated agent's changes (its `counterpoint.diff` result), when known. */
+export type ChangesOf = (runId: string, agent: string) => DiffResult | undefined;
+
+/** The Agents view: every run, newest first; under each isolated agent of the newest, its changed files. */
+export function buildTree(model: RunModel, now: Date = new Date(), changesOf?: ChangesOf): TreeNode[] {
+  return model.list().map((run, index) => runNode(run, now, index === 0, index === 0 ? changesOf : undefined));
 }
 
-function runNode(run: RunModelState, now: Date, newest: boolean): TreeNode {
+function runNode(run: RunModelState, now: Date, newest: boolean, changesOf?: ChangesOf): TreeNode {
   const live = run.state === "running";
   const wall = run.wallS ?? secondsBetween(run.startedAt, live ? now : run.finishedAt);
   const icon = live ? { icon: "sync~spin", color: "charts.blue" } : stateIcon(run.state);
-  const agents = [...run.agents.values()].map((a) => agentNode(run, a, now));
+  const agents = [...run.agents.values()].map((a) =>
+    agentNode(run, a, now, a.isolated && changesOf ? changesOf(run.runId, a.name) : undefined),
+  );
   const signals: TreeNode = {
     id: `${run.runId}/signals`,
     label: "Signals",
@@ -98,13 +107,13 @@ function runNode(run: RunModelState, now: Date, newest: boolean): TreeNode {
     tooltip: `Run ${run.runId}\nSpec: ${run.spec}\nState: ${run.state}${run.findings ? `\nFindings: ${run.findings}` : ""}`,
     icon: icon.icon,
     color: icon.color,
-    contextValue: live ? "run-live" : "run-done",
+    contextValue: live ? "run-live" : run.isolated ? "run-isolated" : "run-done",
     children: [...agents, signals],
     expanded: newest,
   };
 }
 
-function agentNode(run: RunModelState, agent: AgentModel, now: Date): TreeNode {
+function agentNode(run: RunModelState, agent: AgentModel, now: Date, changes?: DiffResult): TreeNode {
   const icon = stateIcon(agent.state);
   const failed = ["failed", "timed_out", "blocked", "cancelled"].includes(agent.state);
   const lines = [
@@ -113,6 +122,7 @@ function agentNode(run: RunModelState, agent: AgentModel, now: Date): TreeNode {
     agent.startedAt ? `Started: ${agent.startedAt}` : "",
     agent.finishedAt ? `Finished: ${agent.finishedAt}` : "",
     agent.lastOutput ? `Last output: ${agent.lastOutput}` : "",
+    changes ? `Changes: ${changesSummary(changes)}` : "",
   ].filter((l) => l.length > 0);
   return {
     id: `${run.runId}/agent/${agent.name}`,
@@ -122,16 +132,20 @@ function agentNode(run: RunModelState, agent: AgentModel, now: Date): TreeNode {
     icon: icon.icon,
     color: icon.color,
     contextValue: failed ? "agent-failed" : `agent-${agent.state}`,
-    children: [...agent.events].reverse().map((e) => ({
-      id: `${run.runId}/agent/${agent.name}/event/${e.id}`,
-      label: e.text,
-      description: clockTime(e.timestamp),
-      tooltip: `${e.type} at ${e.timestamp}`,
-      icon: e.type === "agent_output" ? "output" : "debug-stackframe-dot",
-      contextValue: "event",
-      children: [],
-    })),
+    children: [...(changes ? fileNodes(run.runId, agent.name, changes) : []), ...eventNodes(run, agent)],
   };
+}
+
+function eventNodes(run: RunModelState, agent: AgentModel): TreeNode[] {
+  return [...agent.events].reverse().map((e) => ({
+    id: `${run.runId}/agent/${agent.name}/event/${e.id}`,
+    label: e.text,
+    description: clockTime(e.timestamp),
+    tooltip: `${e.type} at ${e.timestamp}`,
+    icon: e.type === "agent_output" ? "output" : "debug-stackframe-dot",
+    contextValue: "event",
+    children: [],
+  }));
 }
 
 /** The status-bar item: text and tooltip for the current run, or undefined when there is none. */
