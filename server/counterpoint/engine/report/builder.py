@@ -21,6 +21,8 @@ from typing import Any
 from counterpoint_protocol.events import Event, EventType, parse_timestamp
 
 from counterpoint.engine.report.chain import AgentRow, critical_path, signal_source
+from counterpoint.engine.report.isolation import EVENTS as ISOLATION_EVENTS
+from counterpoint.engine.report.isolation import IsolationSection
 from counterpoint.engine.report.markdown import render_markdown
 
 __all__ = ["PAGE", "ReportBuilder", "build_report", "log_pages", "render_markdown"]
@@ -127,6 +129,7 @@ class ReportBuilder:
         """Wall time of the segments already closed."""
         self.segment_first = 0.0
         self.segment_end: Event | None = None
+        self.isolation = IsolationSection()
 
     def add(self, event: Event) -> None:
         ts = parse_timestamp(event.timestamp).timestamp()
@@ -156,6 +159,9 @@ class ReportBuilder:
         if kind == T.RUN_STARTED and self.started is None:
             self.started = event
             self._seed(event)
+        if kind in ISOLATION_EVENTS:
+            self.isolation.add(event, at)
+            return
         actor = event.actor
         if actor and kind.startswith("agent_"):
             self._agent_event(event, self.agents.setdefault(actor, AgentRow(actor)), at)
@@ -320,6 +326,7 @@ class ReportBuilder:
             "shared_writes": self.writes.shared(integrators),
             "integration": self._integration(builders_end),
             "notices": self.notices,
+            "isolation": self.isolation.section(),
             "events": self.count,
         }
 

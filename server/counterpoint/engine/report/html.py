@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from counterpoint.engine.report.isolation import html as isolation_html
 from counterpoint.engine.report.markup import esc
 from counterpoint.engine.report.timeline import render_timeline
 
@@ -116,6 +117,7 @@ def render_html(report: dict[str, Any]) -> str:
         _summary_and_findings(report),
         "<h2>Agents</h2>",
         _agent_table(report, agents),
+        isolation_html(report.get("isolation")),
         f"<footer>Counterpoint · {_number(report.get('events'))} events · "
         "times are seconds from the start of the run</footer>",
         "</main></body></html>\n",

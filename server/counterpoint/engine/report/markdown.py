@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from counterpoint.engine.report.isolation import markdown_lines
+
 
 def _usage_row(name: str, u: dict[str, Any]) -> str:
     inp = int(u.get("input_tokens", 0))
@@ -91,6 +93,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 totals[key] = totals.get(key, 0) + value
             lines.append(_usage_row(agent, u))
         lines.append(_usage_row("**total**", totals))
+    lines += markdown_lines(report.get("isolation"))
     if report.get("shared_writes"):
         lines += [
             "",
