@@ -3,7 +3,8 @@
 -- - lua/counterpoint/protocol.lua from methods.json: command ids, notification names and states;
 -- - lua/counterpoint/payloads.lua from event.schema.json, event-payloads.schema.json and
 --   commands.schema.json: LuaCATS annotations (`---@class counterpoint.FindingPayload`...) of an
---   event, of the typed metadata of some event types and of the `counterpoint.status` result.
+--   event, of the typed metadata of some event types and of the results of `counterpoint.status`,
+--   `.diff`, `.apply`, `.discard` and `.showFile`.
 --
 --   nvim --clean --headless -l scripts/gen_protocol.lua [--check] [schemas folder or its methods.json]
 --
@@ -210,7 +211,17 @@ end
 
 local event_schema = schema('event.schema.json')
 hoist(event_schema.title, event_schema)
-hoist('StatusResult', schema('commands.schema.json')['$defs'].statusResult)
+-- The command results the plugin reads (class name -> its definition in commands.schema.json).
+local command_defs = schema('commands.schema.json')['$defs']
+for _, result in ipairs({
+  { 'StatusResult', 'statusResult' },
+  { 'DiffResult', 'diffResult' },
+  { 'ApplyResult', 'applyResult' },
+  { 'DiscardResult', 'discardResult' },
+  { 'ShowFileResult', 'showFileResult' },
+}) do
+  hoist(result[1], command_defs[result[2]])
+end
 local payloads = schema('event-payloads.schema.json')
 local by_type = { type = 'object', properties = {}, required = {} }
 by_type.description = payloads.description
@@ -242,7 +253,8 @@ local payloads_text = table.concat({
   '-- protocol/counterpoint_protocol/schemas/{event,event-payloads,commands}.schema.json. Do not edit by',
   '-- hand: run `nvim --clean --headless -l scripts/gen_protocol.lua` (a test fails when stale).',
   '-- LuaCATS annotations only (for lua-language-server; nothing to require): an event, the typed',
-  '-- metadata of some event types (counterpoint.EventPayloads, by event type), the status result.',
+  '-- metadata of some event types (counterpoint.EventPayloads, by event type), the results of the',
+  '-- status, diff, apply, discard and showFile commands.',
   '-- A JSON null arrives as nil, so a nullable field is optional, as is every field not required',
   '-- (the server sends only the fields it set: an absent one means its default, noted after it).',
   '',

@@ -44,6 +44,28 @@ M.subcommands = {
       return vim.deepcopy(require('counterpoint.protocol').event_types)
     end,
   },
+  diff = {
+    run = function(args)
+      require('counterpoint.review').diff(args[1])
+    end,
+    complete = agent_names,
+  },
+  apply = {
+    run = function(args)
+      require('counterpoint.review').apply(args[1])
+    end,
+    complete = function()
+      return require('counterpoint.review').run_ids()
+    end,
+  },
+  discard = {
+    run = function(args, bang)
+      require('counterpoint.review').discard(args[1], bang)
+    end,
+    complete = function()
+      return require('counterpoint.review').run_ids()
+    end,
+  },
   report = {
     run = function(_, bang)
       require('counterpoint').report(bang)

@@ -3,7 +3,8 @@
 -- protocol/counterpoint_protocol/schemas/{event,event-payloads,commands}.schema.json. Do not edit by
 -- hand: run `nvim --clean --headless -l scripts/gen_protocol.lua` (a test fails when stale).
 -- LuaCATS annotations only (for lua-language-server; nothing to require): an event, the typed
--- metadata of some event types (counterpoint.EventPayloads, by event type), the status result.
+-- metadata of some event types (counterpoint.EventPayloads, by event type), the results of the
+-- status, diff, apply, discard and showFile commands.
 -- A JSON null arrives as nil, so a nullable field is optional, as is every field not required
 -- (the server sends only the fields it set: an absent one means its default, noted after it).
 
@@ -55,6 +56,13 @@
 ---@class counterpoint.AgentWaitingPayload
 ---@field waiting_on? string[]
 
+--- ``counterpoint.apply``: the run's changes written into the user's working tree.
+---@class counterpoint.ApplyResult
+---@field base string
+---@field files? counterpoint.FileChange[]
+---@field head string
+---@field runId string
+
 ---@class counterpoint.ConflictFile
 ---@field kind? string default "content"
 ---@field path string
@@ -75,6 +83,20 @@
 ---@field commit? string
 ---@field lines? counterpoint.LineSpan[]
 
+---@class counterpoint.DiffResult
+---@field agent? string
+---@field base string
+---@field files? counterpoint.FileChange[]
+---@field head string
+---@field patch? string
+---@field runId string
+
+--- ``counterpoint.discard``: what was deleted.
+---@class counterpoint.DiscardResult
+---@field refs? string[]
+---@field runId string
+---@field working_copies? string[]
+
 --- One row of the append-only event log.
 ---@class counterpoint.Event
 ---@field action? string
@@ -84,6 +106,16 @@
 ---@field run_id string
 ---@field timestamp string
 ---@field type string
+
+--- One changed file of a diff, relative to the repository's top folder.
+---@class counterpoint.FileChange
+---@field abs_path? string
+---@field added? integer default 0
+---@field binary? boolean default false
+---@field old_path? string
+---@field path string
+---@field removed? integer default 0
+---@field status string
 
 --- ``finding``: one problem a check reported (actor: the check's name).
 ---@class counterpoint.FindingPayload
@@ -132,6 +164,11 @@
 ---@field spec string
 ---@field started_at? string
 ---@field state string
+
+---@class counterpoint.ShowFileResult
+---@field binary? boolean default false
+---@field exists? boolean default true
+---@field text string
 
 ---@class counterpoint.StatusResult
 ---@field runs counterpoint.RunStatusInfo[]
