@@ -34,7 +34,7 @@ from counterpoint.engine.isolation.gitcmd import PRIVATE_INDEX, git, in_thread
 from counterpoint.engine.isolation.merging import merge_in
 from counterpoint.engine.isolation.model import IsolationError, Repo, Snapshot, StartPoint, WorkingCopy
 from counterpoint.engine.isolation.refs import RunRefs, ref_component
-from counterpoint.engine.isolation.repo import commit_tree, delete_ref, resolve, tree_of, update_ref
+from counterpoint.engine.isolation.repo import add_all, commit_tree, delete_ref, resolve, tree_of, update_ref
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class WorkingCopies:
         self._locks: dict[str, asyncio.Lock] = {}
         self._copies: dict[str, WorkingCopy] = {}
         self._late: set[asyncio.Task[None]] = set()
+        self._creating: set[asyncio.Task[WorkingCopy]] = set()
+        self._branch_before: dict[str, str | None] = {}
 
     @property
     def copies(self) -> dict[str, WorkingCopy]:
@@ -110,8 +112,10 @@ class WorkingCopies:
 
     async def create(self, agent: str, start: str) -> WorkingCopy:
         """``agent``'s branch set to ``start`` and a working copy of it. `IsolationError` (disk
-        full...) with nothing left behind; a cancelled create finishes, then is taken away."""
+        full...) with nothing left behind; a cancelled create finishes, then is undone."""
         task = asyncio.ensure_future(self._create(agent, start))
+        self._creating.add(task)
+        task.add_done_callback(self._creating.discard)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -119,11 +123,17 @@ class WorkingCopies:
             raise
 
     def _discard_late(self, task: asyncio.Task[WorkingCopy]) -> None:
+        """A copy made for a caller that was cancelled meanwhile: removed, its branch as before."""
         if task.cancelled() or task.exception() is not None:
             return
-        removal = asyncio.ensure_future(self.remove(task.result()))
-        self._late.add(removal)
-        removal.add_done_callback(self._late.discard)
+        copy = task.result()
+        self._copies.pop(copy.agent, None)
+        undo = self._undo(
+            copy.path, self._layer(copy.agent), self._index(copy.agent), copy.branch, copy.agent
+        )
+        late = asyncio.ensure_future(undo)
+        self._late.add(late)
+        late.add_done_callback(self._late.discard)
 
     async def _create(self, agent: str, start: str) -> WorkingCopy:
         async with self._lock(agent):
@@ -136,18 +146,18 @@ class WorkingCopies:
             path, layer, index = self.path_of(agent), self._layer(agent), self._index(agent)
             branch = self.refs.agent(agent)
             await in_thread(_clear_leftovers, self.repo, self.folder, path, layer, index)
-            previous = await resolve(self.repo, branch)
+            self._branch_before[agent] = await resolve(self.repo, branch)
             try:
                 await update_ref(self.repo, branch, commit)
                 method, admin = await self._make(path, layer, index, commit)
                 await in_thread(_copy_file, admin / "index", index)
                 tree = await tree_of(self.repo, commit)
             except BaseException as error:
-                undo = asyncio.ensure_future(self._undo(path, layer, index, branch, previous))
-                await asyncio.shield(undo)
+                full = await in_thread(_disk_full, self.folder)
+                await asyncio.shield(asyncio.ensure_future(self._undo(path, layer, index, branch, agent)))
                 if isinstance(error, Exception):
                     raise IsolationError(
-                        f"could not make the working copy of {agent}: {_reason(error)}"
+                        f"could not make the working copy of {agent}: {_reason(error, full)}"
                     ) from error
                 raise
             seconds = round(time.perf_counter() - started, 4)
@@ -174,8 +184,11 @@ class WorkingCopies:
         await in_thread(prepare_folder, self.folder)
         return "worktree", await in_thread(add_worktree, self.repo, path, start, True)
 
-    async def _undo(self, path: Path, layer: Path, index: Path, branch: str, previous: str | None) -> None:
+    async def _undo(self, path: Path, layer: Path, index: Path, branch: str, agent: str) -> None:
+        """A copy being made taken away: its folders, and its branch as it was before."""
         await in_thread(remove_copy, self.repo, path, None, layer, index)
+        await in_thread(_remove_if_empty, self.folder)
+        previous = self._branch_before.pop(agent, None)
         if previous is None:
             await delete_ref(self.repo, branch)
         else:
@@ -184,7 +197,7 @@ class WorkingCopies:
     async def _tree(self, copy: WorkingCopy) -> str:
         """The tree of everything in the copy now (ignored files and ``.counterpoint/`` left out)."""
         env = {"GIT_INDEX_FILE": os.fspath(self._index(copy.agent))}
-        await git(copy.path, *PRIVATE_INDEX, "add", "-A", "--", ":/", self.repo.state_exclude(), env=env)
+        await in_thread(add_all, self.repo, copy.path, env)
         return (await git(copy.path, *PRIVATE_INDEX, "write-tree", env=env)).stdout.strip()
 
     async def snapshot(self, copy: WorkingCopy, message: str) -> Snapshot | None:
@@ -227,6 +240,9 @@ class WorkingCopies:
     async def close(self, keep: Collection[str] = ()) -> None:
         """Remove every copy of the run (those of earlier processes too) except the agents in
         ``keep``; the shared checkout and the run's folder go when no overlay is left."""
+        if self._creating:
+            await asyncio.gather(*self._creating, return_exceptions=True)
+            await asyncio.sleep(0)  # the late undos of cancelled creates are scheduled
         if self._late:
             await asyncio.gather(*self._late, return_exceptions=True)
         for agent, copy in list(self._copies.items()):
@@ -248,10 +264,35 @@ _PROCESS_WIDE = (errno.EPERM, errno.ENODEV, errno.ENOSYS)
 """Mount errors that hold for every copy this process would make."""
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException, full: bool) -> str:
+    said = str(error) or type(error).__name__
     if isinstance(error, OSError) and error.errno in DISK_FULL:
-        return f"the disk is full ({error.filename or ''}): free some space"
-    return str(error) or type(error).__name__
+        return f"the disk is full ({error.filename or error.strerror}): free some space"
+    if full or "No space left on device" in said or "No space left on device" in getattr(error, "stderr", ""):
+        return f"the disk is full: free some space ({said})"
+    return said
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has (almost) no room left: git's errors on a full
+    disk often say only that a file could not be written."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        found = os.statvfs(probe)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 1024 * 1024
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """The run's folder removed when no copy is in it (its hidden parts empty, no shared checkout)."""
+    for part in (folder / ".layers", folder / ".index", folder):
+        try:
+            part.rmdir()
+        except OSError:
+            pass
 
 
 def _copy_file(source: Path, target: Path) -> None:

@@ -58,10 +58,14 @@ class Repo:
         """The user's index."""
         return (self.worktree_git_dir or self.git_dir) / "index"
 
-    def state_exclude(self, state_name: str = ".counterpoint") -> str:
-        """A pathspec leaving out Counterpoint's state folder (at the workspace root)."""
-        rel = f"{self.workspace_rel}/{state_name}" if self.workspace_rel else state_name
-        return f":(top,exclude,literal){rel}"
+    @property
+    def state_rel(self) -> str:
+        """Counterpoint's state folder (at the workspace root) relative to ``toplevel``."""
+        return f"{self.workspace_rel}/.counterpoint" if self.workspace_rel else ".counterpoint"
+
+    def state_exclude(self) -> str:
+        """A pathspec leaving out Counterpoint's state folder."""
+        return f":(top,exclude,literal){self.state_rel}"
 
 
 @dataclass(frozen=True)

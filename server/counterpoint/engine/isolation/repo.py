@@ -18,6 +18,7 @@ from counterpoint.engine.isolation.gitcmd import (
     PRIVATE_INDEX,
     git,
     in_thread,
+    last_line,
     require_version,
     run_git,
 )
@@ -119,13 +120,34 @@ def _capture_base(repo: Repo, refs: RunRefs) -> str:
             shutil.copyfile(repo.index_file, index)
         env = {"GIT_INDEX_FILE": str(index), **IDENTITY}
         top = repo.toplevel
-        run_git(top, (*PRIVATE_INDEX, "add", "-A", "--", ":/", repo.state_exclude()), env)
+        add_all(repo, top, env)
         tree = run_git(top, (*PRIVATE_INDEX, "write-tree"), env).stdout.strip()
     parents = ("-p", repo.head) if repo.head else ()
     message = f"Counterpoint run {refs.run_id}: base (HEAD and uncommitted changes)"
     return run_git(
         top, ("commit-tree", "--no-gpg-sign", *parents, "-m", message, tree), IDENTITY
     ).stdout.strip()
+
+
+def add_all(repo: Repo, cwd: Path, env: dict[str, str]) -> None:
+    """``git add -A`` of the whole working tree at ``cwd`` into the index ``env`` names, the
+    state folder left out (blocking). Git 2.39 exits 1 when the exclude names a folder its ignore
+    rules leave out already (while adding everything else): that is no failure."""
+    args = (*PRIVATE_INDEX, "add", "-A", "--", ":/", repo.state_exclude())
+    out = run_git(cwd, args, env, check=False)
+    if out.returncode == 0 or (out.returncode == 1 and _only_ignored_state(out.stderr, repo.state_rel)):
+        return
+    reason = last_line(out.stderr) or f"exit status {out.returncode}"
+    raise GitError(f"git add -A in {cwd}: {reason}", args=args, returncode=out.returncode, stderr=out.stderr)
+
+
+def _only_ignored_state(stderr: str, state_rel: str) -> bool:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("hint:")]
+    return (
+        bool(lines)
+        and lines[0].startswith("The following paths are ignored")
+        and all(line.rstrip("/") == state_rel for line in lines[1:])
+    )
 
 
 async def update_ref(repo: Repo, ref: str, new: str, old: str | None = None) -> None:

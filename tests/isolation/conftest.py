@@ -1,0 +1,129 @@
+"""Helpers for the isolation tests: real git repositories made in ``tmp_path``, and no mount left
+behind by a failing test (a mounted overlay under ``tmp_path`` would outlive the test)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from counterpoint.engine.isolation.overlay import mounts_under, unmount
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def run_git(cwd: Path, *args: str, check: bool = True) -> str:
+    """``git *args`` in ``cwd`` as a user would run it; its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def init_repo(folder: Path, files: dict[str, str | bytes] | None = None, *, commit: bool = True) -> Path:
+    """A repository at ``folder`` on branch ``main`` with ``files`` committed (when ``commit``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    run_git(folder, "init", "-q", "-b", "main")
+    write_files(folder, files or {})
+    if commit:
+        run_git(folder, "add", "-A")
+        run_git(folder, "commit", "-q", "--allow-empty", "-m", "start")
+    return folder
+
+
+def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
+    """Every file of ``commit``: path -> content."""
+    listing = run_git(repo, "ls-tree", "-r", "-z", "--format=%(objectname) %(path)", commit)
+    found = {}
+    for entry in listing.split("\0"):
+        if entry:
+            oid, path = entry.split(" ", 1)
+            found[path] = subprocess.run(
+                ["git", "cat-file", "blob", oid], cwd=repo, capture_output=True, check=True
+            ).stdout
+    return found
+
+
+def disk_files(root: Path, skip: tuple[str, ...] = (".git",)) -> dict[str, bytes]:
+    """Every file under ``root`` (not under the ``skip`` top-level names): path -> content."""
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        rel = Path(folder).relative_to(root)
+        if rel.parts and rel.parts[0] in skip:
+            continue
+        dirs[:] = [d for d in dirs if rel.parts or d not in skip]
+        for name in names:
+            if not rel.parts and name in skip:
+                continue
+            found[(rel / name).as_posix()] = (Path(folder) / name).read_bytes()
+    return found
+
+
+def mounted_under(folder: Path) -> list[Path]:
+    return mounts_under(folder)
+
+
+def registered_worktrees(repo: Path) -> list[str]:
+    """The linked worktrees git knows of (the main one left out)."""
+    lines = run_git(repo, "worktree", "list", "--porcelain").splitlines()
+    return [line.removeprefix("worktree ") for line in lines if line.startswith("worktree ")][1:]
+
+
+def overlay_permitted(tmp_path: Path) -> bool:
+    """Whether this process may mount an overlay here (root on a file system overlayfs takes)."""
+    from counterpoint.engine.isolation.overlay import mount_overlay
+
+    probe = tmp_path / ".overlay-probe"
+    parts = [probe / name for name in ("lower", "upper", "work", "target")]
+    for part in parts:
+        part.mkdir(parents=True)
+    try:
+        mount_overlay(*parts)
+    except OSError:
+        return False
+    unmount(parts[3])
+    return True
+
+
+@pytest.fixture
+def repo_factory(tmp_path: Path) -> Callable[..., Path]:
+    """``repo_factory(files, name="repo", commit=True)`` -> a new repository under ``tmp_path``."""
+
+    def make(files: dict[str, str | bytes] | None = None, name: str = "repo", commit: bool = True) -> Path:
+        return init_repo(tmp_path / name, files, commit=commit)
+
+    return make
+
+
+@pytest.fixture
+def overlay_ok(tmp_path: Path) -> bool:
+    return overlay_permitted(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _unmount_leftovers(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test leaves mounted under its ``tmp_path`` is unmounted after it."""
+    yield
+    for point in mounts_under(tmp_path):
+        try:
+            unmount(point)
+        except OSError:
+            pass

@@ -1,0 +1,219 @@
+"""Working copies: real git working copies of the start tree (overlay and full worktree alike),
+snapshots of everything an agent changed, states on no branch, snapshots merged into a start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from counterpoint.engine.isolation import Repo, RunRefs, WorkingCopies, capture_base, open_repo
+
+from tests.isolation.conftest import disk_files, mounted_under, registered_worktrees, run_git, tree_files
+
+RUN = "20260102-090000-c0ffee"
+BINARY = bytes(range(256)) * 64
+FILES: dict[str, str | bytes] = {
+    ".gitignore": "build/\n*.log\n",
+    "app/main.py": "".join(f"line {n}\n" for n in range(1, 41)),
+    "app/util.py": "def util():\n    return 1\n",
+    "docs/guide.md": "# Guide\n",
+    "assets/logo.bin": BINARY,
+    "old/name.txt": "to be renamed\n",
+    "deleted.txt": "to be deleted\n",
+}
+
+
+@pytest.fixture(params=["overlay", "worktree"])
+def method(request: pytest.FixtureRequest, overlay_ok: bool) -> str:
+    if request.param == "overlay" and not overlay_ok:
+        pytest.skip("overlay mounts are not permitted here")
+    return str(request.param)
+
+
+@pytest.fixture
+async def setup(
+    repo_factory: Callable[..., Path], method: str
+) -> AsyncIterator[tuple[Repo, WorkingCopies, str]]:
+    path = repo_factory(FILES)
+    repo = await open_repo(path)
+    refs = RunRefs(RUN)
+    base = await capture_base(repo, refs)
+    copies = WorkingCopies(repo, refs, path / ".counterpoint", method=method)
+    yield repo, copies, base
+    await copies.close()
+
+
+def porcelain(copy: Path) -> str:
+    return run_git(copy, "status", "--porcelain", "--untracked-files=all")
+
+
+def commit_on(repo: Path, parent: str, files: dict[str, str | bytes | None], message: str) -> str:
+    """A commit on top of ``parent`` with ``files`` written (None: deleted), made in a scratch worktree."""
+    scratch = repo.parent / f"scratch-{message}"
+    run_git(repo, "worktree", "add", "-q", "--detach", str(scratch), parent)
+    for rel, content in files.items():
+        target = scratch / rel
+        if content is None:
+            target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode())
+    run_git(scratch, "add", "-A")
+    run_git(scratch, "commit", "-qm", message)
+    commit = run_git(scratch, "rev-parse", "HEAD").strip()
+    run_git(repo, "worktree", "remove", "--force", str(scratch))
+    return commit
+
+
+async def test_a_copy_is_a_clean_working_copy_of_its_start(
+    setup: tuple[Repo, WorkingCopies, str], method: str
+) -> None:
+    repo, copies, base = setup
+    copy = await copies.create("backend", base)
+    assert copy.method == method
+    assert copy.path == copies.folder / "backend" and copy.path.is_dir()
+    assert copy.start_commit == copy.last_snapshot == base
+    assert porcelain(copy.path) == ""
+    assert disk_files(copy.path) == tree_files(repo.toplevel, base)
+    assert run_git(copy.path, "rev-parse", "HEAD").strip() == base
+    assert run_git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
+    assert str(copy.path) in registered_worktrees(repo.toplevel)
+    # the agent's git works there: it may commit on its own, our branch does not move
+    (copy.path / "app" / "util.py").write_text("def util():\n    return 2\n")
+    run_git(copy.path, "commit", "-qam", "agent commit")
+    assert run_git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
+    assert porcelain(repo.toplevel) == "?? .counterpoint/\n" or porcelain(repo.toplevel) == ""
+
+
+async def test_a_copy_started_ahead_of_the_base(setup: tuple[Repo, WorkingCopies, str]) -> None:
+    repo, copies, base = setup
+    await copies.prepare()
+    ahead = commit_on(
+        repo.toplevel,
+        base,
+        {"app/util.py": "changed\n", "new/file.txt": "new\n", "deleted.txt": None},
+        "ahead",
+    )
+    copy = await copies.create("frontend", ahead)
+    assert porcelain(copy.path) == ""
+    assert disk_files(copy.path) == tree_files(repo.toplevel, ahead)
+    assert run_git(copy.path, "diff", "--stat", ahead) == ""
+
+
+async def test_snapshot_commits_every_change_but_ignored_files(
+    setup: tuple[Repo, WorkingCopies, str],
+) -> None:
+    repo, copies, base = setup
+    copy = await copies.create("backend", base)
+    index = copy.admin_dir / "index" if copy.admin_dir else None
+    assert index is not None
+    index_before = index.read_bytes()
+    root = copy.path
+    (root / "app" / "main.py").write_text("changed\n")
+    (root / "app" / "new.py").write_text("new\n")
+    (root / "deleted.txt").unlink()
+    os.rename(root / "old", root / "renamed")  # a folder that came from the shared checkout
+    (root / "assets" / "logo.bin").write_bytes(BINARY[::-1])
+    (root / "assets" / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    (root / "build").mkdir()
+    (root / "build" / "out.o").write_bytes(b"\0\1")
+    (root / "debug.log").write_text("ignored\n")
+    (root / ".counterpoint").mkdir()
+    (root / ".counterpoint" / "junit.xml").write_text("<x/>")
+
+    snap = await copies.snapshot(copy, "backend: schema_ready")
+    assert snap is not None
+    files = tree_files(repo.toplevel, snap.commit)
+    expected = disk_files(root, skip=(".git", "build", ".counterpoint", "debug.log"))
+    assert files == expected
+    assert "renamed/name.txt" in files and "old/name.txt" not in files and "deleted.txt" not in files
+    assert sorted(snap.files) == sorted(
+        [
+            "app/main.py",
+            "app/new.py",
+            "deleted.txt",
+            "old/name.txt",
+            "renamed/name.txt",
+            "assets/logo.bin",
+            "assets/big.bin",
+        ]
+    )
+    assert run_git(repo.toplevel, "rev-parse", copy.branch).strip() == snap.commit == copy.last_snapshot
+    assert run_git(repo.toplevel, "rev-parse", f"{snap.commit}^").strip() == base
+    # the agent's own git view did not move: its index and HEAD are as they were
+    assert index.read_bytes() == index_before
+    assert run_git(root, "rev-parse", "HEAD").strip() == base
+    assert await copies.snapshot(copy, "nothing new") is None
+    (root / "app" / "util.py").write_text("second\n")
+    second = await copies.snapshot(copy, "again")
+    assert second is not None and second.files == ["app/util.py"]
+    assert run_git(repo.toplevel, "rev-parse", f"{second.commit}^").strip() == snap.commit
+
+
+async def test_state_is_on_no_branch_and_reused_while_nothing_changes(
+    setup: tuple[Repo, WorkingCopies, str],
+) -> None:
+    repo, copies, base = setup
+    copy = await copies.create("backend", base)
+    assert await copies.state(copy) == base
+    (copy.path / "docs" / "guide.md").write_text("# Guide, edited\n")
+    refs_before = run_git(repo.toplevel, "for-each-ref")
+    state = await copies.state(copy)
+    assert state != base
+    assert await copies.state(copy) == state
+    assert run_git(repo.toplevel, "for-each-ref") == refs_before
+    assert tree_files(repo.toplevel, state)["docs/guide.md"] == b"# Guide, edited\n"
+    assert porcelain(copy.path) == " M docs/guide.md\n"
+
+
+async def test_start_commit_merges_snapshots_in_order(setup: tuple[Repo, WorkingCopies, str]) -> None:
+    repo, copies, base = setup
+    one = await copies.create("schema", base)
+    two = await copies.create("api", base)
+    three = await copies.create("clash", base)
+    (one.path / "app" / "main.py").write_text(
+        (one.path / "app" / "main.py").read_text().replace("line 2\n", "ONE\n")
+    )
+    (two.path / "app" / "main.py").write_text(
+        (two.path / "app" / "main.py").read_text().replace("line 30\n", "TWO\n")
+    )
+    (three.path / "app" / "main.py").write_text(
+        (three.path / "app" / "main.py").read_text().replace("line 2\n", "THREE\n")
+    )
+    snaps = [await copies.snapshot(c, f"{c.agent}: ready") for c in (one, two, three)]
+    assert all(snaps)
+    pairs = [(c.agent, s.commit) for c, s in zip((one, two, three), snaps, strict=True) if s]
+    start = await copies.start_commit(base, pairs)
+    assert start.merged == ["schema", "api"]
+    assert [f.path for f in start.conflicts] == ["app/main.py"]
+    assert [side.agent for side in start.conflicts[0].sides] == ["integration", "clash"]
+    text = tree_files(repo.toplevel, start.commit)["app/main.py"].decode()
+    assert "ONE\n" in text and "TWO\n" in text and "THREE\n" not in text
+    parents = run_git(repo.toplevel, "rev-list", "--parents", "-n1", start.commit).split()
+    assert len(parents) == 3  # the merge of "api" into the fast-forwarded "schema"
+    dependent = await copies.create("dependent", start.commit)
+    assert disk_files(dependent.path) == tree_files(repo.toplevel, start.commit)
+    assert porcelain(dependent.path) == ""
+
+
+async def test_remove_and_close_leave_nothing(setup: tuple[Repo, WorkingCopies, str]) -> None:
+    repo, copies, base = setup
+    first = await copies.create("first", base)
+    second = await copies.create("second", base)
+    kept = await copies.create("kept", base)
+    await copies.remove(first)
+    assert not first.path.exists()
+    assert str(first.path) not in registered_worktrees(repo.toplevel)
+    assert first.path not in mounted_under(copies.folder)
+    assert run_git(repo.toplevel, "rev-parse", first.branch).strip() == base  # the branch is kept
+    await copies.close(keep=["kept"])
+    assert not second.path.exists() and kept.path.exists()
+    assert porcelain(kept.path) == ""
+    assert registered_worktrees(repo.toplevel) == [str(kept.path)]
+    await copies.close()
+    assert not copies.folder.exists()
+    assert registered_worktrees(repo.toplevel) == []
+    assert mounted_under(repo.toplevel) == []
+    assert sorted(p.name for p in (repo.toplevel / ".git" / "worktrees").glob("*")) == []
