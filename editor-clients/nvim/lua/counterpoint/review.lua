@@ -189,10 +189,15 @@ function M.diff(agent, on_open)
       context = { counterpoint_diff = result },
     })
     if #files == 0 then
-      cp().notify(who .. ' changed no file in run ' .. run_id)
+      cp().notify(string.format('%s changed no file (run %s)', who, run_id))
       return
     end
-    cp().notify(string.format('%s changed %d file%s in run %s (quickfix list)', who, #files, #files == 1 and '' or 's', run_id))
+    local plural = #files == 1 and '' or 's'
+    if agent and agent ~= '' then
+      cp().notify(string.format('%s changed %d file%s in run %s (quickfix list)', agent, #files, plural, run_id))
+    else
+      cp().notify(string.format('run %s changed %d file%s (quickfix list)', run_id, #files, plural))
+    end
     M.open_change(result, files[1], on_open)
   end)
 end
