@@ -1,6 +1,6 @@
 """The ``counterpoint`` command line: a thin face over the engine.
 
-Subcommands live one per module: check, run (and resume), events, report, lsp.
+Subcommands live one per module: check, run (and resume), events, report, diff, apply, discard, lsp.
 """
 
 from __future__ import annotations
@@ -74,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the HTML report in a browser")
     p.add_argument("--workspace", type=Path, default=Path.cwd())
     p.set_defaults(handler="counterpoint.cli.cmd_report:handle")
+    p = sub.add_parser("diff", help="show what an isolated run (or one of its agents) changed")
+    p.add_argument("run", metavar="RUN", help="the run's id, or 'last'")
+    p.add_argument("agent", nargs="?", metavar="AGENT", help="only this agent's changes")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--stat", action="store_true", help="the changed files with +/- counts")
+    shown.add_argument("--json", action="store_true", help="the changed files as JSON")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler="counterpoint.cli.cmd_diff:handle")
+    p = sub.add_parser("apply", help="bring an isolated run's changes into the working tree")
+    p.add_argument("run", metavar="RUN", help="the run's id, or 'last'")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler="counterpoint.cli.cmd_apply:handle")
+    p = sub.add_parser("discard", help="delete an isolated run's branches and working copies")
+    p.add_argument("run", metavar="RUN", help="the run's id, or 'last'")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler="counterpoint.cli.cmd_discard:handle")
     p = sub.add_parser("lsp", help="start the language server")
     p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")

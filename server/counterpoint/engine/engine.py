@@ -9,8 +9,9 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiofiles
 from counterpoint_protocol.events import Event
@@ -24,6 +25,11 @@ from counterpoint.engine.run.lock import SpecLock, try_lock
 from counterpoint.engine.spec import load_spec
 from counterpoint.engine.workspace import STATE_DIR, db_path
 from counterpoint.engine.workspace import find_workspace_root as find_workspace_root  # for the LSP face
+
+if TYPE_CHECKING:
+    from counterpoint_protocol.messages import ApplyResult, DiffResult, DiscardResult
+
+    from counterpoint.engine.isolation.review import RunReview
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +276,28 @@ class Engine:
         self._claims.clear()
         self._locks.clear()
         await self.log.close()
+
+    # -- isolated runs: review, apply, discard (isolation/review.py does the work) -------------------
+
+    def review(self) -> RunReview:
+        """Diff, apply, discard and show files of this workspace's isolated runs (refusals: `RunRefused`)."""
+        from counterpoint.engine.isolation.review import RunReview
+        from counterpoint.engine.run.lock import pid_alive
+
+        def live(run_id: str, pid: int | None) -> bool:
+            run = self.runs.get(run_id)
+            return run.live if run is not None else pid is not None and pid != os.getpid() and pid_alive(pid)
+
+        return RunReview(self.root, self.log.query, live, RunRefused)
+
+    async def diff_run(self, run_id: str, agent: str | None = None, *, patch: bool = False) -> DiffResult:
+        return await self.review().diff(run_id, agent, patch=patch)
+
+    async def apply_run(self, run_id: str) -> ApplyResult:
+        return await self.review().apply(run_id)
+
+    async def discard_run(self, run_id: str) -> DiscardResult:
+        return await self.review().discard(run_id)
 
 
 def save_report(root: Path, run_id: str, report: dict[str, Any]) -> dict[str, Any]:

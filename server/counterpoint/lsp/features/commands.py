@@ -1,4 +1,5 @@
-"""`workspace/executeCommand`: run, cancel, status, rerun, events, resume, report, trust.
+"""`workspace/executeCommand`: run, cancel, status, rerun, events, resume, report, trust; and for
+isolated runs diff, apply, discard and showFile (a file at a commit, for the editor's diff view).
 
 Each command takes one JSON object argument, validated by the protocol's
 models; bad arguments get a JSON-RPC InvalidParams error with a clear message.
@@ -18,6 +19,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInva
 from counterpoint.lsp.core import CounterpointServer  # at run time: pygls reads the annotations
 from counterpoint.lsp.features import live
 from counterpoint.lsp.features.documents import SpecDocuments
+from counterpoint.lsp.features.lenses import ViewRefresh
 from counterpoint.lsp.features.run_ui import RunUI
 from counterpoint.lsp.uris import NotAFileUri, is_spec_uri, spec_path
 
@@ -210,6 +212,42 @@ async def trust_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
     return {"trusted": str(root)}
 
 
+async def diff_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import DiffParams
+
+    params = parse(DiffParams, Commands.DIFF, args)
+    engine = await _engine_of_run(ls, params.runId)
+    return (await engine.diff_run(params.runId, params.agent)).model_dump()
+
+
+async def apply_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import ApplyParams
+
+    params = parse(ApplyParams, Commands.APPLY, args)
+    engine = await _engine_of_run(ls, params.runId)
+    result = await engine.apply_run(params.runId)
+    ls.part(ViewRefresh).refresh()
+    return result.model_dump()
+
+
+async def discard_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import DiscardParams
+
+    params = parse(DiscardParams, Commands.DISCARD, args)
+    engine = await _engine_of_run(ls, params.runId)
+    result = await engine.discard_run(params.runId)
+    ls.part(ViewRefresh).refresh()
+    return result.model_dump()
+
+
+async def show_file_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
+    from counterpoint_protocol.messages import ShowFileParams
+
+    params = parse(ShowFileParams, Commands.SHOW_FILE, args)
+    engine = await _engine_of_run(ls, params.runId)
+    return (await engine.review().show_file(params.runId, params.commit, params.path)).model_dump()
+
+
 async def _engine_of_run(ls: CounterpointServer, run_id: str) -> Engine:
     found = ls.find_run(run_id)
     if found is not None:
@@ -235,6 +273,10 @@ COMMANDS: dict[str, Command] = {
     Commands.EVENTS: events_command,
     Commands.REPORT: report_command,
     Commands.TRUST: trust_command,
+    Commands.DIFF: diff_command,
+    Commands.APPLY: apply_command,
+    Commands.DISCARD: discard_command,
+    Commands.SHOW_FILE: show_file_command,
 }
 
 

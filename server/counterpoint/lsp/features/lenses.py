@@ -1,10 +1,12 @@
-"""Code lenses (run all, run one agent, cancel/status while live), inlay hints (live state), and
-the coalesced request that the client refresh both (`ViewRefresh`)."""
+"""Code lenses (run all, run one agent, cancel/status while live; apply, discard and show the
+changes of the latest ended isolated run), inlay hints (live state), and the coalesced request
+that the client refresh both (`ViewRefresh`)."""
 
 from __future__ import annotations
 
 import asyncio
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.methods import Commands
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
 REFRESH_S = 0.2
 """Refresh requests are coalesced: at most one per this many seconds."""
+RECENT_RUNS = 20
+"""How many of the workspace's latest runs the review lenses look through for this spec's."""
 
 
 def run_dependencies(spec: Spec) -> dict[str, set[str]]:
@@ -134,7 +138,58 @@ async def code_lens(ls: CounterpointServer, params: types.CodeLensParams) -> lis
                         {"runId": run.run_id, "agent": agent.name},
                     )
                 )
+    if not live_now:
+        for where, title, command, argument in await review_lenses(ls, spec):
+            lenses.append(lens(top if where is None else where, title, command, argument))
     return lenses
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
+async def review_lenses(
+    ls: CounterpointServer, spec: Spec
+) -> list[tuple[SourceRange | None, str, str, dict[str, Any]]]:
+    """For the latest ended isolated run of this spec still on record (not discarded): apply and
+    discard it (``None``: on the title), and show each isolated agent's changes (on its heading).
+    From the run's committed events and its integration branch, never from a live run."""
+    from counterpoint.engine.engine import RunRefused
+    from counterpoint.engine.workspace import db_path, find_workspace_root
+
+    def resolved(path: str) -> Path:
+        return Path(path).resolve()
+
+    root = await asyncio.to_thread(find_workspace_root, Path(spec.path))
+    if not await asyncio.to_thread(db_path(root).exists):  # no run yet: no log is made for a lens
+        return []
+    engine = await ls.engine_for(Path(spec.path))
+    mine = await asyncio.to_thread(resolved, str(spec.path))
+    for record in await engine.log.runs(RECENT_RUNS):
+        if record.status == "running" or await asyncio.to_thread(resolved, record.spec) != mine:
+            continue
+        started = await engine.events(record.run_id, "run_started")
+        if not started or "isolation" not in started[0].metadata:
+            continue
+        try:
+            info = await engine.review().info(record.run_id)
+            changes = await engine.diff_run(record.run_id)
+        except RunRefused:  # discarded (or its repository is gone): look at an older one
+            continue
+        run = {"runId": record.run_id}
+        found: list[tuple[SourceRange | None, str, str, dict[str, Any]]] = []
+        if changes.files:
+            found.append(
+                (None, f"✓ Apply run {record.run_id} ({_files(len(changes.files))})", Commands.APPLY, run)
+            )
+        found.append((None, "✗ Discard run", Commands.DISCARD, run))
+        for agent in spec.agents:
+            changed = info.by_agent.get(agent.name)
+            if changed is not None:
+                title = f"Show changes of {agent.name} ({_files(changed.file_count)})"
+                found.append((agent.heading_range, title, Commands.DIFF, {**run, "agent": agent.name}))
+        return found
+    return []
 
 
 async def inlay_hints(ls: CounterpointServer, params: types.InlayHintParams) -> list[types.InlayHint]:

@@ -1,0 +1,124 @@
+"""``counterpoint diff / apply / discard`` as a user runs them: the real CLI as a subprocess, on a
+real repository holding an isolated run (its branches and events made by `tests.support.isolated_run`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.isolated_run import RUN_ID, build_isolated_run, git, make_repo, record, recorded_run
+
+
+def cli(*args: str, cwd: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "counterpoint", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+def test_diff_prints_the_patch_the_stat_or_json(repo: Path, _user_config: Path) -> None:
+    recorded_run(repo)
+    patch = cli("diff", RUN_ID, cwd=repo, config=_user_config)
+    assert patch.returncode == 0, patch.stderr
+    assert "diff --git a/app/models.py b/app/models.py" in patch.stdout and "+line 2 changed" in patch.stdout
+    assert "\x1b[" not in patch.stdout  # no colour
+    stat = cli("diff", "last", "--stat", cwd=repo, config=_user_config)
+    assert stat.returncode == 0, stat.stderr
+    assert "modified  app/models.py  +3 -2" in stat.stdout
+    assert "renamed   name.txt -> renamed.txt  +0 -0" in stat.stdout
+    assert "logo.bin  binary" in stat.stdout
+    assert stat.stdout.rstrip().endswith("6 files changed, +5 -3")
+    agent = cli("diff", RUN_ID, "frontend", "--json", cwd=repo, config=_user_config)
+    assert agent.returncode == 0, agent.stderr
+    parsed = json.loads(agent.stdout)
+    assert parsed["agent"] == "frontend"
+    assert {f["path"] for f in parsed["files"]} == {"web/page.html", "logo.bin", "renamed.txt"}
+
+
+def test_apply_then_discard(repo: Path, _user_config: Path) -> None:
+    recorded_run(repo)
+    (repo / "README.md").write_text("# mine\n")
+    applied = cli("apply", RUN_ID, cwd=repo, config=_user_config)
+    assert applied.returncode == 0, applied.stderr
+    assert f"Applied run {RUN_ID} to your working tree (nothing staged or committed)" in applied.stdout
+    assert (repo / "app" / "schema.py").read_text() == "SCHEMA = 1\n"
+    assert (repo / "README.md").read_text() == "# mine\n"
+    assert git(repo, "diff", "--cached") == ""
+    again = cli("apply", RUN_ID, cwd=repo, config=_user_config)
+    assert again.returncode != 0 and "already applied" in again.stderr
+
+    unconfirmed = cli("discard", RUN_ID, cwd=repo, config=_user_config)
+    assert unconfirmed.returncode != 0 and "--yes" in unconfirmed.stderr
+    assert git(repo, "for-each-ref", f"refs/heads/counterpoint/{RUN_ID}/") != ""
+    discarded = cli("discard", RUN_ID, "--yes", cwd=repo, config=_user_config)
+    assert discarded.returncode == 0, discarded.stderr
+    assert f"Discarded run {RUN_ID}: deleted 5 refs" in discarded.stdout  # 3 branches, base, applied
+    assert (
+        git(repo, "for-each-ref", f"refs/heads/counterpoint/{RUN_ID}/", f"refs/counterpoint/{RUN_ID}/") == ""
+    )
+    gone = cli("diff", RUN_ID, cwd=repo, config=_user_config)
+    assert gone.returncode != 0 and "discarded" in gone.stderr
+
+
+def test_a_conflicting_working_tree_is_refused_with_the_files(repo: Path, _user_config: Path) -> None:
+    recorded_run(repo)
+    (repo / "app" / "models.py").write_text("mine entirely\n")
+    refused = cli("apply", RUN_ID, cwd=repo, config=_user_config)
+    assert refused.returncode != 0
+    assert refused.stderr.startswith(f"counterpoint: cannot apply run {RUN_ID}: your working tree changed")
+    assert "app/models.py" in refused.stderr
+    assert (repo / "app" / "models.py").read_text() == "mine entirely\n"
+    assert not (repo / "app" / "schema.py").exists()
+
+
+def test_bad_input_gets_one_clear_line(repo: Path, tmp_path: Path, _user_config: Path) -> None:
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
+    no_log = cli("diff", RUN_ID, cwd=nowhere, config=_user_config)
+    assert no_log.returncode == 2 and "no event log" in no_log.stderr
+    recorded_run(repo)
+    unknown = cli("apply", "20990101-000000-zzzzzz", cwd=repo, config=_user_config)
+    assert unknown.returncode == 2 and "no such run: 20990101-000000-zzzzzz" in unknown.stderr
+    agent = cli("diff", RUN_ID, "nobody", cwd=repo, config=_user_config)
+    assert agent.returncode == 2 and "no isolated agent 'nobody'" in agent.stderr
+
+    shared = make_repo(tmp_path / "shared")
+    run = build_isolated_run(shared, run_id="20261202-101600-shared")
+    run.events[0][3].pop("isolation")
+    asyncio.run(record(run))
+    not_isolated = cli("diff", "last", cwd=shared, config=_user_config)
+    assert not_isolated.returncode == 2 and "did not isolate its agents" in not_isolated.stderr
+
+    os.rename(repo / ".git", repo / "git-moved")
+    no_repo = cli("diff", RUN_ID, cwd=repo, config=_user_config)
+    assert no_repo.returncode == 2 and "not in a git repository" in no_repo.stderr
+
+
+def test_a_live_run_is_not_applied_or_discarded(repo: Path, _user_config: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        recorded_run(repo, pid=other.pid, finished=False)
+        for command in (("apply", RUN_ID), ("discard", RUN_ID, "--yes")):
+            done = cli(*command, cwd=repo, config=_user_config)
+            assert done.returncode == 2 and f"run {RUN_ID} is still live" in done.stderr, done.stderr
+    finally:
+        other.kill()
+        other.wait()
+    assert not (repo / "app" / "schema.py").exists()
