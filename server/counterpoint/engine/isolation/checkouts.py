@@ -70,7 +70,11 @@ def checkout_lower(repo: Repo, commit: str, folder: Path, index: Path) -> None:
             "--reset",
             commit,
         )
-        run_git(repo.toplevel, args, {"GIT_INDEX_FILE": os.fspath(index)})
+        env = {"GIT_INDEX_FILE": os.fspath(index)}
+        run_git(repo.toplevel, args, env)
+        # the index keeps its trees (cache-tree) from here on: every copy's first snapshot and
+        # state reuse them instead of hashing every folder again
+        run_git(repo.toplevel, (*QUIET_CONFIG, f"--work-tree={folder}", "write-tree"), env)
     except BaseException:
         remove_tree(folder)
         index.unlink(missing_ok=True)

@@ -54,17 +54,14 @@ def _mount(options: str, target: Path) -> None:
 
 
 def unmount(target: Path) -> bool:
-    """Unmount ``target`` (lazily when it is busy: a process still has a file or its cwd there).
-    False when it was not mounted."""
-    path = os.fsencode(target)
-    if _lib().umount2(path, 0) == 0:
+    """Detach the mount on ``target`` (lazily: the call returns at once, the kernel lets go of
+    it when no process uses it any more, so a busy copy goes too). False when nothing was
+    mounted there."""
+    if _lib().umount2(os.fsencode(target), MNT_DETACH) == 0:
         return True
     code = ctypes.get_errno()
-    if code == errno.EBUSY and _lib().umount2(path, MNT_DETACH) == 0:
-        return True
     if code in (errno.EINVAL, errno.ENOENT):
         return False
-    code = ctypes.get_errno() if code == errno.EBUSY else code
     raise OSError(code, os.strerror(code), os.fspath(target))
 
 
