@@ -84,6 +84,30 @@ def test_the_run_is_read_from_its_events(repo: Path) -> None:
     assert info.finished
 
 
+def test_the_integration_copy_is_no_agent_and_an_integrator_changed_what_its_commit_added(repo: Path) -> None:
+    run = build_isolated_run(repo, finished=False)
+    copy = {
+        "path": "/c/i",
+        "branch": f"counterpoint/{run.run_id}/agents/integration",
+        "start_commit": run.base,
+    }
+    fixed = f"{run.integration[:7]}-fix"
+    run.events.insert(1, ("working_copy_created", "integration", "worktree", {**copy, "method": "worktree"}))
+    run.events.append(
+        (
+            "agent_merged",
+            "integrator",
+            "clean",
+            {"commit": fixed, "branch": run.integration_ref, "order": 3, "files": 1},
+        )
+    )
+    info = run_isolation(as_events(run.run_id, run.events))
+    assert set(info.by_agent) == {"backend", "frontend", "integrator"}
+    integrator = info.by_agent["integrator"]
+    assert (integrator.merged_from, integrator.merged, integrator.file_count) == (run.integration, fixed, 1)
+    assert not info.finished
+
+
 def test_a_shared_run_is_refused_with_a_reason() -> None:
     events = as_events("r1", [("run_started", None, "x", {"spec": "s", "agents": ["a"]})])
     with pytest.raises(ReviewRefused, match="did not isolate its agents"):

@@ -122,3 +122,58 @@ def test_a_live_run_is_not_applied_or_discarded(repo: Path, _user_config: Path) 
         other.kill()
         other.wait()
     assert not (repo / "app" / "schema.py").exists()
+
+
+def test_a_real_isolated_run_reviewed_applied_and_discarded(tmp_path: Path, _user_config: Path) -> None:
+    """`counterpoint run` of two replayed isolated agents (frontend starts from backend's snapshot
+    at ``schema_ready``), then diff, report, apply and discard: the user's staged change stays
+    staged, their unstaged edit stays, and nothing of the run is left."""
+    repo = tmp_path / "repo"
+    (repo / "transcripts").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text(".counterpoint/\n")
+    (repo / "app.py").write_text("".join(f"line {n}\n" for n in range(1, 31)))
+    backend = [
+        {"action": "write_file", "path": "schema.py", "content": "SCHEMA = 1\n"},
+        {"action": "edit_file", "path": "app.py", "search": "line 5\n", "replace": "line 5 backend\n"},
+        {"action": "emit", "signal": "schema_ready"},
+    ]
+    frontend = [
+        {"action": "read_file", "path": "schema.py"},
+        {"action": "write_file", "path": "web/page.html", "content": "<h1>hi</h1>\n"},
+    ]
+    for name, steps in (("backend", backend), ("frontend", frontend)):
+        (repo / "transcripts" / f"{name}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
+    (repo / "demo.agents.md").write_text(
+        "---\nfeature: Demo\nisolation: worktree\n---\n# Demo\n\n"
+        "## backend\ntranscript: transcripts/backend.jsonl\nemits: schema_ready\n- schema\n\n"
+        "## frontend\ntranscript: transcripts/frontend.jsonl\nneeds: schema_ready\n- page\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=U", "-c", "user.email=u@e", "commit", "-qm", "start")
+    (repo / "notes.txt").write_text("staged by hand\n")
+    git(repo, "add", "notes.txt")
+    (repo / "app.py").write_text((repo / "app.py").read_text() + "mine\n")
+    staged = git(repo, "diff", "--cached")
+
+    ran = cli("run", "demo.agents.md", "--quiet", cwd=repo, config=_user_config)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert not (repo / "schema.py").exists()  # nothing reaches the working tree before apply
+    stat = cli("diff", "last", "frontend", "--stat", cwd=repo, config=_user_config)
+    assert stat.returncode == 0 and "added  web/page.html  +1 -0" in stat.stdout, stat.stdout + stat.stderr
+    assert "schema.py" not in stat.stdout  # backend's snapshot is where frontend started
+    report = cli("report", cwd=repo, config=_user_config)
+    assert "Merge order: backend -> frontend." in report.stdout
+
+    applied = cli("apply", "last", cwd=repo, config=_user_config)
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / "schema.py").read_text() == "SCHEMA = 1\n"
+    assert (repo / "web" / "page.html").exists()
+    app = (repo / "app.py").read_text()
+    assert "line 5 backend\n" in app and app.endswith("mine\n")
+    assert git(repo, "diff", "--cached") == staged
+
+    discarded = cli("discard", "last", "--yes", cwd=repo, config=_user_config)
+    assert discarded.returncode == 0, discarded.stderr
+    assert git(repo, "for-each-ref", "refs/counterpoint/", "refs/heads/counterpoint/") == ""
+    assert git(repo, "worktree", "list").count("\n") == 1

@@ -14,11 +14,10 @@ def handle(args: argparse.Namespace) -> int:
     from counterpoint_protocol.messages import DiscardResult
 
     if not args.yes:
+        which = "the last run" if args.run == "last" else f"run {args.run}"
         if not sys.stdin.isatty():
-            return fail(
-                f"discard deletes run {args.run}'s branches and working copies: pass --yes to confirm"
-            )
-        sys.stderr.write(f"Delete the branches and working copies of run {args.run}? [y/N] ")
+            return fail(f"discard deletes the branches and working copies of {which}: pass --yes to confirm")
+        sys.stderr.write(f"Delete the branches and working copies of {which}? [y/N] ")
         sys.stderr.flush()
         if not sys.stdin.readline().strip().lower().startswith("y"):
             return fail("nothing discarded", 1)

@@ -29,6 +29,8 @@ ISOLATION_EVENTS = (
 )
 """The event types `run_isolation` reads (a face queries only these)."""
 STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type changed"}
+INTEGRATION = "integration"
+"""The name of the integration branch's working copy in ``working_copy_created``."""
 MAX_SHOWN_BYTES = 20 * 1024 * 1024
 """`show_file` refuses blobs larger than this (an editor's diff view is no place for them)."""
 _HEX = re.compile(r"[0-9a-fA-F]{4,64}")
@@ -103,12 +105,16 @@ def run_isolation(events: Iterable[Event]) -> IsolationInfo:
     finished, pid = False, None
     agents: dict[str, AgentChanges] = {}
     copies: list[str] = []
+    named: set[str] = set()
+    """The run's agents (``run_started``): an ``integration`` copy that is none of them is the
+    integration branch's copy, where checks and integrators work."""
     tip: str | None = None
     for event in events:
         run_id = run_id or event.run_id
         meta, actor = event.metadata, event.actor
         if event.type in (T.RUN_STARTED, T.RUN_RESUMED):
             finished, pid = False, meta.get("pid") if isinstance(meta.get("pid"), int) else None
+            named.update(str(name) for name in meta.get("agents") or [])
             found = meta.get("isolation")
             if info is None and isinstance(found, dict) and isinstance(found.get("base"), str):
                 info = IsolationInfo(
@@ -124,8 +130,10 @@ def run_isolation(events: Iterable[Event]) -> IsolationInfo:
             if isinstance(meta.get("path"), str):
                 copies.append(meta["path"])
             branch = full_ref(str(meta.get("branch") or ""))
-            if info is not None and branch == info.integration:
-                continue  # the integration copy (checks and integrators work there)
+            if (info is not None and branch == info.integration) or (
+                actor == INTEGRATION and actor not in named
+            ):
+                continue  # the integration copy
             agent = agents.setdefault(actor, AgentChanges(actor))
             agent.branch = branch or None
             agent.start_commit = meta.get("start_commit") or agent.start_commit

@@ -175,6 +175,15 @@ def conflict_text(c: dict[str, Any]) -> str:
     return f"merging {c['agent']} ({_pair(c['agents'])}){files} at {c['at_s']:.2f}s: {when}"
 
 
+def conflicts_line(section: dict[str, Any]) -> str:
+    if not section["predicted"] and not section["actual"]:
+        return "Conflicts: none predicted, none at merge."
+    return (
+        f"Conflicts: {section['predicted']} predicted ({section['predicted_happened']} happened), "
+        f"{section['actual']} at merge ({section['actual_predicted']} of them predicted)."
+    )
+
+
 def markdown_lines(section: dict[str, Any] | None) -> list[str]:
     """The Markdown of the section (nothing for a run without isolated agents)."""
     if not section:
@@ -192,11 +201,7 @@ def markdown_lines(section: dict[str, Any] | None) -> list[str]:
         lines.append(f"| {a['name']} | {a['files']} | {a['added']} | {a['removed']} | {merged} | {copy} |")
     if section["merge_order"]:
         lines += ["", f"Merge order: {' -> '.join(section['merge_order'])}."]
-    lines += [
-        "",
-        f"Conflicts: {section['predicted']} predicted ({section['predicted_happened']} happened), "
-        f"{section['actual']} at merge ({section['actual_predicted']} of them predicted).",
-    ]
+    lines += ["", conflicts_line(section)]
     lines += [f"- predicted: {predicted_text(p)}" for p in section["conflicts_predicted"]]
     lines += [f"- conflict: {conflict_text(c)}" for c in section["conflicts"]]
     return lines
@@ -219,8 +224,6 @@ def html(section: dict[str, Any] | None) -> str:
     return (
         "<h2>Isolated agents</h2><table><tr><th>agent</th><th class=num>files</th><th class=num>lines +</th>"
         f"<th class=num>lines -</th><th class=num>merged</th><th>working copy</th></tr>{rows}</table>"
-        f"<p>Merge order: {order}. Conflicts: {esc(section['predicted'])} predicted "
-        f"({esc(section['predicted_happened'])} happened), {esc(section['actual'])} at merge "
-        f"({esc(section['actual_predicted'])} of them predicted).</p>"
+        f"<p>Merge order: {order}. {esc(conflicts_line(section))}</p>"
         + (f"<ul class=plain>{''.join(items)}</ul>" if items else "")
     )

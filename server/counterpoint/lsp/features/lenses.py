@@ -5,6 +5,7 @@ that the client refresh both (`ViewRefresh`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
     from counterpoint.lsp.core import CounterpointServer
 
+log = logging.getLogger(__name__)
 REFRESH_S = 0.2
 """Refresh requests are coalesced: at most one per this many seconds."""
 RECENT_RUNS = 20
@@ -139,7 +141,12 @@ async def code_lens(ls: CounterpointServer, params: types.CodeLensParams) -> lis
                     )
                 )
     if not live_now:
-        for where, title, command, argument in await review_lenses(ls, spec):
+        try:
+            found = await review_lenses(ls, spec)
+        except Exception:  # the run and log lenses above are still shown
+            log.exception("review lenses of %s failed", spec.path)
+            found = []
+        for where, title, command, argument in found:
             lenses.append(lens(top if where is None else where, title, command, argument))
     return lenses
 
