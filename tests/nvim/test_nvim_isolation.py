@@ -18,8 +18,11 @@ import pytest
 from test_nvim_plugin import SCRIPTS, find_nvim, nvim_env
 
 LINES = "".join(f"line {n}\n" for n in range(1, 31))
+# One agent at a time: copies made at once can race in `git worktree add` (reported to the engine's
+# owner); each agent still works in a copy of its own.
 SPEC = """---
 isolation: worktree
+max_parallel: 1
 ---
 # Three agents, their own copies
 
