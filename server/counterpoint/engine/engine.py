@@ -87,6 +87,15 @@ class Engine:
 
                 settings = await asyncio.to_thread(load_user_settings, self.root)
                 options = dataclasses.replace(options, user_settings=settings)
+            if options.repo is None and wants_isolation(spec, options):
+                from counterpoint.engine.isolation import IsolationError, open_repo, prune
+
+                try:
+                    repo = await open_repo(self.root)
+                except IsolationError as exc:
+                    raise RunRefused(f"isolation: worktree: {exc}") from exc
+                await prune(self.root, {r.run_id for r in self.live_runs()})
+                options = dataclasses.replace(options, repo=repo)
             return self.create_run(spec, options, run_id=run_id)
         except BaseException:
             await self.release_claim(spec.path)
@@ -339,6 +348,13 @@ def dependents(spec: Spec, name: str) -> set[str]:
                 out.add(other.name)
                 frontier.append(other.name)
     return out
+
+
+def wants_isolation(spec: Spec, options: RunOptions) -> bool:
+    """Whether any agent the run would start works in a working copy of its own."""
+    from counterpoint.engine.run import select_agents
+
+    return any(a.settings.isolation == "worktree" for a in select_agents(spec, options.agents))
 
 
 def check_startable(spec: Spec, options: RunOptions) -> None:

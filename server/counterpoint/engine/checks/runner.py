@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,11 @@ DEFAULT_TIMEOUT_S = 600.0
 
 
 def finding_metadata(
-    finding: Finding, base: Path, check_range: SourceRange, spec_path: str
+    finding: Finding,
+    base: Path,
+    check_range: SourceRange,
+    spec_path: str,
+    display: Callable[[Path], Path] = lambda path: path,
 ) -> FindingPayload:
     """A finding as an event's payload: the tool's fields plus an absolute path and a 0-based range."""
     meta = finding.to_metadata()
@@ -55,7 +59,7 @@ def finding_metadata(
         meta["range"] = check_range.model_dump()
         return FindingPayload.model_validate(meta)
     path = Path(finding.path)
-    meta["abs_path"] = str(path if path.is_absolute() else (base / path).resolve())
+    meta["abs_path"] = str(display(path if path.is_absolute() else (base / path).resolve()))
     line = max(finding.line - 1, 0)
     col = max((finding.col or 1) - 1, 0)
     end_line = max((finding.end_line or finding.line) - 1, line)
@@ -98,6 +102,10 @@ class CheckManager(RunChecks):
         self._idle = asyncio.Event()
         self._idle.set()
         self.builtin = BuiltinChecks(run)
+        self.extra_findings: list[Callable[[], list[FindingPayload]]] = []
+        """Other open findings the integrator must fix (an isolated run's merge conflicts)."""
+        self.extra_rechecks: list[Callable[[], Awaitable[None]]] = []
+        """Looked at again with the checks after each integrator round."""
 
     # -- triggers (the run's observer) --------------------------------------------------------------
 
@@ -179,7 +187,8 @@ class CheckManager(RunChecks):
         exit_code: int | None = None
         problems: list[str] = []
         try:
-            report = await asyncio.to_thread(_report_file, settings.format, self.spec_dir, self.run.root)
+            where = self.run.checks_dir or self.spec_dir
+            report = await asyncio.to_thread(_report_file, settings.format, where, self.run.root)
             await self.run.consent.require(settings.run)
             if report is not None:
                 await asyncio.to_thread(report.unlink, missing_ok=True)
@@ -188,7 +197,7 @@ class CheckManager(RunChecks):
             wall_start = time.time()
             result = await run_process(
                 settings.run,
-                cwd=self.spec_dir,
+                cwd=where,
                 env=child_env(),
                 on_stdout=lambda line: _append(out, line),
                 on_stderr=lambda line: _append(err, line),
@@ -200,7 +209,7 @@ class CheckManager(RunChecks):
                 settings.format,
                 stdout="\n".join(out),
                 stderr="\n".join(err),
-                cwd=self.spec_dir,
+                cwd=where,
                 exit_code=exit_code,
                 check=settings.name,
                 not_before=wall_start - 1,
@@ -209,7 +218,7 @@ class CheckManager(RunChecks):
             problems = parsed.problems
             findings = await asyncio.to_thread(  # resolving paths touches the disk: off the loop
                 lambda: [
-                    finding_metadata(f, self.spec_dir, state.spec.range, self.run.spec.path)
+                    finding_metadata(f, where, state.spec.range, self.run.spec.path, self.run.display)
                     for f in parsed.findings
                 ]
             )
@@ -282,11 +291,11 @@ class CheckManager(RunChecks):
         await self._idle.wait()
 
     def has_checks(self) -> bool:
-        return bool(self.states)
+        return bool(self.states) or bool(self.extra_findings)
 
     def open_findings(self) -> list[FindingPayload]:
         found = [f for state in self.states.values() for f in state.findings]
-        return found + self.builtin.open_findings()
+        return found + self.builtin.open_findings() + [f for more in self.extra_findings for f in more()]
 
     def open_errors(self) -> list[FindingPayload]:
         return [f for state in self.states.values() for f in state.findings if f.severity == "error"]
@@ -301,6 +310,8 @@ class CheckManager(RunChecks):
                 if not state.running:
                     self._idle.clear()
                     self._arm(state, reason, 0)
+        for recheck in self.extra_rechecks:
+            await recheck()
         await self.wait_idle()
 
     def cancel(self) -> None:
@@ -364,6 +375,9 @@ def _report_file(format_spec: str, base: Path, root: Path) -> Path | None:
 def attach_checks(run: Run) -> CheckManager:
     """Attach the spec's checks and the built-in integration checks to ``run``."""
     manager = CheckManager(run.view)
+    if run.isolation is not None:
+        manager.extra_findings.append(run.isolation.conflicts.open_findings)
+        manager.extra_rechecks.append(run.isolation.recheck_conflicts)
     run.checks = manager
     run.observe(manager)
     return manager

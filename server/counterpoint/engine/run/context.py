@@ -13,6 +13,7 @@ from counterpoint.engine.runners.base import AgentContext
 from counterpoint.engine.workspace import ConsentPolicy, Redactor, SharedContext, WorkspaceTools
 
 if TYPE_CHECKING:
+    from counterpoint.engine.run.place import AgentPlace
     from counterpoint.engine.run.view import Emit
     from counterpoint.engine.run.worker import AgentWorker
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 def agent_context(
     worker: AgentWorker,
     *,
+    place: AgentPlace | None = None,
     run_id: str,
     spec: Spec,
     root: Path,
@@ -37,10 +39,18 @@ def agent_context(
     """The context of ``worker``'s next attempt: its signals, output and events go to the run."""
     agent = worker.agent
     spec_dir = Path(spec.path).parent
+    task = agent.spec.task
+    if place is not None:  # an isolated agent: everything maps onto its working copy
+        root, spec_dir, tools = place.root, place.spec_dir, place.tools
+        if place.conflict_note:
+            task = f"{task}\n\nYour earlier work did not merge: {place.conflict_note}. It starts again on the merged work."
     cwd = spec_dir / agent.spec.settings.cwd if agent.spec.settings.cwd else spec_dir
 
     async def emit_signal(name: str, metadata: dict[str, Any]) -> None:
-        fire(name, metadata, actor=agent.name)
+        if place is not None and place.on_signal is not None:
+            await place.on_signal(name, metadata)  # a snapshot of its copy travels with it
+        else:
+            fire(name, metadata, actor=agent.name)
 
     def add_output(line: str) -> None:
         agent.last_output = redactor.text(line)  # shown in status and inlay hints
@@ -57,7 +67,7 @@ def agent_context(
         workspace_root=root,
         tools=tools,
         shared_context=shared_context,
-        task=agent.spec.task,
+        task=task,
         cwd=cwd,
         consent=consent,
         emit_signal=emit_signal,

@@ -57,6 +57,10 @@ class RunFiles:
         self.source: Any = None
         """The `FileSignalSource` while the run watches files, else None."""
 
+    def tools_at(self, root: Path, spec_dir: Path) -> WorkspaceTools:
+        """Workspace tools rooted elsewhere (an isolated agent's working copy), recorded alike."""
+        return WorkspaceTools(root, spec_dir, recorder=self._record_tool, on_write=self._on_write)
+
     async def _record_tool(self, call: ToolCall) -> None:
         meta: dict[str, Any] = {"args": call.args}
         if call.result is not None:

@@ -28,18 +28,23 @@ class RunObserver(Protocol):
 
     def on_run_started(self) -> None:
         """The run's agents are being scheduled (the context is loaded, the watcher set up)."""
+        return None
 
     def on_agent_state(self, name: str, state: AgentStatus) -> None:
         """Agent ``name`` moved to ``state`` (its event is already appended)."""
+        return None
 
     def on_signal(self, name: str, metadata: dict[str, Any]) -> None:
         """Signal ``name`` fired, the first time in this run."""
+        return None
 
     def on_write(self, actor: str, path: str) -> None:
         """``actor`` wrote ``path`` (relative to the spec's folder) through the workspace tools."""
+        return None
 
     def on_files_changed(self, changes: list[FileChange]) -> None:
         """The watcher saw these files change (before they fire any signal)."""
+        return None
 
 
 class RunChecks(RunObserver, Protocol):

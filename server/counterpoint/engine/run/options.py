@@ -8,6 +8,7 @@ into a run afterwards.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from counterpoint_protocol.spec import AgentSpec, Spec
 from counterpoint.engine.workspace import Asker
 
 if TYPE_CHECKING:
+    from counterpoint.engine.run.state import AgentRuntime
     from counterpoint.engine.run.view import RunView
 
 GateAnswer = Literal["start", "skip", "cancel"]
@@ -52,6 +54,9 @@ class RunOptions:
     resumed: str | None = None
     """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
     user_settings: dict[str, Any] | None = None
+    repo: Any = None
+    """The git repository of isolated agents (an `isolation.Repo`, checked by `Engine.start_run`);
+    None when no selected agent has ``isolation: worktree``."""
     """The user's settings file (`user_config.load_user_settings`), read by `Engine.start_run`
     before the run exists; None: the run reads it as it starts (a run built directly)."""
 
@@ -112,3 +117,20 @@ def select_agents(spec: Spec, wanted: list[str] | None) -> list[AgentSpec]:
             else:  # a signal: whoever emits it (a glob's file is usually written by one of them too)
                 stack.extend(emitters.get(need, []))
     return [a for a in spec.agents if a.name in chosen]
+
+
+def started_metadata(
+    spec: Spec, options: RunOptions, agents: list[AgentRuntime], max_parallel: int
+) -> dict[str, Any]:
+    """What ``run_started`` (or ``run_resumed``) says of a run."""
+    return {
+        "spec": str(spec.path),
+        "agents": [a.name for a in agents],
+        "max_parallel": max_parallel,
+        "selection": options.agents,
+        "pid": os.getpid(),
+        "integrators": [a.name for a in agents if a.spec.settings.integrate],
+        "checks": [c.settings.name for c in spec.checks],
+        "restored_signals": sorted(options.restored_signals),
+        "completed_agents": sorted(options.completed_agents),
+    }

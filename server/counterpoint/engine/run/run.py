@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from counterpoint_protocol.events import AgentStatus, EventType, utc_timestamp
 from counterpoint_protocol.messages import AgentStatusInfo, RunStatusInfo
@@ -29,14 +29,29 @@ from counterpoint.engine.run.context import agent_context
 from counterpoint.engine.run.files import RunFiles
 from counterpoint.engine.run.lock import SpecLock
 from counterpoint.engine.run.observer import Observers, RunChecks, RunObserver
-from counterpoint.engine.run.options import RunOptions, new_run_id, select_agents, user_extras
+from counterpoint.engine.run.options import (
+    RunOptions,
+    new_run_id,
+    select_agents,
+    started_metadata,
+    user_extras,
+)
 from counterpoint.engine.run.output_batch import OutputBatcher
 from counterpoint.engine.run.scheduler import Scheduler
 from counterpoint.engine.run.state import AgentRuntime, RunState, agent_status
 from counterpoint.engine.run.view import RunView
 from counterpoint.engine.run.worker import AgentWorker
 from counterpoint.engine.runners.base import AgentContext
-from counterpoint.engine.workspace import ConsentPolicy, SharedContext, is_secret_key, load_shared_context
+from counterpoint.engine.workspace import (
+    STATE_DIR,
+    ConsentPolicy,
+    SharedContext,
+    is_secret_key,
+    load_shared_context,
+)
+
+if TYPE_CHECKING:
+    from counterpoint.engine.run.isolation import RunIsolation
 
 log = logging.getLogger(__name__)
 S = AgentStatus
@@ -135,6 +150,7 @@ class Run:
         """The run's shared LLM spend (``budget_usd``)."""
         self.output = OutputBatcher(event_log, self.run_id)
         self._user_extras: dict[str, Any] = {}
+        self.isolation = _isolation_of(self) if self.options.repo is not None else None
 
     def _worker(self, runtime: AgentRuntime) -> AgentWorker:
         def on_state(worker: AgentWorker, old: AgentStatus, new: AgentStatus) -> None:
@@ -212,8 +228,10 @@ class Run:
     # -- agents ---------------------------------------------------------------------------------------
 
     def _context(self, worker: AgentWorker) -> AgentContext:
+        place = self.isolation.place_of(worker.agent) if self.isolation is not None else None
         return agent_context(
             worker,
+            place=place,
             run_id=self.run_id,
             spec=self.spec,
             root=self.root,
@@ -253,21 +271,15 @@ class Run:
         """Run to the end; returns the run's status (succeeded, failed or cancelled)."""
         await self.consent.snapshot()  # consent is what it is now: nothing an agent writes counts
         self._user_extras = await user_extras(self.options, self.root)
+        isolation = await self.isolation.start(self.view, self.spawner) if self.isolation is not None else {}
         self.started_mono = time.monotonic()
         self.started_wall = utc_timestamp()
         self.emit_event(
             EventType.RUN_RESUMED if self.options.resumed else EventType.RUN_STARTED,
             None,
             self.options.resumed or self.spec.feature,
-            spec=str(self.spec.path),
-            agents=list(self.agents),
-            max_parallel=self.max_parallel,
-            selection=self.options.agents,
-            pid=os.getpid(),
-            integrators=[a.name for a in self.agents.values() if a.spec.settings.integrate],
-            checks=[c.settings.name for c in self.spec.checks],
-            restored_signals=sorted(self.options.restored_signals),
-            completed_agents=sorted(self.options.completed_agents),
+            **started_metadata(self.spec, self.options, list(self.agents.values()), self.max_parallel),
+            **isolation,
         )
         await self.log.record_run(self.run_id, str(self.spec.path), os.getpid())
         try:
@@ -293,19 +305,22 @@ class Run:
         return self.result_status
 
     async def _wait_agents(self) -> None:
-        tasks = [a.task for a in self.agents.values() if a.task is not None and not a.task.done()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
+        await _wait_tasks([a.task for a in self.agents.values() if a.task is not None])
 
     async def _finish(self) -> None:
         await self._wait_agents()
         await self.files.stop_watching()
+        if self.isolation is not None:
+            failed = {a.name for a in self.agents.values() if a.state != S.SUCCEEDED}
+            await self.isolation.close(failed)
         await self.spawner.aclose()
         self.finished_mono = time.monotonic()
         if self.cancelled:
             self.state = RunState.CANCELLED
-        elif all(a.state == S.SUCCEEDED for a in self.agents.values()) and not (
-            self.checks is not None and self.checks.open_errors()
+        elif (
+            all(a.state == S.SUCCEEDED for a in self.agents.values())
+            and not (self.checks is not None and self.checks.open_errors())
+            and not (self.isolation is not None and self.isolation.conflicts.open_findings())
         ):
             self.state = RunState.SUCCEEDED
         else:
@@ -341,3 +356,33 @@ class Run:
     def agent_status(self, name: str) -> AgentStatusInfo | None:
         """One agent of `status()` (None if not in this run), without snapshotting the others."""
         return agent_status(agent) if (agent := self.agents.get(name)) is not None else None
+
+
+def _isolation_of(run: Run) -> RunIsolation:
+    """The isolated agents' part of ``run`` (its options name the repository)."""
+    from counterpoint.engine.run.isolation import RunIsolation
+
+    isolation = RunIsolation(
+        repo=run.options.repo,
+        run_id=run.run_id,
+        root=run.root,
+        spec_dir=run.spec_dir,
+        signals=run.spec.signals,
+        agents=run.agents,
+        emit=run.emit_event,
+        fire=run.fire,
+        make_tools=run.files.tools_at,
+        files_changed=run.observers.files_changed,
+        state_dir=run.root / STATE_DIR,
+        watch=run.options.watch,
+    )
+    for worker in run.workers.values():
+        worker.isolation = isolation
+    run.observe(isolation)
+    return isolation
+
+
+async def _wait_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for the agents' tasks to end (10 s at most: a cancelled agent unwinds quickly)."""
+    if pending := [task for task in tasks if not task.done()]:
+        await asyncio.wait(pending, timeout=10)

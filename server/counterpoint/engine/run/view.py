@@ -64,6 +64,10 @@ class RunView:
         self._spawner = spawner
         self._state = state
         self._watching = watching
+        self.checks_dir: Path | None = None
+        """Where checks run when not in the spec's folder (an isolated run's integration copy)."""
+        self.display: Callable[[Path], Path] = lambda path: path
+        """A path where checks run -> where the user sees it (their working tree)."""
 
     # -- questions ----------------------------------------------------------------------------------
 

@@ -26,12 +26,15 @@ from counterpoint_protocol.events import (
 )
 from pydantic import BaseModel
 
+from counterpoint.engine.isolation import IsolationError
 from counterpoint.engine.process import TaskSpawner
+from counterpoint.engine.run.conflicts import MergeConflict
 from counterpoint.engine.run.state import AgentRuntime, waiting_names
 from counterpoint.engine.runners import get_runner
 from counterpoint.engine.runners.base import AgentContext, AgentFailed, begin_run
 
 if TYPE_CHECKING:
+    from counterpoint.engine.run.isolation import RunIsolation
     from counterpoint.engine.run.observer import RunChecks
     from counterpoint.engine.run.view import Emit
 
@@ -59,6 +62,7 @@ class AgentWorker:
         run_cancelled: Callable[[], bool],
         on_state: Callable[[AgentWorker, AgentStatus, AgentStatus], None],
         on_done: Callable[[AgentWorker, bool], None],
+        isolation: RunIsolation | None = None,
     ) -> None:
         self.agent = agent
         self.name = agent.name
@@ -69,6 +73,7 @@ class AgentWorker:
         self._run_cancelled = run_cancelled
         self._on_state = on_state
         self._on_done = on_done
+        self.isolation = isolation
 
     @property
     def state(self) -> AgentStatus:
@@ -155,19 +160,41 @@ class AgentWorker:
             self._on_done(self, ended)
 
     async def _attempt(self) -> AgentStatus:
-        """One attempt; its outcome (the error, if any, is on the agent)."""
+        """One attempt; its outcome (the error, if any, is on the agent). An isolated agent's
+        attempt runs in a fresh working copy, and ends with its work merged; a merge conflict
+        with ``on_conflict: restart`` runs it again on the new tip (not counted as a retry)."""
+        while True:
+            outcome = await self._attempt_once()
+            if outcome is not None:
+                return outcome
+            self._emit(EventType.AGENT_OUTPUT, self.name, "restart", line="restarting after a merge conflict")
+
+    async def _attempt_once(self) -> AgentStatus | None:
         agent = self.agent
         settings = agent.spec.settings
+        isolation = self.isolation if self.isolation is not None and self.isolation.isolated(agent) else None
         try:
+            if isolation is not None:
+                await isolation.prepare(agent)
             runner = get_runner(settings.runner)
             checks = self._checks()
             if settings.integrate and checks is not None and checks.has_checks():
                 await checks.integrate(agent, lambda: self._make_context(self))
             else:
                 await asyncio.wait_for(begin_run(runner, self._make_context(self)), settings.timeout)
+            if isolation is not None:
+                await isolation.finish(agent)
         except TimeoutError:
             agent.error = f"timed out after {settings.timeout:g} s"
             return S.TIMED_OUT
+        except MergeConflict as exc:
+            if exc.restart:
+                return None
+            agent.error = str(exc)
+            return S.FAILED
+        except IsolationError as exc:
+            agent.error = f"working copy: {exc}"
+            return S.FAILED
         except AgentFailed as exc:
             agent.error = str(exc)
             return S.FAILED
