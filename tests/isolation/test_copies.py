@@ -4,11 +4,12 @@ snapshots of everything an agent changed, states on no branch, snapshots merged 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from counterpoint.engine.isolation import Repo, RunRefs, WorkingCopies, capture_base, open_repo
+from counterpoint.engine.isolation import Repo, RunRefs, WorkingCopies, agent_env, capture_base, open_repo
 
 from tests.isolation.conftest import disk_files, mounted_under, registered_worktrees, run_git, tree_files
 
@@ -217,3 +218,78 @@ async def test_remove_and_close_leave_nothing(setup: tuple[Repo, WorkingCopies, 
     assert registered_worktrees(repo.toplevel) == []
     assert mounted_under(repo.toplevel) == []
     assert sorted(p.name for p in (repo.toplevel / ".git" / "worktrees").glob("*")) == []
+
+
+async def test_a_deleted_git_file_never_reaches_the_user_repository(
+    setup: tuple[Repo, WorkingCopies, str],
+) -> None:
+    repo, copies, base = setup
+    copy = await copies.create("careless", base)
+    (copy.path / ".git").unlink()
+    (copy.path / "docs" / "guide.md").write_text("still snapshotted\n")
+    user_before = run_git(repo.toplevel, "--no-optional-locks", "status", "--porcelain")
+    snap = await copies.snapshot(copy, "careless: done")
+    assert snap is not None and snap.files == ["docs/guide.md"]
+    assert run_git(repo.toplevel, "--no-optional-locks", "status", "--porcelain") == user_before
+    env = {**os.environ, **agent_env(copy)}
+    found = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=copy.path, env=env, capture_output=True, text=True
+    )
+    assert found.returncode != 0 and "not a git repository" in found.stderr
+    await copies.close()
+    assert registered_worktrees(repo.toplevel) == [] and not copies.folder.exists()
+
+
+async def test_files_over_100_mb(setup: tuple[Repo, WorkingCopies, str], method: str) -> None:
+    if method != "overlay":
+        pytest.skip("one method is enough")
+    repo, copies, base = setup
+    copy = await copies.create("data", base)
+    with (copy.path / "huge.bin").open("wb") as huge:
+        huge.truncate(101 * 1024 * 1024)  # sparse: no 101 MB written on the test machine
+        huge.seek(50 * 1024 * 1024)
+        huge.write(b"middle")
+    snap = await copies.snapshot(copy, "data: done")
+    assert snap is not None and snap.files == ["huge.bin"]
+    size = run_git(repo.toplevel, "cat-file", "-s", f"{snap.commit}:huge.bin").strip()
+    assert int(size) == 101 * 1024 * 1024
+
+
+async def test_the_users_hooks_do_not_run_on_our_checkouts(
+    repo_factory: Callable[..., Path], method: str
+) -> None:
+    path = repo_factory({"a.txt": "a\n"})
+    hook = path / ".git" / "hooks" / "post-checkout"
+    ran = path.parent / "hook-ran"
+    hook.write_text(f"#!/bin/sh\ntouch '{ran}'\nexit 1\n")
+    hook.chmod(0o755)
+    run_git(path, "worktree", "add", "-q", "--detach", str(path.parent / "plain"), check=False)
+    assert ran.exists()  # the hook runs on a plain `git worktree add`
+    ran.unlink()
+    run_git(path, "worktree", "remove", "--force", str(path.parent / "plain"))
+    repo = await open_repo(path)
+    refs = RunRefs(RUN)
+    copies = WorkingCopies(repo, refs, path / ".counterpoint", method=method)
+    copy = await copies.create("a", await capture_base(repo, refs))
+    assert porcelain(copy.path) == "" and not ran.exists()
+    await copies.close()
+
+
+async def test_submodules_stay_gitlinks(repo_factory: Callable[..., Path], method: str) -> None:
+    library = repo_factory({"lib.py": "x = 1\n"}, name="library")
+    path = repo_factory({"app.py": "import lib\n"})
+    run_git(path, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "vendor/lib")
+    run_git(path, "commit", "-qm", "vendor lib")
+    repo = await open_repo(path)
+    refs = RunRefs(RUN)
+    copies = WorkingCopies(repo, refs, path / ".counterpoint", method=method)
+    base = await capture_base(repo, refs)
+    assert run_git(path, "ls-tree", base, "vendor/lib").split()[:2] == ["160000", "commit"]
+    copy = await copies.create("a", base)
+    assert porcelain(copy.path) == ""
+    assert (copy.path / "vendor" / "lib").is_dir()  # present, not populated (documented)
+    (copy.path / "app.py").write_text("import lib  # edited\n")
+    snap = await copies.snapshot(copy, "a: done")
+    assert snap is not None and snap.files == ["app.py"]
+    assert run_git(path, "ls-tree", snap.commit, "vendor/lib") == run_git(path, "ls-tree", base, "vendor/lib")
+    await copies.close()

@@ -213,3 +213,27 @@ async def test_prune_never_raises_outside_git(tmp_path: Path) -> None:
     stale.mkdir(parents=True)
     assert await prune(tmp_path, []) == [str(stale.parent)]
     assert not stale.parent.exists()
+
+
+async def test_copies_kept_on_purpose_survive_prune_and_a_reboot(repo_factory: Callable[..., Path]) -> None:
+    repo, refs, base = await start(repo_factory)
+    copies = WorkingCopies(repo, refs, repo.toplevel / ".counterpoint")
+    failed = await copies.create("failed", base)
+    done = await copies.create("done", base)
+    (failed.path / "half-done.txt").write_text("look at me\n")
+    await copies.close(keep=["failed"])
+    assert not done.path.exists() and failed.path.exists()
+    assert await prune(repo.toplevel, []) == []
+    assert (failed.path / "half-done.txt").exists()
+    if failed.method == "overlay":
+        checkouts_module.unmount(failed.path)  # what a reboot does
+        assert not (failed.path / "half-done.txt").exists()
+        assert await prune(repo.toplevel, []) == []
+        assert failed.path in mounted_under(copies.folder)
+    assert (failed.path / "half-done.txt").read_text() == "look at me\n"
+    assert run_git(failed.path, "status", "--porcelain") == "?? half-done.txt\n"
+    assert registered_worktrees(repo.toplevel) == [str(failed.path)]
+    assert await WorkingCopies(repo, refs, repo.toplevel / ".counterpoint").discard() == [failed.path]
+    assert not copies.folder.exists()
+    assert mounted_under(repo.toplevel) == [] and registered_worktrees(repo.toplevel) == []
+    assert not list((repo.git_dir / "worktrees").glob("*"))

@@ -9,7 +9,7 @@ gitcmd (git off the event loop), model (the data handed out).
 
 from __future__ import annotations
 
-from counterpoint.engine.isolation.copies import WorkingCopies
+from counterpoint.engine.isolation.copies import WorkingCopies, agent_env
 from counterpoint.engine.isolation.gitcmd import git
 from counterpoint.engine.isolation.merging import merge, merge_in, predict
 from counterpoint.engine.isolation.model import (
@@ -37,6 +37,7 @@ __all__ = [
     "StartPoint",
     "WorkingCopies",
     "WorkingCopy",
+    "agent_env",
     "capture_base",
     "commit_tree",
     "git",

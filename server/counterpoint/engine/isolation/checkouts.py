@@ -23,6 +23,8 @@ CHECKOUT_WORKERS = ("-c", "checkout.workers=8", "-c", "checkout.thresholdForPara
 """Writing thousands of files is bound by system calls: parallel checkout halves it even on two cores."""
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+KEPT = ".kept"
+"""In a run's folder: the copies kept on purpose when the run closed (one agent folder a line)."""
 
 
 class MountRefused(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from counterpoint.engine.isolation.checkouts import (
     DISK_FULL,
+    KEPT,
     MountRefused,
     add_worktree,
     checkout_lower,
@@ -196,7 +197,16 @@ class WorkingCopies:
 
     async def _tree(self, copy: WorkingCopy) -> str:
         """The tree of everything in the copy now (ignored files and ``.counterpoint/`` left out)."""
-        env = {"GIT_INDEX_FILE": os.fspath(self._index(copy.agent))}
+        admin = copy.admin_dir or await in_thread(read_admin, copy.path)
+        if admin is None:
+            raise IsolationError(f"the working copy of {copy.agent} at {copy.path} has lost its git dir")
+        # git named explicitly: with the copy's .git file deleted, git would find the user's
+        # repository (the copy is inside their working tree)
+        env = {
+            "GIT_INDEX_FILE": os.fspath(self._index(copy.agent)),
+            "GIT_DIR": os.fspath(admin),
+            "GIT_WORK_TREE": os.fspath(copy.path),
+        }
         await in_thread(add_all, self.repo, copy.path, env)
         return (await git(copy.path, *PRIVATE_INDEX, "write-tree", env=env)).stdout.strip()
 
@@ -260,6 +270,15 @@ class WorkingCopies:
         return found
 
 
+def agent_env(copy: WorkingCopy, inherited: str | None = None) -> dict[str, str]:
+    """What to add to the environment of an agent's processes in ``copy``: git never looks above
+    the copy for a repository (the copy is inside the user's working tree: with its ``.git``
+    deleted, an agent's git would find the user's repository). ``inherited``: the
+    ``GIT_CEILING_DIRECTORIES`` the agent would get otherwise."""
+    ceilings = [os.fspath(copy.path.parent), *([inherited] if inherited else [])]
+    return {"GIT_CEILING_DIRECTORIES": os.pathsep.join(ceilings)}
+
+
 _PROCESS_WIDE = (errno.EPERM, errno.ENODEV, errno.ENOSYS)
 """Mount errors that hold for every copy this process would make."""
 
@@ -314,7 +333,8 @@ def _copy_paths(folder: Path) -> list[Path]:
 
 
 def _sweep(repo: Repo, folder: Path, kept: set[str]) -> None:
-    """Every copy in the run's folder but the kept ones removed; the rest when nothing is kept."""
+    """Every copy in the run's folder but the kept ones removed; the rest when nothing is kept,
+    else a ``.kept`` note naming them."""
     if not folder.is_dir():
         return
     names = {child.name for child in folder.iterdir() if not child.name.startswith(".")}
@@ -324,9 +344,12 @@ def _sweep(repo: Repo, folder: Path, kept: set[str]) -> None:
     for name in sorted(names - kept):
         child = folder / name
         remove_copy(repo, child, read_admin(child), folder / ".layers" / name, folder / ".index" / name)
-    overlays_kept = any((folder / ".layers" / name).exists() for name in kept)
-    if not overlays_kept:
+    kept_here = sorted(kept & names)
+    if not any((folder / ".layers" / name).exists() for name in kept_here):
         remove_tree(folder / ".base")
         (folder / ".base.index").unlink(missing_ok=True)
-    if not kept:
+    if not kept_here:
         remove_tree(folder)
+        return
+    # kept on purpose (failed agents, for the user to look at): `prune` leaves them
+    (folder / KEPT).write_text("".join(f"{name}\n" for name in kept_here), encoding="utf-8")

@@ -2,7 +2,8 @@
 
 A run killed with ``kill -9`` (or a crash, a power cut) leaves its working copies: overlays still
 mounted, folders under ``.counterpoint/worktrees/<run>/``, worktrees registered in the user's git
-dir. `prune` removes those of every run not live. Only our registrations are removed (those whose
+dir. `prune` removes those of every run not live, except the copies a run kept on purpose
+(failed agents, for the user to look at: mounted again after a reboot). Only our registrations are removed (those whose
 working tree is in our folder), never a stale worktree of the user's: what ``git worktree prune``
 would do, limited to ours. Branches stay (they are the runs' work, for review and resume).
 """
@@ -14,9 +15,9 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-from counterpoint.engine.isolation.checkouts import remove_tree
+from counterpoint.engine.isolation.checkouts import KEPT, remove_tree
 from counterpoint.engine.isolation.gitcmd import in_thread, run_git
-from counterpoint.engine.isolation.overlay import mounts_under, unmount
+from counterpoint.engine.isolation.overlay import is_mounted, mount_overlay, mounts_under, unmount
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,35 @@ def _prune(workspace_root: Path, live: frozenset[str]) -> list[str]:
     if not worktrees.is_dir():
         return []
     removed: list[str] = []
-    for point in mounts_under(worktrees):
-        run = point.relative_to(worktrees).parts[0] if point != worktrees else ""
-        if run and run not in live:
+    for run_dir in sorted(worktrees.iterdir()):
+        if run_dir.name.startswith(".") or run_dir.name in live or not run_dir.is_dir():
+            continue
+        if (run_dir / KEPT).is_file():
+            _revive(run_dir)
+            continue
+        for point in mounts_under(run_dir):
             try:
                 unmount(point)
             except OSError as error:
                 log.warning("isolation: cannot unmount %s: %s", point, error)
-    for run_dir in sorted(worktrees.iterdir()):
-        if run_dir.name.startswith(".") or run_dir.name in live or not run_dir.is_dir():
-            continue
         remove_tree(run_dir)
         removed.append(os.fspath(run_dir))
-    removed.extend(_forget_registrations(workspace_root, worktrees, live))
+    kept = frozenset(p.parent.name for p in worktrees.glob(f"*/{KEPT}"))
+    removed.extend(_forget_registrations(workspace_root, worktrees, live | kept))
     return removed
+
+
+def _revive(run_dir: Path) -> None:
+    """The overlays of a run's kept copies mounted again where they are not (after a reboot)."""
+    lower = run_dir / ".base"
+    for name in (run_dir / KEPT).read_text(encoding="utf-8").split():
+        path, layer = run_dir / name, run_dir / ".layers" / name
+        if not (layer / "upper").is_dir() or not lower.is_dir() or not path.is_dir() or is_mounted(path):
+            continue
+        try:
+            mount_overlay(lower, layer / "upper", layer / "work", path)
+        except OSError as error:
+            log.warning("isolation: cannot mount the kept copy %s again: %s", path, error)
 
 
 def _forget_registrations(workspace_root: Path, worktrees: Path, live: frozenset[str]) -> list[str]:
