@@ -143,6 +143,7 @@ async def test_two_agents_editing_different_parts_of_one_file_merge_cleanly(tmp_
 
     assert result.status == "succeeded", [e.model_dump() for e in result.events if e.type == "agent_finished"]
     assert user_state(repo) == before  # byte-identical until apply
+    assert result.findings("integration") == []  # two writers of app.py, each in its own copy: no clash
     started = result.of("run_started")[0].metadata["isolation"]
     merged = result.of("agent_merged")
     assert sorted(e.actor for e in merged) == ["bottom", "top"]
@@ -338,3 +339,21 @@ def test_spec_settings_in_schema() -> None:
         ).read_text()
     )
     assert schema["properties"]["isolation"]["enum"] == ["shared", "worktree"]
+
+
+async def test_many_agents_starting_at_once_each_get_a_copy(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    names = [f"agent{n}" for n in range(8)]
+    text = "---\nisolation: worktree\n---\n# Many\n" + "".join(
+        f"\n## {name}\ntranscript: transcripts/{name}.jsonl\n" for name in names
+    )
+    spec = write_spec(repo, text, {name: [write(f"{name}.txt", name)] for name in names})
+    result = await run_isolated(spec)
+
+    assert result.status == "succeeded", [
+        (e.actor, e.metadata.get("error")) for e in result.of("agent_finished")
+    ]
+    assert sorted(e.actor for e in result.of("agent_merged")) == names
+    integration = result.of("run_started")[0].metadata["isolation"]["integration"]
+    assert set(git(repo, "ls-tree", "--name-only", integration).split()) >= {f"{n}.txt" for n in names}
+    assert leftovers(repo) == []

@@ -134,7 +134,7 @@ class BuiltinChecks:
         self._add_writer(rel_path, actor, exact=True)
 
     def files_changed(self, changes: list[FileChange]) -> None:
-        running = self.run.running("command")
+        running = [name for name in self.run.running("command") if not self._isolated(name)]
         if not running:
             return
         now = time.monotonic()
@@ -155,6 +155,11 @@ class BuiltinChecks:
                 for agent in running:
                     writers[agent] = writers.get(agent, False)
                 self._check_shared(rel)
+
+    def _isolated(self, name: str) -> bool:
+        """Works in a copy of its own: what changes in the workspace is not its."""
+        agent = self.run.agent(name)
+        return agent is not None and agent.spec.settings.isolation == "worktree"
 
     def _add_writer(self, rel: str, agent: str, *, exact: bool) -> None:
         if rel not in self.writers and exact:

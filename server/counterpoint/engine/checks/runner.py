@@ -123,6 +123,9 @@ class CheckManager(RunChecks):
             self.builtin.agent_finished(name)
 
     def on_write(self, actor: str, path: str) -> None:
+        agent = self.run.agent(actor)
+        if agent is not None and agent.spec.settings.isolation == "worktree":
+            return  # in a copy of its own: writers of one file meet at the merge, not here
         self.builtin.tool_write(actor, path)
 
     def _maybe_eligible(self, state: CheckState) -> None:
