@@ -3,6 +3,7 @@ snapshots of everything an agent changed, states on no branch, snapshots merged 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -293,3 +294,15 @@ async def test_submodules_stay_gitlinks(repo_factory: Callable[..., Path], metho
     assert snap is not None and snap.files == ["app.py"]
     assert run_git(path, "ls-tree", snap.commit, "vendor/lib") == run_git(path, "ls-tree", base, "vendor/lib")
     await copies.close()
+
+
+async def test_many_copies_made_at_once(setup: tuple[Repo, WorkingCopies, str]) -> None:
+    repo, copies, base = setup
+    made = await asyncio.gather(*(copies.create(f"agent{n}", base) for n in range(6)))
+    assert len({c.path for c in made}) == 6
+    for copy in made:
+        assert porcelain(copy.path) == ""
+        (copy.path / f"{copy.agent}.txt").write_text(copy.agent)
+    snaps = await asyncio.gather(*(copies.snapshot(c, "done") for c in made))
+    assert [s.files for s in snaps if s] == [[f"agent{n}.txt"] for n in range(6)]
+    assert sorted(registered_worktrees(repo.toplevel)) == sorted(str(c.path) for c in made)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from counterpoint_protocol.events import ConflictFile, ConflictSide, LineSpan
 
-from counterpoint.engine.isolation.gitcmd import git
+from counterpoint.engine.isolation.gitcmd import git, last_line
 from counterpoint.engine.isolation.model import GitError, MergeResult, Repo, StartPoint
 from counterpoint.engine.isolation.repo import commit_tree, is_ancestor
 
@@ -144,7 +144,7 @@ def clashing_lines(ours: Sequence[Hunk], theirs: Sequence[Hunk]) -> tuple[list[L
 async def _merge_tree(repo: Repo, ours: str, theirs: str) -> tuple[str, list[_Conflicted]]:
     out = await git(repo, "merge-tree", "--write-tree", "-z", ours, theirs, check=False)
     if out.returncode not in (0, 1):
-        raise GitError(f"git merge-tree {ours} {theirs}: {out.stderr.strip()[-300:]}")
+        raise GitError(f"git merge-tree {ours} {theirs}: {last_line(out.stderr)}")
     tree, conflicted = parse_merge_tree(out.stdout)
     if out.returncode == 0:
         return tree, []

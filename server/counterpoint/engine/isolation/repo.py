@@ -75,7 +75,7 @@ def _open_repo(workspace_root: Path) -> Repo:
                 f"git refuses {root} (owned by another user): "
                 f"`git config --global --add safe.directory {root}`, {_SHARED}"
             )
-        raise GitError(f"git cannot read the repository at {root}: {where.stderr.strip()[-300:]}")
+        raise GitError(f"git cannot read the repository at {root}: {last_line(where.stderr)}")
     bare, inside, admin, common = lines[:4]
     if bare == "true":
         raise IsolationError(
@@ -183,5 +183,5 @@ async def tree_of(repo: Repo, commit: str) -> str:
 async def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     out = await git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False)
     if out.returncode not in (0, 1):
-        raise GitError(f"git merge-base --is-ancestor {ancestor} {descendant}: {out.stderr.strip()}")
+        raise GitError(f"git merge-base --is-ancestor {ancestor} {descendant}: {last_line(out.stderr)}")
     return out.returncode == 0
