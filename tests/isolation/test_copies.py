@@ -241,9 +241,7 @@ async def test_a_deleted_git_file_never_reaches_the_user_repository(
     assert registered_worktrees(repo.toplevel) == [] and not copies.folder.exists()
 
 
-async def test_files_over_100_mb(setup: tuple[Repo, WorkingCopies, str], method: str) -> None:
-    if method != "overlay":
-        pytest.skip("one method is enough")
+async def test_files_over_100_mb(setup: tuple[Repo, WorkingCopies, str]) -> None:
     repo, copies, base = setup
     copy = await copies.create("data", base)
     with (copy.path / "huge.bin").open("wb") as huge:

@@ -357,3 +357,21 @@ async def test_many_agents_starting_at_once_each_get_a_copy(tmp_path: Path) -> N
     integration = result.of("run_started")[0].metadata["isolation"]["integration"]
     assert set(git(repo, "ls-tree", "--name-only", integration).split()) >= {f"{n}.txt" for n in names}
     assert leftovers(repo) == []
+
+
+async def test_an_agents_git_stops_at_its_copy(tmp_path: Path) -> None:
+    """An agent's processes get GIT_CEILING_DIRECTORIES: with its copy's .git gone, its git finds
+    no repository rather than the user's (the copy lies inside the user's working tree)."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    spec = write_spec(
+        repo,
+        SPEC_SHELL,
+        {"maker": [{"action": "run", "command": "mkdir -p out && echo \"$GIT_CEILING_DIRECTORIES\" > out/result.txt"}]},
+    )
+    result = await run_isolated(spec, trust=True)
+
+    assert result.status == "succeeded"
+    commit = next(e for e in result.of("signal") if e.action == "built").metadata["commit"]
+    ceilings = git(repo, "show", f"{commit}:out/result.txt").strip().split(os.pathsep)
+    copy = Path(result.of("working_copy_created", "maker")[0].metadata["path"])
+    assert str(copy.parent) in ceilings

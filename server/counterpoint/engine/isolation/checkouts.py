@@ -8,11 +8,14 @@ with) and ``<agent>/`` (the agent's working copy, a registered git worktree with
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from counterpoint.engine.isolation.gitcmd import QUIET_CONFIG, run_git
@@ -83,24 +86,34 @@ def checkout_lower(repo: Repo, commit: str, folder: Path, index: Path) -> None:
         raise
 
 
+_WORKTREES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def worktrees_locked(repo: Repo) -> Iterator[None]:
+    """One ``git worktree add``/``remove`` at a time on a repository: git reads every other
+    worktree's entry while it adds one, and fails on an entry another add is still writing
+    (``failed to read .../commondir``). A lock in this process, and an ``flock`` in the git dir
+    for other processes (the CLI and a language server on one repository)."""
+    with _WORKTREES_LOCK, open(repo.git_dir / "counterpoint-worktrees.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def add_worktree(repo: Repo, path: Path, start: str, checkout: bool) -> Path:
-    """``git worktree add --detach`` (with a full checkout, or none); returns its git dir."""
-    no_checkout = () if checkout else ("--no-checkout",)
-    args = (
-        *QUIET_CONFIG,
-        *CHECKOUT_WORKERS,
-        "worktree",
-        "add",
-        "--force",
-        "--detach",
-        *no_checkout,
-        os.fspath(path),
-        start,
-    )
-    run_git(repo.toplevel, args)
+    """``git worktree add --detach --no-checkout`` (registered under the worktrees lock), then,
+    with ``checkout``, its files written (outside the lock: the slow part); returns its git dir."""
+    args = (*QUIET_CONFIG, "worktree", "add", "--force", "--detach", "--no-checkout", os.fspath(path), start)
+    with worktrees_locked(repo):
+        run_git(repo.toplevel, args)
     admin = read_admin(path)
     if admin is None:
         raise IsolationError(f"git made no worktree at {path}")
+    if checkout:
+        run_git(path, (*QUIET_CONFIG, *CHECKOUT_WORKERS, "reset", "--hard", "-q", start))
     return admin
 
 
@@ -135,7 +148,8 @@ def remove_copy(repo: Repo, path: Path, admin: Path | None, layer: Path, index: 
         unmount(point)
     admin = admin or read_admin(path)
     if admin is not None and admin.is_dir():
-        run_git(repo.toplevel, ("worktree", "remove", "--force", "--force", os.fspath(path)), check=False)
+        with worktrees_locked(repo):
+            run_git(repo.toplevel, ("worktree", "remove", "--force", "--force", os.fspath(path)), check=False)
     remove_tree(path)
     if admin is not None and admin.parent.name == "worktrees" and admin.is_dir():
         remove_tree(admin)

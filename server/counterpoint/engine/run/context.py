@@ -77,6 +77,6 @@ def agent_context(
         began=worker.began,
         speed=speed,
         attempt=agent.attempts,
-        env=dict(agent.spec.settings.env),
+        env={**agent.spec.settings.env, **(place.env if place is not None else {})},
         options=options,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,9 @@ from counterpoint.engine.isolation import (
     RunRefs,
     WorkingCopies,
     WorkingCopy,
+    agent_env,
     capture_base,
+    git,
 )
 from counterpoint.engine.run.conflicts import ConflictWatch, MergeConflict, conflict_findings
 from counterpoint.engine.run.integration import INTEGRATION, Integration, user_path
@@ -164,7 +167,10 @@ class RunIsolation(RunObserver):
             return copy.path / path.relative_to(self.repo.toplevel)
 
         root, spec_dir = inside(self.root), inside(self.spec_dir)
-        return AgentPlace(copy=copy, root=root, spec_dir=spec_dir, tools=self._make_tools(root, spec_dir))
+        env = agent_env(copy, os.environ.get("GIT_CEILING_DIRECTORIES"))
+        return AgentPlace(
+            copy=copy, root=root, spec_dir=spec_dir, tools=self._make_tools(root, spec_dir), env=env
+        )
 
     def _created(self, name: str, copy: WorkingCopy, signals: list[str]) -> None:
         payload = WorkingCopyPayload(
@@ -285,6 +291,7 @@ class RunIsolation(RunObserver):
         if snap is not None:
             self._emit(EventType.SNAPSHOT, agent.name, "done", commit=snap.commit, files=snap.files)
         head = place.copy.last_snapshot
+        await self._fire_missed(agent.name, place, head)
         conflict = await self.integration.merge_agent(agent.name, head)
         self.conflicts.agent_done(agent.name)
         if conflict is None:
@@ -303,6 +310,23 @@ class RunIsolation(RunObserver):
             place.conflict_note = conflict.message
             raise MergeConflict(conflict, restart=True)
         raise MergeConflict(conflict)
+
+    async def _fire_missed(self, name: str, place: AgentPlace, head: str) -> None:
+        """File signals its last writes fire that the watcher had not reported when it ended:
+        its work (the final snapshot) decides, not the race with the watcher."""
+        from counterpoint.engine.watch import SignalMatcher
+
+        changed = await git(
+            self.repo, "diff", "--name-only", "-z", "--no-renames", place.copy.start_commit, head
+        )
+        matcher = SignalMatcher(place.spec_dir, self._signals)
+        for rel in filter(None, changed.stdout.split("\0")):
+            path = place.copy.path / rel
+            for signal in matcher.match(path):
+                if signal not in self._signal_commits and path.is_relative_to(place.root):
+                    self._signal_commits[signal] = head
+                    meta = {"path": path.relative_to(place.root).as_posix(), "kind": "added"}
+                    self._fire(signal, {**meta, "by": name, "attribution": "copy", "commit": head}, name)
 
     async def recheck_conflicts(self) -> None:
         """After an integrator's round: conflicts whose markers are gone are fixed."""

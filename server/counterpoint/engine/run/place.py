@@ -27,5 +27,7 @@ class AgentPlace:
     on_signal: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     """Fire a signal the agent emits, with a snapshot of its copy."""
     snapshots: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to its processes' environment (git never looks above the copy for a repository)."""
     conflict_note: str = ""
     """On a restart after a merge conflict: what conflicted, added to its task."""
