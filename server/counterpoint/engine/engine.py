@@ -254,6 +254,7 @@ class Engine:
             completed_agents=succeeded - chosen,
             restored_signals=signals,
             resumed=reason,
+            restored_isolation=started.metadata.get("isolation"),
         )
         return await self.start_run(spec, options, run_id=run_id)
 

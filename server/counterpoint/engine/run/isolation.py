@@ -32,6 +32,7 @@ from counterpoint.engine.isolation import (
     agent_env,
     capture_base,
     git,
+    resolve,
 )
 from counterpoint.engine.run.conflicts import ConflictWatch, MergeConflict, conflict_findings
 from counterpoint.engine.run.integration import INTEGRATION, Integration, user_path
@@ -67,6 +68,9 @@ class RunIsolation(RunObserver):
         files_changed: Callable[[list[Any]], None],
         state_dir: Path,
         watch: bool,
+        restored: dict[str, Any] | None = None,
+        restored_signals: Mapping[str, dict[str, Any]] | None = None,
+        checks: bool = False,
     ) -> None:
         self.repo = repo
         self.refs = RunRefs(run_id)
@@ -87,6 +91,13 @@ class RunIsolation(RunObserver):
         self._signal_commits: dict[str, str] = {}
         """Signal -> the snapshot it handed on."""
         self._restarts: dict[str, int] = {}
+        self._restored = restored
+        self._checks = checks
+        self._resumed_heads: dict[str, str] = {}
+        """Resumed: agent -> its branch's tip from the earlier run (its start includes it)."""
+        for signal, meta in (restored_signals or {}).items():
+            if isinstance(meta.get("commit"), str):
+                self._signal_commits[signal] = meta["commit"]
         self._tasks: set[asyncio.Task[None]] = set()
         self.conflicts = ConflictWatch(self, emit)
 
@@ -105,18 +116,29 @@ class RunIsolation(RunObserver):
         """Checks and integrators work in the integration copy when every other agent of the
         run is isolated (with shared agents, the merged work is not all there: the workspace)."""
         workers = [a for a in self._agents.values() if not a.spec.settings.integrate]
-        return bool(workers) and all(a.spec.settings.isolation == "worktree" for a in workers)
+        wanted = self._checks or any(a.spec.settings.integrate for a in self._agents.values())
+        return wanted and bool(workers) and all(a.spec.settings.isolation == "worktree" for a in workers)
 
     async def begin(self) -> dict[str, Any]:
         """Capture the base, and make the integration copy when checks and integrators work
         there; returns ``run_started``'s ``isolation`` metadata."""
-        self.base = await capture_base(self.repo, self.refs)
+        earlier = self._restored or {}
+        tip = None
+        if earlier.get("base") and await resolve(self.repo, self.refs.base) == earlier["base"]:
+            self.base = earlier["base"]  # resumed: the same base, the merged work so far
+            tip = await resolve(self.repo, self.refs.integration)
+            for name in self._agents:  # work an interrupted agent had snapshotted goes on
+                head = await resolve(self.repo, self.refs.agent(name))
+                if head is not None and head != self.base:
+                    self._resumed_heads[name] = head
+        else:
+            self.base = await capture_base(self.repo, self.refs)
         place = None
         if self.checks_in_copy():
             copy = await self.copies.create(INTEGRATION, self.base)
             place = self._place(copy)
             self._created(INTEGRATION, copy, [])
-        self.integration.start(self.base, place)
+        self.integration.start(tip or self.base, place)
         return {
             "base": self.base,
             "integration": self.refs.integration,
@@ -209,9 +231,10 @@ class RunIsolation(RunObserver):
             await self._stop_watching(old)
             await self.copies.remove(old.copy)
         needs = agent.spec.settings.needs
-        start = await self.integration.start_point(
-            [(name, commit) for name, commit in self._signal_commits.items() if name in needs]
-        )
+        wanted = [(name, commit) for name, commit in self._signal_commits.items() if name in needs]
+        if (earlier := self._resumed_heads.pop(agent.name, None)) is not None:
+            wanted.append((agent.name, earlier))
+        start = await self.integration.start_point(wanted)
         copy = await self.copies.create(agent.name, start.commit)
         place = self._place(copy)
         place.on_signal = lambda signal, meta: self.fire_with_snapshot(agent.name, signal, meta)

@@ -54,6 +54,9 @@ class RunOptions:
     resumed: str | None = None
     """Why this run continues an earlier one ("resume" or "rerun"), if it does."""
     user_settings: dict[str, Any] | None = None
+    restored_isolation: dict[str, Any] | None = None
+    """Resume, rerun: the isolation of the earlier run (``run_started.metadata.isolation``): its
+    base is kept, its integration branch and agents' branches go on."""
     repo: Any = None
     """The git repository of isolated agents (an `isolation.Repo`, checked by `Engine.start_run`);
     None when no selected agent has ``isolation: worktree``."""

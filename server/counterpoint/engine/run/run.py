@@ -311,8 +311,8 @@ class Run:
         await self._wait_agents()
         await self.files.stop_watching()
         if self.isolation is not None:
-            failed = {a.name for a in self.agents.values() if a.state != S.SUCCEEDED}
-            await self.isolation.close(failed)
+            failed = {a.name for a in self.agents.values() if a.state in (S.FAILED, S.TIMED_OUT)}
+            await self.isolation.close(set() if self.cancelled else failed)
         await self.spawner.aclose()
         self.finished_mono = time.monotonic()
         if self.cancelled:
@@ -375,6 +375,9 @@ def _isolation_of(run: Run) -> RunIsolation:
         files_changed=run.observers.files_changed,
         state_dir=run.root / STATE_DIR,
         watch=run.options.watch,
+        restored=run.options.restored_isolation,
+        restored_signals=run.options.restored_signals,
+        checks=bool(run.spec.checks),
     )
     for worker in run.workers.values():
         worker.isolation = isolation
