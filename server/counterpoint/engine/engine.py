@@ -17,13 +17,13 @@ import aiofiles
 from counterpoint_protocol.events import Event
 from counterpoint_protocol.spec import Spec
 
-from counterpoint.engine.log import EventLog, query_events
+from counterpoint.engine.log import EventLog, open_event_log
 from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.report import build_report, log_pages, render_markdown
 from counterpoint.engine.run import Run, RunOptions
 from counterpoint.engine.run.lock import SpecLock, try_lock
 from counterpoint.engine.spec import load_spec
-from counterpoint.engine.workspace import STATE_DIR, db_path
+from counterpoint.engine.workspace import STATE_DIR
 from counterpoint.engine.workspace import find_workspace_root as find_workspace_root  # for the LSP face
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ class Engine:
 
     @classmethod
     async def open(cls, root: Path) -> Engine:
-        return cls(root, await EventLog.open(db_path(root)))
+        """The engine of the workspace at ``root``, on the event log its user configured (the
+        workspace's SQLite file, or a PostgreSQL database: `open_event_log`)."""
+        return cls(root, await open_event_log(root))
 
     def live_runs(self) -> list[Run]:
         return [r for r in self.runs.values() if r.live]
@@ -269,10 +271,10 @@ class Engine:
 
     async def write_report(self, run_id: str) -> dict[str, Any]:
         """Build (one pass over the log, a page at a time, in a thread) and save the run's report."""
-        path = self.log.path
+        read = self.log.read_events
 
         def build() -> dict[str, Any]:
-            pages = log_pages(lambda after, limit: query_events(path, run_id, after_id=after, limit=limit))
+            pages = log_pages(lambda after, limit: read(run_id, after_id=after, limit=limit))
             return save_report(self.root, run_id, build_report(pages))
 
         return await self.log.read_in_thread(build)

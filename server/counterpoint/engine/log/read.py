@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from counterpoint_protocol.events import Event
 
+from counterpoint.engine.log.base import RunRecord
 from counterpoint.engine.log.fast import rows_to_events
 from counterpoint.engine.log.schema import EventLogError, connect, explain, version
 
@@ -26,16 +26,6 @@ _COLUMNS = "id, run_id, type, actor, action, metadata, timestamp"
 MAX_CACHED = 4
 """Connections a thread keeps open (to the logs it read last)."""
 _local = threading.local()
-
-
-@dataclass
-class RunRecord:
-    run_id: str
-    spec: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    pid: int | None
 
 
 def row_to_event(row: tuple[Any, ...]) -> Event:

@@ -14,6 +14,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from counterpoint.engine.log.base import EventLogError
+
 APPLICATION_ID = 0x43505431  # "CPT1": marks the file as a Counterpoint event log
 BUSY_TIMEOUT_MS = 30_000
 
@@ -50,14 +52,6 @@ SCHEMA = ";\n".join(V1) + ";\n"
 """Version 1, as the code before schema versions wrote it (kept for tests and benchmarks)."""
 
 _EVENTS_COLUMNS = ["id", "run_id", "type", "actor", "action", "metadata", "timestamp"]
-
-
-class EventLogError(Exception):
-    """The event log cannot be used; ``str(error)`` is one line saying what is wrong and what to do."""
-
-    def __init__(self, message: str, kind: str = "error") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def connect(path: Path, *, write: bool = True) -> sqlite3.Connection:

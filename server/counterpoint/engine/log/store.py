@@ -1,17 +1,19 @@
-"""The append-only event log: SQLite in WAL mode, written by one thread with group commits.
+"""The append-only event log: written by one thread with group commits, kept by a backend.
 
 `EventLog.append` never blocks the event loop: rows go to a writer thread that
 commits whatever has queued up in one transaction, then resolves each append's
 future and tells subscribers, in id order, on the loop's thread. An event that
-`append` reported is committed to the WAL; with ``synchronous=NORMAL`` it
-survives the death of the process (kill -9) — only a power cut or kernel crash
-could lose the last transactions, which is the trade SQLite documents for WAL.
+`append` reported is committed. The backend (`base.LogBackend`) is SQLite by default
+(`sqlite`: WAL with ``synchronous=NORMAL``, so a committed event survives the death of the
+process — kill -9 — and only a power cut or kernel crash could lose the last transactions,
+which is the trade SQLite documents for WAL), or PostgreSQL (`pg`: committed on the server).
 
-Opening checks the file (`schema`: schema version and migrations, one clear
-`EventLogError` per failure) and commits a write, so a log that cannot record a run fails before
-the run starts. A write that fails later (a full disk) fails the appends waiting on it, sets
-`failure` and tells `on_failure` listeners once: the engine stops its runs and the faces show
-the one-line error. Reading lives in `read`.
+Opening checks the log (schema version and migrations, one clear `EventLogError` per failure)
+and proves it writable, so a log that cannot record a run fails before the run starts. A write
+that fails later (a full disk, a lost server) fails the appends waiting on it, sets `failure`
+and tells `on_failure` listeners once: the engine stops its runs and the faces show the
+one-line error. Reads run on the log's one reader thread; `follow` (in `follow`) reads what
+other processes append.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import contextlib
 import functools
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,10 +31,10 @@ from typing import Any, TypeVar
 
 from counterpoint_protocol.events import Event, utc_timestamp
 
-from counterpoint.engine.log.fast import clean_metadata, deliver, insert_rows, stamp
+from counterpoint.engine.log.base import EventLogError, LogBackend, RunRecord
+from counterpoint.engine.log.fast import clean_metadata, deliver, stamp
+from counterpoint.engine.log.follow import Follower
 from counterpoint.engine.log.read import (
-    RunRecord,
-    forget,
     last_run_id,
     list_running_runs,
     list_runs,
@@ -41,7 +42,8 @@ from counterpoint.engine.log.read import (
     query_events_salvaging,
     row_to_event,
 )
-from counterpoint.engine.log.schema import SCHEMA, EventLogError, connect, explain, prepare
+from counterpoint.engine.log.schema import SCHEMA, connect
+from counterpoint.engine.log.sqlite import SqliteBackend
 from counterpoint.engine.workspace import Redactor
 
 log = logging.getLogger(__name__)
@@ -74,10 +76,14 @@ _T = TypeVar("_T")
 class EventLog:
     """An open event log. Use `await EventLog.open(path)` and `await log.close()`."""
 
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
-        self.path = path
+    def __init__(self, backend: LogBackend | Path, redactor: Redactor | None = None) -> None:
+        self.backend: LogBackend = SqliteBackend(backend) if isinstance(backend, Path) else backend
+        self.location = self.backend.location
+        """Where the log is, for messages (a path, or a database URL without its password)."""
         self.redactor = redactor or Redactor()
         """This log's own: the secrets a run of this workspace adds stay out of other workspaces' logs."""
+        for secret in self.backend.secrets:
+            self.redactor.add(secret)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,27 +98,18 @@ class EventLog:
         self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="counterpoint-eventlog-read")
         """The one thread this log is read in: its connection is kept open there (and only there),
         so the open files stay the same however many threads the loop's executor grows."""
+        self._reader = self.backend.reader()
+        self._followers: set[Follower] = set()
 
     @classmethod
-    async def open(cls, path: Path, redactor: Redactor | None = None) -> EventLog:
-        self = cls(path, redactor)
-        await asyncio.to_thread(self._init_db)
+    async def open(cls, backend: LogBackend | Path, redactor: Redactor | None = None) -> EventLog:
+        """Open the log at a path (SQLite) or on a backend; `EventLogError` when it is unusable."""
+        self = cls(backend, redactor)
+        await asyncio.to_thread(self.backend.prepare)
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._writer, name="counterpoint-eventlog", daemon=True)
         self._thread.start()
         return self
-
-    def _init_db(self) -> None:
-        """Create, check, upgrade and test-write the log; `EventLogError` when it is unusable."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = connect(self.path, write=False)  # no change to the file before it is checked
-            try:
-                prepare(conn, self.path)
-            finally:
-                conn.close()
-        except (sqlite3.Error, OSError) as exc:
-            raise explain(exc, self.path) from exc
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -175,11 +172,13 @@ class EventLog:
         return await self.append_nowait(run_id, type, actor, action, metadata)
 
     def _writer(self) -> None:
+        backend = self.backend
         try:
-            conn = connect(self.path)
-        except (sqlite3.Error, OSError) as exc:
-            conn = None
-            self._failed(explain(exc, self.path), 0)
+            backend.open_writer()
+            opened = True
+        except EventLogError as exc:
+            opened = False
+            self._failed(exc, 0)
         try:
             while True:
                 item = self._queue.get()
@@ -199,17 +198,17 @@ class EventLog:
                         item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                if batch and conn is not None:
-                    self._write_batch(conn, batch)
+                if batch and opened:
+                    self._write_batch(batch)
                 elif batch:
-                    self._fail_batch(batch, self.failure or EventLogError(f"{self.path}: not open"))
+                    self._fail_batch(batch, self.failure or EventLogError(f"{self.location}: not open"))
                 for barrier in barriers:
                     self._release(barrier)
                 if stop:
                     return
         finally:
-            if conn is not None:
-                conn.close()
+            if opened:
+                backend.close_writer()
 
     def _release(self, barrier: _Barrier) -> None:
         loop = self._loop
@@ -217,25 +216,17 @@ class EventLog:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, barrier.done)
 
-    def _write_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+    def _write_batch(self, batch: list[Any]) -> None:
         try:
-            # One transaction under the write lock: the rows get consecutive ids.
-            conn.execute("BEGIN IMMEDIATE")
-            insert_rows(conn, batch)
-            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            conn.execute("COMMIT")
+            first = self.backend.write(batch)
         except BaseException as exc:  # the whole batch failed: report it to every waiter
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            self._fail_batch(batch, explain(exc, self.path))
+            self._fail_batch(batch, self.backend.explain(exc))
             return
         # Committed: the loop builds the events and resolves the futures (this thread keeps
         # the GIL as little as it can, so the producers on the loop are not slowed down).
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # loop closed meanwhile
-                self._loop.call_soon_threadsafe(self._deliver, batch, last - len(batch) + 1)
+                self._loop.call_soon_threadsafe(self._deliver, batch, first)
 
     def _fail_batch(self, batch: list[Any], error: EventLogError) -> None:
         self._failed(error, len(batch))
@@ -304,54 +295,44 @@ class EventLog:
     async def close(self) -> None:
         if self._closed:
             return
+        for follower in list(self._followers):
+            follower.stop()
         await self.flush()
         self._closed = True
         self._queue.put(_STOP)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
-        await self.read_in_thread(forget, self.path)  # the reader thread's kept connection
+        await self.read_in_thread(self._reader.close)  # the reader thread's kept connection
         self._reads.shutdown(wait=False)
 
     # -- runs table --------------------------------------------------------------------------
 
     async def record_run(self, run_id: str, spec: str, pid: int) -> None:
         """Record a run as running; raises `EventLogError` (before any agent starts) on failure."""
-        await asyncio.to_thread(
-            self._exec,
-            "INSERT OR REPLACE INTO runs (run_id, spec, started_at, status, pid) VALUES (?, ?, ?, 'running', ?)",
-            (run_id, spec, utc_timestamp(), pid),
-        )
+        await asyncio.to_thread(self.backend.record_run, run_id, spec, utc_timestamp(), pid)
 
     async def finish_run(self, run_id: str, status: str) -> None:
         """Record how a run ended; a failure is noted (`failure`), not raised: the run is over."""
         try:
-            await asyncio.to_thread(
-                self._exec,
-                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
-                (utc_timestamp(), status, run_id),
-            )
+            await asyncio.to_thread(self.backend.finish_run, run_id, utc_timestamp(), status)
         except EventLogError as exc:
             self._failed(exc, 1)
 
     async def running_runs(self) -> list[RunRecord]:
         """Runs the table says are running, of any process (stale rows of dead processes included)."""
-        return await self.read_in_thread(list_running_runs, self.path)
-
-    def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
-        try:
-            conn = connect(self.path)
-            try:
-                conn.execute(sql, params)
-            finally:
-                conn.close()
-        except (sqlite3.Error, OSError) as exc:
-            raise explain(exc, self.path) from exc
+        return await self.read_in_thread(self._reader.running_runs)
 
     # -- reading -----------------------------------------------------------------------------
 
     async def read_in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a blocking read of this log (``fn(*args)``) on the log's reader thread."""
         return await asyncio.get_running_loop().run_in_executor(self._reads, functools.partial(fn, *args))
+
+    def read_events(
+        self, run_id: str | None = None, type: str | None = None, after_id: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Blocking `query`: only in a function given to `read_in_thread` (a report's pages)."""
+        return self._reader.query(run_id, type, after_id, limit)
 
     async def query(
         self,
@@ -362,10 +343,29 @@ class EventLog:
         limit: int | None = None,
         actor: str | None = None,
     ) -> list[Event]:
-        return await self.read_in_thread(query_events, self.path, run_id, type, after_id, limit, actor)
+        return await self.read_in_thread(self._reader.query, run_id, type, after_id, limit, actor)
 
     async def runs(self, limit: int = 50) -> list[RunRecord]:
-        return await self.read_in_thread(list_runs, self.path, limit)
+        return await self.read_in_thread(self._reader.runs, limit)
+
+    def follow(
+        self, run_id: str | None, after_id: int, on_events: Callable[[list[Event]], None]
+    ) -> Callable[[], None]:
+        """Call ``on_events(events)`` on the loop with every event of ``run_id`` (None: of every
+        run) after ``after_id`` that any process commits, in id order, until the returned stop
+        is called or the log closes. Errors of the reads are retried (a follower outlives a
+        restart of the database)."""
+        if self._loop is None or self._closed:
+            raise RuntimeError("event log is closed")
+        follower = Follower(self.backend.reader, run_id, after_id, on_events, self._loop)
+        self._followers.add(follower)
+        follower.start()
+
+        def stop() -> None:
+            self._followers.discard(follower)
+            follower.stop()
+
+        return stop
 
 
 class _Barrier:
