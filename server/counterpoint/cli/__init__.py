@@ -1,6 +1,7 @@
 """The ``counterpoint`` command line: a thin face over the engine.
 
-Subcommands live one per module: check, run (and resume), events, report, diff, apply, discard, lsp.
+Subcommands live one per module: check, run (and resume), events, report, diff, apply, discard, plan,
+lsp.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="last", help="run id, or 'last' (default), or 'all'")
     p.add_argument("--type", help="only events of this type")
     p.add_argument("--actor", help="only events of this actor (agent or check)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events, from any process")
+    p.add_argument("--migrate", action="store_true", help="upgrade a PostgreSQL event log's schema")
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
     p.set_defaults(handler="counterpoint.cli.cmd_events:handle")
@@ -91,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
     p.set_defaults(handler="counterpoint.cli.cmd_discard:handle")
+    p = sub.add_parser("plan", help="the director: a checked spec for a one-line feature request")
+    p.add_argument(
+        "request", metavar="REQUEST", help='what to build, e.g. "Build a course enrollment feature"'
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="where to write the spec (a *.agents.md)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--model", help="openai:<name> or anthropic:<name> (default: director.model in settings)")
+    p.add_argument("--rounds", type=int, help="drafts checked at most, repairs included (default 3)")
+    p.add_argument("--budget-usd", type=float, help="most the planning may spend")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
+    p.set_defaults(handler="counterpoint.cli.cmd_plan:handle")
     p = sub.add_parser("lsp", help="start the language server")
     p.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")

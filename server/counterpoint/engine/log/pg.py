@@ -174,14 +174,19 @@ class PgReader:
         return self._conn
 
     def _fetch(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        conn = self._connection()
-        try:
-            return conn.execute(sql, params).fetchall()
-        except Exception as exc:
-            if conn.broken or conn.closed:
+        """The rows; a connection found dead (a restarted server) is replaced once: reads repeat."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except Exception as exc:
+                if not (conn.broken or conn.closed):
+                    raise explain(exc, self.location, self.secrets) from exc
                 close_quietly(conn)
                 self._conn = None
-            raise explain(exc, self.location, self.secrets) from exc
+                if attempt == 2:
+                    raise explain(exc, self.location, self.secrets) from exc
+        raise AssertionError("unreachable")
 
     def query(
         self,
