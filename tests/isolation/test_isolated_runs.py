@@ -106,7 +106,8 @@ def leftovers(repo: Path) -> list[str]:
     found = found[1:]  # the main working tree is not a leftover
     copies = repo / ".counterpoint" / "worktrees"
     if copies.exists():
-        found += [str(p) for p in copies.rglob("*") if p.is_dir() and p.parent.parent == copies]
+        # (the last shared checkout, ``.lower``, is kept for the next run on purpose: no copy)
+        found += [str(p) for p in copies.iterdir() if p.is_dir() and not p.name.startswith(".lower")]
     with open("/proc/self/mountinfo") as mounts:
         found += [line for line in mounts if str(repo) in line]
     return found
@@ -366,7 +367,14 @@ async def test_an_agents_git_stops_at_its_copy(tmp_path: Path) -> None:
     spec = write_spec(
         repo,
         SPEC_SHELL,
-        {"maker": [{"action": "run", "command": "mkdir -p out && echo \"$GIT_CEILING_DIRECTORIES\" > out/result.txt"}]},
+        {
+            "maker": [
+                {
+                    "action": "run",
+                    "command": 'mkdir -p out && echo "$GIT_CEILING_DIRECTORIES" > out/result.txt',
+                }
+            ]
+        },
     )
     result = await run_isolated(spec, trust=True)
 

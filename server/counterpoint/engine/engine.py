@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -288,6 +289,10 @@ class Engine:
         self._claims.clear()
         self._locks.clear()
         await self.log.close()
+        if "counterpoint.engine.isolation" in sys.modules:  # folders isolated runs moved aside
+            from counterpoint.engine.isolation import wait_for_trash
+
+            await asyncio.to_thread(wait_for_trash)
 
     # -- isolated runs: review, apply, discard (isolation/review.py does the work) -------------------
 

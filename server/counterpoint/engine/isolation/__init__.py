@@ -9,6 +9,7 @@ gitcmd (git off the event loop), model (the data handed out).
 
 from __future__ import annotations
 
+from counterpoint.engine.isolation.checkouts import wait_for_trash
 from counterpoint.engine.isolation.copies import WorkingCopies, agent_env
 from counterpoint.engine.isolation.gitcmd import git
 from counterpoint.engine.isolation.merging import merge, merge_in, predict
@@ -49,4 +50,5 @@ __all__ = [
     "ref_component",
     "resolve",
     "update_ref",
+    "wait_for_trash",
 ]

@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +85,56 @@ def checkout_lower(repo: Repo, commit: str, folder: Path, index: Path) -> None:
         remove_tree(folder)
         index.unlink(missing_ok=True)
         raise
+
+
+LOWER_CACHE = ".lower"
+"""Under ``.counterpoint/worktrees/``: the last run's shared checkout, kept for the next run
+(``.lower/``, ``.lower.index``, ``.lower.commit``). A run takes it by renaming it into its own
+folder (so two live runs never share one) and moves it to its base with ``read-tree -m -u``:
+only the files that differ are written, not the whole tree again."""
+
+
+def take_lower(repo: Repo, commit: str, folder: Path, index: Path) -> bool:
+    """The cached checkout moved to ``folder`` and brought to ``commit``; False if there is none
+    (or it could not be used: then it is gone, and a full checkout is made)."""
+    cache = folder.parent.parent / LOWER_CACHE
+    cache_index, cache_commit = (
+        cache.with_name(LOWER_CACHE + ".index"),
+        cache.with_name(LOWER_CACHE + ".commit"),
+    )
+    try:
+        old = cache_commit.read_text(encoding="utf-8").strip()
+        cache.rename(folder)  # atomic: of two runs starting at once, one gets it
+    except OSError:
+        return False
+    try:
+        cache_index.rename(index)
+        cache_commit.unlink(missing_ok=True)
+        env = {"GIT_INDEX_FILE": os.fspath(index)}
+        work = f"--work-tree={folder}"
+        run_git(
+            repo.toplevel, (*QUIET_CONFIG, *CHECKOUT_WORKERS, work, "read-tree", "-m", "-u", old, commit), env
+        )
+        run_git(repo.toplevel, (*QUIET_CONFIG, work, "write-tree"), env)
+        return True
+    except (OSError, IsolationError):
+        remove_tree(folder)
+        index.unlink(missing_ok=True)
+        return False
+
+
+def keep_lower(folder: Path, index: Path, commit: str | None) -> bool:
+    """Give the run's shared checkout back as the cache (when there is none); False if not."""
+    cache = folder.parent.parent / LOWER_CACHE
+    if commit is None or not folder.is_dir() or not index.is_file() or mounts_under(folder) or cache.exists():
+        return False
+    try:
+        index.rename(cache.with_name(LOWER_CACHE + ".index"))
+        folder.rename(cache)
+        cache.with_name(LOWER_CACHE + ".commit").write_text(commit + "\n", encoding="utf-8")
+        return True
+    except OSError:
+        return False
 
 
 _WORKTREES_LOCK = threading.Lock()
@@ -166,6 +217,39 @@ def _retry_writable(function: Callable[..., object], path: str, _error: object) 
         function(path)
     except OSError:
         pass
+
+
+TRASH = ".trash"
+"""Under ``.counterpoint/worktrees/``: folders on their way out (deleted by a background thread;
+what a process that ended first left, `prune` deletes)."""
+
+
+def remove_later(path: Path) -> None:
+    """Move the (unmounted) folder ``path`` aside at once and delete it on a thread of its own:
+    a 10,000-file checkout takes the disk a second to delete, and nobody needs to wait for it."""
+    if not path.is_dir() or mounts_under(path):
+        remove_tree(path)
+        return
+    trash = path.parent.parent / TRASH if path.parent.name != "worktrees" else path.parent / TRASH
+    trash.mkdir(exist_ok=True)
+    target = trash / f"{path.name}-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+    try:
+        path.rename(target)
+    except OSError:
+        remove_tree(path)
+        return
+    thread = threading.Thread(target=remove_tree, args=(target,), name="counterpoint-trash", daemon=True)
+    _TRASH_THREADS.append(thread)
+    thread.start()
+
+
+_TRASH_THREADS: list[threading.Thread] = []
+
+
+def wait_for_trash(timeout: float = 60.0) -> None:
+    """Block until the folders moved aside are deleted (an engine's end: nothing left behind)."""
+    while _TRASH_THREADS:
+        _TRASH_THREADS.pop().join(timeout)
 
 
 def remove_tree(path: Path) -> None:

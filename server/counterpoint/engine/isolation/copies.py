@@ -25,15 +25,25 @@ from counterpoint.engine.isolation.checkouts import (
     MountRefused,
     add_worktree,
     checkout_lower,
+    keep_lower,
     overlay_copy,
     prepare_folder,
     read_admin,
     remove_copy,
+    remove_later,
     remove_tree,
+    take_lower,
 )
 from counterpoint.engine.isolation.gitcmd import PRIVATE_INDEX, git, in_thread
 from counterpoint.engine.isolation.merging import merge_in
-from counterpoint.engine.isolation.model import IsolationError, Repo, Snapshot, StartPoint, WorkingCopy
+from counterpoint.engine.isolation.model import (
+    GitError,
+    IsolationError,
+    Repo,
+    Snapshot,
+    StartPoint,
+    WorkingCopy,
+)
 from counterpoint.engine.isolation.refs import RunRefs, ref_component
 from counterpoint.engine.isolation.repo import add_all, commit_tree, delete_ref, resolve, tree_of, update_ref
 
@@ -101,7 +111,9 @@ class WorkingCopies:
                 if commit is None:
                     raise IsolationError(f"run {self.refs.run_id} has no base commit: capture it first")
                 await in_thread(prepare_folder, self.folder)
-                await in_thread(checkout_lower, self.repo, commit, self._lower, self._lower_index)
+                if not await in_thread(take_lower, self.repo, commit, self._lower, self._lower_index):
+                    await in_thread(checkout_lower, self.repo, commit, self._lower, self._lower_index)
+                await in_thread((self.folder / ".base.commit").write_text, commit + "\n", "utf-8")
                 self._lower_commit = commit
             return self._lower_commit
 
@@ -207,7 +219,15 @@ class WorkingCopies:
             "GIT_DIR": os.fspath(admin),
             "GIT_WORK_TREE": os.fspath(copy.path),
         }
-        await in_thread(add_all, self.repo, copy.path, env)
+        for attempt in range(3):
+            try:
+                await in_thread(add_all, self.repo, copy.path, env)
+                break
+            except GitError as error:
+                # A file the agent wrote through a temporary name and renamed while git listed
+                # the folder: gone by the time git stats it. Look again.
+                if attempt == 2 or "unable to stat" not in error.stderr:
+                    raise
         return (await git(copy.path, *PRIVATE_INDEX, "write-tree", env=env)).stdout.strip()
 
     async def snapshot(self, copy: WorkingCopy, message: str) -> Snapshot | None:
@@ -255,9 +275,10 @@ class WorkingCopies:
             await asyncio.sleep(0)  # the late undos of cancelled creates are scheduled
         if self._late:
             await asyncio.gather(*self._late, return_exceptions=True)
-        for agent, copy in list(self._copies.items()):
-            if agent not in keep:
-                await self.remove(copy)
+        doomed = [copy for agent, copy in list(self._copies.items()) if agent not in keep]
+        await asyncio.gather(
+            *(self.remove(copy) for copy in doomed)
+        )  # the kernel tears overlays down in parallel
         kept = {ref_component(agent) for agent in keep}
         await in_thread(_sweep, self.repo, self.folder, kept)
         if not (self.folder / ".base").exists():
@@ -346,7 +367,10 @@ def _sweep(repo: Repo, folder: Path, kept: set[str]) -> None:
         remove_copy(repo, child, read_admin(child), folder / ".layers" / name, folder / ".index" / name)
     kept_here = sorted(kept & names)
     if not any((folder / ".layers" / name).exists() for name in kept_here):
-        remove_tree(folder / ".base")
+        lower_commit = folder / ".base.commit"
+        commit = lower_commit.read_text(encoding="utf-8").strip() if lower_commit.is_file() else None
+        if not keep_lower(folder / ".base", folder / ".base.index", commit):  # the next run's start
+            remove_later(folder / ".base")
         (folder / ".base.index").unlink(missing_ok=True)
     if not kept_here:
         remove_tree(folder)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-from counterpoint.engine.isolation.checkouts import KEPT, remove_tree
+from counterpoint.engine.isolation.checkouts import KEPT, TRASH, remove_tree
 from counterpoint.engine.isolation.gitcmd import in_thread, run_git
 from counterpoint.engine.isolation.overlay import is_mounted, mount_overlay, mounts_under, unmount
 
@@ -39,6 +39,8 @@ def _prune(workspace_root: Path, live: frozenset[str]) -> list[str]:
     if not worktrees.is_dir():
         return []
     removed: list[str] = []
+    if (worktrees / TRASH).is_dir():  # what a process that ended first did not finish deleting
+        remove_tree(worktrees / TRASH)
     for run_dir in sorted(worktrees.iterdir()):
         if run_dir.name.startswith(".") or run_dir.name in live or not run_dir.is_dir():
             continue

@@ -105,6 +105,8 @@ class ConflictWatch:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._states: dict[str, str] = {}
+        self._files: dict[str, set[str]] = {}
+        """Agent -> the files its state changed since its start."""
         """Agent -> the commit of its copy's state when last looked at."""
         self.predicted: dict[str, ConflictPayload] = {}
         """Pair key -> the conflict predicted for it now."""
@@ -112,10 +114,12 @@ class ConflictWatch:
         """Open findings of real conflicts (the integrator's to fix)."""
         self._stopped = False
         self._lock = asyncio.Lock()
+        self._done: set[str] = set()
+        """Agents whose work is merged or ended: no prediction names them again."""
 
     def changed(self, agent: str) -> None:
         """A file changed in ``agent``'s copy: look again soon (debounced)."""
-        if self._stopped:
+        if self._stopped or agent in self._done:
             return
         loop = asyncio.get_running_loop()
         timer = self._timers.pop(agent, None)
@@ -142,6 +146,8 @@ class ConflictWatch:
                 log.exception("predicting conflicts of %s failed", agent)
 
     async def _look(self, agent: str) -> None:
+        """Only pairs that touch a common file are merged: a look costs one state, one diff and
+        a merge-tree per overlapping pair, not one per live agent."""
         from counterpoint.engine.isolation import predict
 
         live = self._iso.live_heads()
@@ -150,22 +156,35 @@ class ConflictWatch:
             return
         state = await self._iso.copies.state(place.copy)
         self._states[agent] = state
-        found: dict[str, tuple[list[str], list[ConflictFile]]] = {}
-        files = await predict(
-            self._iso.repo, state, self._iso.tip, ours_label=agent, theirs_label="integration"
-        )
-        found[_pair(agent, "integration")] = ([agent, "integration"], files)
-        for other, other_place in live.items():
-            if other == agent:
-                continue
-            other_state = self._states.get(other) or await self._iso.copies.state(other_place.copy)
-            self._states[other] = other_state
-            files = await predict(self._iso.repo, state, other_state, ours_label=agent, theirs_label=other)
-            found[_pair(agent, other)] = ([agent, other], files)
-        for key, (agents, files) in found.items():
-            self._update(key, agents, files)
+        mine = self._files[agent] = await self._changed(place.copy.start_commit, state)
+        tip = self._iso.tip
+        pairs: list[tuple[str, str]] = [("integration", tip)]
+        pairs += [(other, self._states[other]) for other in live if other != agent and other in self._states]
+        for other, theirs in pairs:
+            if other == "integration":
+                overlap = mine & (
+                    await self._changed(place.copy.start_commit, tip)
+                    if tip != place.copy.start_commit
+                    else set()
+                )
+            else:
+                overlap = mine & self._files.get(other, set())
+            files = (
+                await predict(self._iso.repo, state, theirs, ours_label=agent, theirs_label=other)
+                if overlap
+                else []
+            )
+            self._update(_pair(agent, other), [agent, other], files)
+
+    async def _changed(self, start: str, commit: str) -> set[str]:
+        from counterpoint.engine.isolation import git
+
+        out = await git(self._iso.repo, "diff", "--name-only", "-z", "--no-renames", start, commit)
+        return set(filter(None, out.stdout.split("\0")))
 
     def _update(self, key: str, agents: list[str], files: list[ConflictFile]) -> None:
+        if self._done.intersection(agents):
+            return  # a look that began before one side was done: its answer is stale
         before = self.predicted.get(key)
         if not files:
             if before is not None:
@@ -184,6 +203,7 @@ class ConflictWatch:
 
     def agent_done(self, agent: str) -> None:
         """``agent`` merged or ended: its pairs are cleared (a merge conflict is reported apart)."""
+        self._done.add(agent)
         self._states.pop(agent, None)
         timer = self._timers.pop(agent, None)
         if timer is not None:
@@ -237,6 +257,10 @@ class ConflictWatch:
         return list(self.findings.values())
 
     def stop(self) -> None:
+        """The run ends: no more looks; what is still predicted is cleared."""
+        for key, payload in list(self.predicted.items()):
+            self._emit(EventType.CONFLICT_CLEARED, payload.agents[0], key, key=key, agents=payload.agents)
+        self.predicted.clear()
         self._stopped = True
         for timer in self._timers.values():
             timer.cancel()
