@@ -22,10 +22,11 @@ import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
 RUNNER_NAMES = ("replay", "command", "llm", "acp")
+EXECUTOR_NAMES = ("local", "ray")
 COMMAND_PRESETS = ("claude-code", "aider", "codex", "gemini")
 
 NAME_MAX_LENGTH = 64
@@ -139,6 +140,28 @@ class AgentSettings(BaseModel):
         description="worktree: when merging its work conflicts: leave it to the integrator, "
         "run the agent again on the new tip, or fail it.",
     )
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description=(
+            "local: in the process that runs the spec; ray: in a Ray actor on a node of a cluster "
+            "(counterpoint[ray]), in a copy of its own (isolation: worktree unless set otherwise)."
+        ),
+    )
+    resources: dict[str, float | str] = Field(
+        default_factory=dict,
+        description=(
+            "ray: what the agent needs of a node: {CPU: 2, memory: 4GB, GPU: 0} or a custom Ray "
+            "resource such as a node label (default: 1 CPU)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _ray_agents_work_in_a_copy(self) -> AgentSettings:
+        """An agent on Ray works in a copy of its own: ``executor: ray`` implies ``isolation:
+        worktree`` unless isolation is set (``shared`` then is an error of the spec)."""
+        if self.executor == "ray" and "isolation" not in self.model_fields_set:
+            self.isolation = "worktree"
+        return self
 
 
 class CheckSettings(BaseModel):

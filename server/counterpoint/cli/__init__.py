@@ -21,6 +21,12 @@ ACP_PERMISSION_HELP = (
     "how ACP agents' permission requests are answered (default: the user settings' "
     "acp_permission, else allow_once)"
 )
+EXECUTORS = ("local", "ray")
+"""`counterpoint.engine.executors.EXECUTORS` (not imported here either)."""
+EXECUTOR_HELP = (
+    "where every agent runs (but integrators): local (this process) or ray (a Ray cluster, at "
+    "RAY_ADDRESS; agents in copies of their own); default: each agent's executor setting"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", action="store_true", help="save LLM agents' sessions as replay transcripts")
     p.add_argument("--acp-permission", choices=ACP_PERMISSIONS, help=ACP_PERMISSION_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--executor", choices=EXECUTORS, help=EXECUTOR_HELP)
     p.set_defaults(handler="counterpoint.cli.cmd_run:handle")
     p = sub.add_parser("resume", help="continue an interrupted run: what succeeded is not run again")
     p.add_argument("run", metavar="RUN", help="the run's id, or 'last'")
@@ -59,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="approve every gate")
     p.add_argument("--acp-permission", choices=ACP_PERMISSIONS, help=ACP_PERMISSION_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--executor", choices=EXECUTORS, help=EXECUTOR_HELP)
     p.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: here)")
     p.set_defaults(handler="counterpoint.cli.cmd_resume:handle")
     p = sub.add_parser("events", help="print the event log")

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from counterpoint.cli.cmd_run import drive, make_options
+from counterpoint.cli.cmd_run import drive, executor_ready, make_options
 from counterpoint.cli.common import fail, workspace_db
 from counterpoint.engine.engine import Engine, RunRefused
 from counterpoint.engine.log import EventLogError
@@ -36,8 +36,12 @@ async def _resume(root: Path, args: argparse.Namespace) -> int:
         run_id = await engine.resolve_run_id(args.run)
         if run_id is None:
             return fail("no runs yet")
+        options = make_options(args)
+        refusal = await executor_ready(None, args.executor)
+        if refusal is not None:
+            return fail(refusal)
         try:
-            run = await engine.continue_run(run_id, reason="resume", options=make_options(args))
+            run = await engine.continue_run(run_id, reason="resume", options=options)
         except RunRefused as exc:
             return fail(str(exc))
         except FileNotFoundError as exc:

@@ -8,6 +8,8 @@ import signal
 import sys
 from typing import Any
 
+from counterpoint_protocol.spec import Spec
+
 from counterpoint.cli.common import display_path, fail, print_diagnostics
 from counterpoint.cli.live import LiveView
 from counterpoint.engine.engine import (
@@ -59,6 +61,9 @@ async def _run(args: argparse.Namespace) -> int:
         )
     except UnknownAgents as exc:
         return fail(f"no such agent: {', '.join(exc.names)} (agents: {', '.join(exc.known)})")
+    refusal = await executor_ready(spec, args.executor, agents)
+    if refusal is not None:
+        return fail(refusal)
 
     engine = await Engine.open(find_workspace_root(args.spec))
     try:
@@ -95,9 +100,39 @@ def make_options(args: argparse.Namespace, agents: list[str] | None = None) -> R
         record=getattr(args, "record", False),
         gate_handler=gate if sys.stdin.isatty() else None,
         consent_asker=consent if sys.stdin.isatty() else None,
-        # Given on the command line, it wins over the user settings' acp_permission.
-        extra={"acp_permission": args.acp_permission} if getattr(args, "acp_permission", None) else {},
+        extra={
+            # Given on the command line, it wins over the user settings' acp_permission.
+            **({"acp_permission": args.acp_permission} if getattr(args, "acp_permission", None) else {}),
+            **({"executor": args.executor} if getattr(args, "executor", None) else {}),
+        },
     )
+
+
+async def executor_ready(
+    spec: Spec | None, chosen: str | None, agents: list[str] | None = None
+) -> str | None:
+    """Before a run with agents on Ray (``chosen``: ``--executor``): the cluster joined (once per
+    process), or why not; a refusal for ``--executor ray`` with agents in the shared workspace."""
+    from counterpoint.engine.executors import OPTION, ExecutorError, executor_of, shared_on_ray
+
+    if spec is not None:
+        shared = shared_on_ray(spec, agents, chosen or "")
+        if shared:
+            return (
+                f"--executor ray: {', '.join(shared)} work in the shared workspace (isolation: shared); "
+                "agents on Ray work in copies of their own: set `isolation: worktree` in the front matter"
+            )
+        if not any(executor_of(a, {OPTION: chosen}) == "ray" for a in spec.agents):
+            return None
+    elif chosen != "ray":
+        return None
+    from counterpoint.engine.executors.ray_cluster import connect
+
+    try:
+        await connect()
+    except ExecutorError as exc:
+        return str(exc)
+    return None
 
 
 async def drive(engine: Engine, run: Run, *, quiet: bool) -> int:

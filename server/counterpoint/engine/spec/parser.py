@@ -38,6 +38,7 @@ from counterpoint.engine.spec.values import (
     SettingValueError,
     check_runner,
     coerce_env,
+    coerce_resources,
     dedupe,
     did_you_mean,
     parse_duration,
@@ -196,7 +197,7 @@ class _SpecParser:
             item_ranges[key] = dedupe(items)
             return list(item_ranges[key])
         if not value:
-            if key == "env":
+            if key in ("env", "resources"):
                 return {}
             if AgentSettings.model_fields[key].default is None:
                 return None
@@ -209,6 +210,11 @@ class _SpecParser:
             except yaml.YAMLError as exc:
                 raise SettingValueError("env must be a mapping such as {KEY: value}") from exc
             return coerce_env(loaded)
+        if key == "resources":
+            try:
+                return coerce_resources(yaml.safe_load(value))
+            except yaml.YAMLError as exc:
+                raise SettingValueError("resources must be a mapping such as {CPU: 2, memory: 4GB}") from exc
         scalar = unquote(value)
         if key == "runner":
             check_runner(scalar)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from counterpoint_protocol.spec import AgentSpec, Severity, SourceRange, Spec, SpecDiagnostic
 
+from counterpoint.engine.spec.executor_checks import check_executor
 from counterpoint.engine.spec.gc_pause import cyclic_gc_paused
 from counterpoint.engine.spec.graph import agent_dependencies, dependency_cycles, signal_emitters
 from counterpoint.engine.spec.parser import parse_spec
@@ -146,6 +147,7 @@ class _Validator:
             self.check_agent_keys(agent)
             self.check_needs(agent)
             self.runners.check_runner(agent)
+            check_executor(self.findings, agent)
         self.check_cycles()
         self.check_signals()
         self.check_checks()

@@ -215,6 +215,18 @@ def coerce_env(value: object) -> dict[str, str]:
     return env
 
 
+def coerce_resources(value: object) -> dict[str, float | str]:
+    """``resources: {CPU: 2, memory: 4GB}``: names to amounts (what they mean: executor_checks)."""
+    if not isinstance(value, dict):
+        raise SettingValueError("expected a mapping such as {CPU: 2, memory: 4GB, GPU: 0}")
+    found: dict[str, float | str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, int | float | str):
+            raise SettingValueError(f"resource '{key}' must be a number (memory: a size such as 4GB)")
+        found[str(key)] = item
+    return found
+
+
 def coerce_list(value: object) -> list[str]:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -233,6 +245,8 @@ def coerce_yaml_setting(key: str, value: object) -> object:
         return parse_duration(value)
     if key == "env":
         return coerce_env(value)
+    if key == "resources":
+        return coerce_resources(value)
     return value
 
 

@@ -1,0 +1,142 @@
+"""An agent's working copy on a node: made from a bundle, snapshotted, bundled back.
+
+Each run has one object store per node (``<workdir>/<run>/objects.git``) that bundles go into,
+so a tree shipped once serves every copy of that run on the node; each copy is a repository of
+its own borrowing those objects (``alternates``), with its HEAD detached at the start commit.
+Snapshots are committed from a private index (the agent's own index is never written), with
+``.counterpoint/`` and ignored files left out, as in the coordinator's copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from counterpoint.engine.executors.bundles import IDENTITY, changed_files, unbundle
+from counterpoint.engine.isolation import git, ref_component
+
+WORKDIR_ENV = "COUNTERPOINT_RAY_WORKDIR"
+"""Where a node keeps copies (default: the temporary folder, ``counterpoint-ray/``)."""
+QUIET = ("-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", "-c", "core.fsmonitor=false")
+
+
+@dataclass
+class NodeCopy:
+    agent: str
+    path: Path
+    """The copy's top folder (what the repository's top folder is for the user)."""
+    root: Path
+    spec_dir: Path
+    start: str
+    last: str
+    """The last snapshot (the start before the first)."""
+    last_tree: str
+    sent: str
+    """The newest commit whose objects the coordinator has."""
+    seconds: float
+
+    @property
+    def index(self) -> Path:
+        return self.path / ".git" / "counterpoint-index"
+
+    def env(self) -> dict[str, str]:
+        """For the agent's processes: git never looks above the copy for a repository."""
+        return {"GIT_CEILING_DIRECTORIES": str(self.path.parent)}
+
+
+def workdir(run_id: str) -> Path:
+    base = Path(os.environ.get(WORKDIR_ENV) or Path(tempfile.gettempdir()) / "counterpoint-ray")
+    return base / ref_component(run_id)
+
+
+def _store(folder: Path) -> Path:
+    """The run's object store on this node (made once, under a lock: several actors share it)."""
+    store = folder / "objects.git"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (store / "objects").is_dir():
+            made = folder / f".objects-{uuid.uuid4().hex[:8]}"
+            subprocess.run(["git", "init", "-q", "--bare", str(made)], check=True, capture_output=True)
+            made.rename(store)
+    return store
+
+
+async def make_copy(
+    run_id: str, agent: str, attempt: int, start: str, data: bytes | None, workspace_rel: str, spec_rel: str
+) -> NodeCopy:
+    started = time.perf_counter()
+    folder = workdir(run_id)
+    store = await asyncio.to_thread(_store, folder)
+    await unbundle(store, data)
+    path = folder / f"{ref_component(agent)}-{attempt}-{uuid.uuid4().hex[:6]}"
+    await git(folder, "init", "-q", str(path))
+    info = path / ".git" / "objects" / "info"
+    await asyncio.to_thread(_write, info / "alternates", f"{store / 'objects'}\n")
+    state = f"/{workspace_rel}/.counterpoint/" if workspace_rel else "/.counterpoint/"
+    await asyncio.to_thread(_write, path / ".git" / "info" / "exclude", f"{state}\n")
+    await git(path, *QUIET, "checkout", "-q", "--detach", start)
+    copy = NodeCopy(
+        agent=agent,
+        path=path,
+        root=path / workspace_rel if workspace_rel else path,
+        spec_dir=path / spec_rel if spec_rel else path,
+        start=start,
+        last=start,
+        last_tree=(await git(path, "rev-parse", f"{start}^{{tree}}")).stdout.strip(),
+        sent=start,
+        seconds=0.0,
+    )
+    await asyncio.to_thread(shutil.copyfile, path / ".git" / "index", copy.index)
+    copy.seconds = round(time.perf_counter() - started, 4)
+    return copy
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+async def snapshot(copy: NodeCopy, message: str) -> tuple[str, list[str]] | None:
+    """Commit everything in the copy (parent: the last snapshot); None when nothing changed."""
+    env = {"GIT_INDEX_FILE": str(copy.index)}
+    await git(copy.path, "add", "-A", "--", ":/", env=env, check=False)
+    tree = (await git(copy.path, "write-tree", env=env)).stdout.strip()
+    if tree == copy.last_tree:
+        return None
+    parent = copy.last
+    out = await git(
+        copy.path, "commit-tree", "--no-gpg-sign", "-p", parent, "-m", message, tree, env=IDENTITY
+    )
+    copy.last, copy.last_tree = out.stdout.strip(), tree
+    await git(copy.path, "update-ref", "refs/counterpoint/last", copy.last)
+    return copy.last, await changed_files(copy.path, parent, copy.last)
+
+
+async def changed_since_start(copy: NodeCopy) -> list[str]:
+    return await changed_files(copy.path, copy.start, copy.last) if copy.last != copy.start else []
+
+
+async def remove(copy: NodeCopy) -> None:
+    await asyncio.to_thread(shutil.rmtree, copy.path, True)
+
+
+async def remove_run(run_id: str) -> None:
+    """The run's folder on this node, when no copy of it is left."""
+    folder = workdir(run_id)
+
+    def clear() -> None:
+        if folder.is_dir() and not any(
+            p.name[0] != "." and p.name != "objects.git" for p in folder.iterdir()
+        ):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    await asyncio.to_thread(clear)
