@@ -15,6 +15,8 @@ from counterpoint_protocol.events import EVENT_PAYLOADS, AgentStatus, Event, Eve
 from counterpoint_protocol.messages import (
     ApplyParams,
     ApplyResult,
+    AttachParams,
+    AttachResult,
     CancelParams,
     DiffParams,
     DiffResult,
@@ -63,6 +65,8 @@ def schemas() -> dict[str, Any]:
                 "discardResult": DiscardResult.model_json_schema(),
                 "showFile": ShowFileParams.model_json_schema(),
                 "showFileResult": ShowFileResult.model_json_schema(),
+                "attach": AttachParams.model_json_schema(),
+                "attachResult": AttachResult.model_json_schema(),
                 "settings": ServerSettings.model_json_schema(),
             }
         },

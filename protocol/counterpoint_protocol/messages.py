@@ -53,6 +53,27 @@ class DiscardParams(_Params):
     runId: str
 
 
+class AttachParams(_Params):
+    """``counterpoint.attach``: follow a run of the workspace's event log that another process runs."""
+
+    runId: str = Field(min_length=1, max_length=200)
+
+
+class AttachResult(BaseModel):
+    """``counterpoint.attach``'s answer, once the run's past events are shown (its new ones follow)."""
+
+    runId: str
+    spec: str | None = None
+    """The run's spec in this workspace (None: no file of this workspace matches the one it ran)."""
+    state: str
+    """running, succeeded, failed or cancelled: as its events say."""
+    agents: list[str] = Field(default_factory=list)
+    following: bool
+    """New events of the run are shown as they are committed (False: it had ended, or was live here)."""
+    message: str = ""
+    """One line for the person."""
+
+
 class ShowFileParams(_Params):
     runId: str
     commit: str

@@ -29,6 +29,9 @@ class Commands:
     """Delete an isolated run's branches and working copies."""
     SHOW_FILE: Final = "counterpoint.showFile"
     """A file's text at a commit of an isolated run (its base, an agent's tip...), for a diff view."""
+    ATTACH: Final = "counterpoint.attach"
+    """Show a run started elsewhere (another process or machine writing the same event log): its
+    progress, and its findings as diagnostics, followed live until it ends."""
 
     @classmethod
     def all(cls) -> list[str]:
@@ -45,6 +48,7 @@ class Commands:
             cls.APPLY,
             cls.DISCARD,
             cls.SHOW_FILE,
+            cls.ATTACH,
         ]
 
 

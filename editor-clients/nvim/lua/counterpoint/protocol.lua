@@ -4,6 +4,7 @@
 return {
   commands = {
     apply = "counterpoint.apply",
+    attach = "counterpoint.attach",
     cancel = "counterpoint.cancel",
     diff = "counterpoint.diff",
     discard = "counterpoint.discard",

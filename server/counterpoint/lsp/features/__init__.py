@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from counterpoint.lsp.features import (
+    attach,
     commands,
     completion,
     conflicts,
@@ -23,7 +24,18 @@ from counterpoint.lsp.features import (
 if TYPE_CHECKING:
     from counterpoint.lsp.core import CounterpointServer
 
-FEATURES = (lifecycle, documents, lenses, progress, run_ui, commands, navigation, completion, conflicts)
+FEATURES = (
+    lifecycle,
+    documents,
+    lenses,
+    progress,
+    run_ui,
+    commands,
+    navigation,
+    completion,
+    conflicts,
+    attach,
+)
 """In registration order: a module's parts exist before a later module's register uses them."""
 
 

@@ -70,6 +70,8 @@ class EventRouter:
         self._last_output_sent: dict[tuple[str, str], float] = {}
         self._held_output: dict[tuple[str, str], Event] = {}
         self._output_flush: asyncio.TimerHandle | None = None
+        self.followed: dict[str, str] = {}
+        """Runs shown from elsewhere (`attach`): run id -> its spec here ('' when none matches)."""
 
     def on_event(self, event: Event) -> None:
         try:
@@ -77,7 +79,8 @@ class EventRouter:
             self._forward(event)
             if run is not None:
                 self._progress(run, event)
-            self.findings.on_event(event, str(run.spec.path) if run is not None else None)
+            spec = str(run.spec.path) if run is not None else self.followed.get(event.run_id) or None
+            self.findings.on_event(event, spec)
             if event.type in REFRESHING:
                 self.server.part(ViewRefresh).refresh()
             if event.type == EventType.RUN_FINISHED:
