@@ -63,6 +63,14 @@ class EventType(StrEnum):
     """Two live agents' work (or one's and the integration tip) would conflict (`ConflictPayload`)."""
     CONFLICT_CLEARED = "conflict_cleared"
     """A predicted conflict went away (metadata ``key``: the predicted one's key)."""
+    # -- the director (``counterpoint plan``): run_id is the plan's id (``plan-...``) --
+    PLAN_STARTED = "plan_started"
+    """The director began planning a feature (`PlanStartedPayload`; actor ``director``)."""
+    PLAN_DRAFT = "plan_draft"
+    """A draft of the director checked (`PlanDraftPayload`): its round and the findings."""
+    PLAN_FINISHED = "plan_finished"
+    """The director ended (`PlanFinishedPayload`); action: ``ready`` (the spec passes check),
+    ``invalid`` (written with errors left), ``failed`` or ``cancelled``."""
 
 
 class AgentStatus(StrEnum):
@@ -273,6 +281,70 @@ class MergePayload(_Payload):
     """1 for the first agent merged in this run, 2 for the next..."""
 
 
+class PlanPrediction(BaseModel):
+    """What the director predicts for its spec, from its per-agent estimates and the spec's
+    dependency graph (see docs/director.md)."""
+
+    estimates: dict[str, float] = Field(default_factory=dict)
+    """Agent -> minutes of work the director expects (``defaulted`` ones: the default)."""
+    defaulted: list[str] = Field(default_factory=list)
+    """Agents the director gave no estimate for."""
+    critical_path: list[str] = Field(default_factory=list)
+    """The chain of agents that decides the end, first to last (with no cap on parallelism)."""
+    critical_path_minutes: float = 0.0
+    sequential_minutes: float = 0.0
+    """The same agents one after another."""
+    predicted_minutes: float = 0.0
+    """With the spec's ``max_parallel`` (the critical path's length when there is no cap)."""
+    max_parallel: int | None = None
+    speedup: float = 1.0
+    """``sequential_minutes / predicted_minutes``."""
+
+
+class PlanStartedPayload(_Payload):
+    """``plan_started``: the request, the model, where the spec will be written."""
+
+    request: str
+    model: str
+    spec: str
+    """The spec's path (absolute)."""
+    context: list[str] = Field(default_factory=list)
+    """The shared context files the director read."""
+    max_rounds: int = 0
+    """Drafts checked at most (the first one and its repairs)."""
+
+
+class PlanDraftPayload(_Payload):
+    """``plan_draft``: one draft checked as ``counterpoint check`` checks it."""
+
+    round: int
+    errors: int = 0
+    warnings: int = 0
+    findings: list[str] = Field(default_factory=list)
+    """The findings as ``counterpoint check`` prints them (what the director gets to repair)."""
+
+
+class PlanFinishedPayload(_Payload):
+    """``plan_finished``: the outcome, tokens, cost and rounds (drafts checked)."""
+
+    spec: str | None = None
+    """The spec written (None when nothing was)."""
+    ok: bool = False
+    """The spec passes ``counterpoint check`` (no errors)."""
+    rounds: int = 0
+    errors: int = 0
+    warnings: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float | None = None
+    error: str | None = None
+    prediction: PlanPrediction | None = None
+
+
 EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.FINDING: FindingPayload,
     EventType.MERGE_CONFLICT: ConflictPayload,
@@ -283,5 +355,8 @@ EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.AGENT_QUEUED: AgentQueuedPayload,
     EventType.AGENT_STARTED: AgentStartedPayload,
     EventType.AGENT_FINISHED: AgentFinishedPayload,
+    EventType.PLAN_STARTED: PlanStartedPayload,
+    EventType.PLAN_DRAFT: PlanDraftPayload,
+    EventType.PLAN_FINISHED: PlanFinishedPayload,
 }
 """The typed ``metadata`` of these event types (others: a free dict)."""

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from counterpoint_protocol.events import PlanPrediction
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -80,6 +82,42 @@ class ShowFileParams(_Params):
     """A commit of the run (its base, an agent's start or tip, the integration tip), or a ref."""
     path: str
     """Relative to the repository's top folder, with ``/``."""
+
+
+class PlanParams(_Params):
+    """``counterpoint.plan``: a feature request in one sentence -> a spec in the workspace."""
+
+    request: str = Field(min_length=1, max_length=20_000)
+    folder: str | None = None
+    """A file: URI of the workspace folder to plan in (default: the first workspace folder)."""
+    out: str | None = None
+    """Where to write the spec (a path ending in .agents.md, relative to the folder or absolute;
+    default: named after the request, at the workspace's root, never over an existing file)."""
+    model: str | None = None
+    """openai:<name> or anthropic:<name> (default: ``director.model`` in the user settings)."""
+
+
+class PlanResult(BaseModel):
+    """``counterpoint.plan``'s answer, once the spec is written (and shown with window/showDocument)."""
+
+    planId: str
+    uri: str
+    """The spec written (a file: URI)."""
+    path: str
+    ok: bool
+    """The spec passes ``counterpoint check`` (no errors)."""
+    rounds: int
+    """Drafts checked: the first and each repair."""
+    errors: int = 0
+    warnings: int = 0
+    message: str = ""
+    """One line for the person: what was written and whether it can run."""
+    summary: str = ""
+    """The director's own words on the plan."""
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    prediction: PlanPrediction | None = None
 
 
 class ShowFileResult(BaseModel):

@@ -29,6 +29,9 @@ class Commands:
     """Delete an isolated run's branches and working copies."""
     SHOW_FILE: Final = "counterpoint.showFile"
     """A file's text at a commit of an isolated run (its base, an agent's tip...), for a diff view."""
+    PLAN: Final = "counterpoint.plan"
+    """The director: a one-line feature request -> a checked spec written to the workspace and
+    opened in the editor (``window/showDocument``); nothing runs."""
     ATTACH: Final = "counterpoint.attach"
     """Show a run started elsewhere (another process or machine writing the same event log): its
     progress, and its findings as diagnostics, followed live until it ends."""
@@ -48,6 +51,7 @@ class Commands:
             cls.APPLY,
             cls.DISCARD,
             cls.SHOW_FILE,
+            cls.PLAN,
             cls.ATTACH,
         ]
 

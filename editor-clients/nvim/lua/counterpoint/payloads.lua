@@ -21,6 +21,9 @@
 ---@field conflict_predicted counterpoint.ConflictPayload
 ---@field finding counterpoint.FindingPayload
 ---@field merge_conflict counterpoint.ConflictPayload
+---@field plan_draft counterpoint.PlanDraftPayload
+---@field plan_finished counterpoint.PlanFinishedPayload
+---@field plan_started counterpoint.PlanStartedPayload
 ---@field working_copy_created counterpoint.WorkingCopyPayload
 
 --- ``agent_finished`` (action: the terminal state).
@@ -154,6 +157,50 @@
 ---@field files? integer default 0
 ---@field order? integer default 0
 ---@field removed? integer default 0
+
+--- ``plan_draft``: one draft checked as ``counterpoint check`` checks it.
+---@class counterpoint.PlanDraftPayload
+---@field errors? integer default 0
+---@field findings? string[]
+---@field round integer
+---@field warnings? integer default 0
+
+--- ``plan_finished``: the outcome, tokens, cost and rounds (drafts checked).
+---@class counterpoint.PlanFinishedPayload
+---@field cache_read_tokens? integer default 0
+---@field cache_write_tokens? integer default 0
+---@field cost_usd? number default 0
+---@field duration_s? number
+---@field error? string
+---@field errors? integer default 0
+---@field input_tokens? integer default 0
+---@field ok? boolean default false
+---@field output_tokens? integer default 0
+---@field prediction? counterpoint.PlanPrediction
+---@field requests? integer default 0
+---@field rounds? integer default 0
+---@field spec? string
+---@field warnings? integer default 0
+
+--- What the director predicts for its spec, from its per-agent estimates and the spec's
+--- dependency graph (see docs/director.md).
+---@class counterpoint.PlanPrediction
+---@field critical_path? string[]
+---@field critical_path_minutes? number default 0
+---@field defaulted? string[]
+---@field estimates? table<string, number>
+---@field max_parallel? integer
+---@field predicted_minutes? number default 0
+---@field sequential_minutes? number default 0
+---@field speedup? number default 1
+
+--- ``plan_started``: the request, the model, where the spec will be written.
+---@class counterpoint.PlanStartedPayload
+---@field context? string[]
+---@field max_rounds? integer default 0
+---@field model string
+---@field request string
+---@field spec string
 
 --- A live run as it stands (`Run.status()`): what the faces show between events.
 ---@class counterpoint.RunStatusInfo

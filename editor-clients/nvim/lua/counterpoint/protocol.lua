@@ -9,6 +9,7 @@ return {
     diff = "counterpoint.diff",
     discard = "counterpoint.discard",
     events = "counterpoint.events",
+    plan = "counterpoint.plan",
     report = "counterpoint.report",
     rerun = "counterpoint.rerun",
     resume = "counterpoint.resume",
@@ -49,6 +50,9 @@ return {
     "merge_conflict",
     "conflict_predicted",
     "conflict_cleared",
+    "plan_started",
+    "plan_draft",
+    "plan_finished",
   },
   agent_states = {
     "pending",

@@ -17,6 +17,7 @@ from counterpoint.lsp.features import (
     lenses,
     lifecycle,
     navigation,
+    plan,
     progress,
     run_ui,
 )
@@ -35,6 +36,7 @@ FEATURES = (
     completion,
     conflicts,
     attach,
+    plan,
 )
 """In registration order: a module's parts exist before a later module's register uses them."""
 
