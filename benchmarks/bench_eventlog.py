@@ -27,6 +27,11 @@ fetched as tuples, what any reader must do) on a connection opened the same way,
 alternating order. Target: the query's CPU time (median) <= 2x its SQL alone's, and its wall
 time < 10 ms. CPU time, because on a shared machine a wall-clock median mostly measures how often
 the scheduler takes the core away, which happens more the longer a task runs; both are printed.
+The PostgreSQL column (`eventlog_pg`, skipped with ``--no-postgres`` or when no server programs
+are installed): the same stream on a real PostgreSQL server started for the benchmark, one round
+beside each SQLite round (target: >= 0.5x SQLite's rate), 100 tasks and one task awaiting each
+append, and how soon ``counterpoint events --follow`` in another process prints an appended event
+on both logs (target: PostgreSQL median <= 50 ms).
 Prints a table and one JSON line.
 """
 
@@ -45,6 +50,8 @@ from typing import Any
 from counterpoint.engine.log.fast import encode, stamp
 from counterpoint.engine.log.schema import prepare
 from counterpoint.engine.log.store import EventLog, connect, query_events
+
+from benchmarks.eventlog_pg import PgBench
 
 TYPES = [
     "agent_started",
@@ -210,6 +217,26 @@ def print_table(result: dict[str, Any], events: int) -> None:
     print(f"query plan: {query['plan']}")
 
 
+def print_postgres(pg: dict[str, Any], sqlite_stream: float, sqlite_single: float) -> None:
+    appends, follow = pg["appends_per_s"], pg["follow_ms"]
+    rows = [
+        ("", "SQLite", "PostgreSQL", "target"),
+        ("appends/s, one producer (emit), best round", f"{sqlite_stream:,.0f}", f"{appends['stream']:,}", ""),
+        ("  PostgreSQL / SQLite", "", f"{pg['stream_vs_sqlite']}x", ">= 0.5x"),
+        ("appends/s, 100 tasks awaiting each", "", f"{appends['100_tasks']:,}", ""),
+        ("appends/s, one task awaiting each", f"{sqlite_single:,.0f}", f"{appends['one_awaited']:,}", ""),
+        (
+            "events --follow sees an append, median / p90 ms",
+            f"{follow['sqlite']['median']} / {follow['sqlite']['p90']}",
+            f"{follow['postgresql']['median']} / {follow['postgresql']['p90']}",
+            "PostgreSQL median <= 50 ms",
+        ),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print(f"{row[0].ljust(widths[0])} | {row[1].rjust(widths[1])} | {row[2].rjust(widths[2])} | {row[3]}")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print a table and a JSON line, return the figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks eventlog", description=__doc__.split("\n")[0])
@@ -218,7 +245,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/stream append rounds")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL column")
     args = parser.parse_args(argv)
+    pg = None if args.no_postgres else PgBench.start()
+    postgres: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="cp-bench-log-") as tmp:
         folder = Path(tmp)
         raw, stream, waited = (0.0, float("inf")), (0.0, float("inf")), 0.0
@@ -229,8 +259,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             stream = (max(stream[0], rate), min(stream[1], us))
             rate, _ = asyncio.run(appends_stream(folder / f"waited{turn}.db", args.appends, waited=True))
             waited = max(waited, rate)
+            if pg is not None:  # PostgreSQL's round beside SQLite's, in the same run
+                pg.stream_round(args.appends)
         tasks = asyncio.run(appends_tasks(folder / "tasks.db", min(args.appends, 50_000), 100))
         single = asyncio.run(appends_tasks(folder / "single.db", 3_000, 1))
+        if pg is not None:
+            try:
+                postgres = pg.figures(args.appends, stream[0], folder)
+            finally:
+                pg.stop()
         started = time.perf_counter()
         runs = build_db(folder / "big.db", args.events, 2000, args.seed)
         build_s = time.perf_counter() - started
@@ -261,7 +298,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "query": ratios["query_cpu_vs_sql_alone"] <= 2 and query["median_ms"] < 10,
         },
     }
+    if postgres is not None:
+        result["postgresql"] = postgres
     print_table(result, args.events)
+    if postgres is not None:
+        print_postgres(postgres, stream[0], single)
     print(json.dumps(result))
     return result
 
