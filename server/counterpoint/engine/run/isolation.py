@@ -14,27 +14,25 @@ predicted while agents work (`ConflictWatch`) and met at merge as ``on_conflict`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from counterpoint_protocol.events import EventType, WorkingCopyPayload
+from counterpoint_protocol.events import AgentStatus, EventType, WorkingCopyPayload
 
 from counterpoint.engine.isolation import (
-    IsolationError,
     Repo,
     RunRefs,
     WorkingCopies,
     WorkingCopy,
     agent_env,
     capture_base,
-    git,
     resolve,
 )
 from counterpoint.engine.run.conflicts import ConflictWatch, MergeConflict, conflict_findings
+from counterpoint.engine.run.handoff import SignalHandOff
 from counterpoint.engine.run.integration import INTEGRATION, Integration, user_path
 from counterpoint.engine.run.observer import RunObserver
 from counterpoint.engine.run.place import AgentPlace
@@ -88,18 +86,27 @@ class RunIsolation(RunObserver):
         )
         self.base = ""
         self.places: dict[str, AgentPlace] = {}
-        self._signal_commits: dict[str, str] = {}
-        """Signal -> the snapshot it handed on."""
         self._restarts: dict[str, int] = {}
         self._restored = restored
         self._checks = checks
         self._resumed_heads: dict[str, str] = {}
         """Resumed: agent -> its branch's tip from the earlier run (its start includes it)."""
-        for signal, meta in (restored_signals or {}).items():
-            if isinstance(meta.get("commit"), str):
-                self._signal_commits[signal] = meta["commit"]
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._removals: set[asyncio.Task[None]] = set()
+        self._removed: set[str] = set()
         self.conflicts = ConflictWatch(self, emit)
+        self.handoff = SignalHandOff(
+            repo=repo,
+            copies=self.copies,
+            integration=self.integration,
+            signals=signals,
+            emit=emit,
+            fire=fire,
+            changed=self.conflicts.changed,
+            places=self.places,
+            restored=restored_signals,
+        )
+        self.hand_on_signal = self.handoff.hand_on
+        """(agent, signal, metadata, commit, files) -> None: a signal an agent fired with its work."""
 
     @property
     def tip(self) -> str:
@@ -175,6 +182,10 @@ class RunIsolation(RunObserver):
             return self.integration.place
         return self.places.get(agent.name)
 
+    def on_agent_state(self, name: str, state: AgentStatus) -> None:
+        if state.terminal and name in self.places:
+            self.conflicts.agent_done(name)  # ended without a merge: its predictions go
+
     def on_write(self, actor: str, path: str) -> None:
         """An agent wrote through the workspace tools: look for conflicts (the watcher may not
         have its watches on yet)."""
@@ -207,15 +218,14 @@ class RunIsolation(RunObserver):
 
     async def close(self, failed: set[str]) -> list[str]:
         """Stop watching and remove the copies, keeping the failed agents' (returned)."""
-        for place in self.places.values():
-            await self._stop_watching(place)
+        await self.handoff.close()
         self.conflicts.stop()
-        for task in self._tasks:
-            task.cancel()
         kept = sorted(name for name in failed if name in self.places)
+        if self._removals:
+            await asyncio.gather(*self._removals, return_exceptions=True)
         await self.copies.close(keep=kept)
         for name in [*self.places, *([INTEGRATION] if self.integration.place else [])]:
-            if name not in kept:
+            if name not in kept and name not in self._removed:
                 self._emit(EventType.WORKING_COPY_REMOVED, name, None)
         return kept
 
@@ -228,73 +238,27 @@ class RunIsolation(RunObserver):
             return self.integration.place
         old = self.places.pop(agent.name, None)
         if old is not None:  # a retry or a restart starts again from the newest tip
-            await self._stop_watching(old)
+            await self.handoff.unwatch(old)
             await self.copies.remove(old.copy)
-        needs = agent.spec.settings.needs
-        wanted = [(name, commit) for name, commit in self._signal_commits.items() if name in needs]
-        if (earlier := self._resumed_heads.pop(agent.name, None)) is not None:
-            wanted.append((agent.name, earlier))
-        start = await self.integration.start_point(wanted)
+        start = await self.start_of(agent)
         copy = await self.copies.create(agent.name, start.commit)
         place = self._place(copy)
-        place.on_signal = lambda signal, meta: self.fire_with_snapshot(agent.name, signal, meta)
+        place.on_signal = lambda signal, meta: self.handoff.fire_with_snapshot(agent.name, signal, meta)
         if old is not None:
             place.conflict_note = old.conflict_note
         self.places[agent.name] = place
         self._created(agent.name, copy, list(start.merged))
         if self._watch:
-            await self._start_watching(agent.name, place)
+            await self.handoff.watch(agent.name, place)
         return place
 
-    async def _start_watching(self, name: str, place: AgentPlace) -> None:
-        from counterpoint.engine.watch import FileSignalSource
-
-        def fire_file(signal: str, metadata: dict[str, Any]) -> None:
-            asyncio.get_running_loop().create_task(
-                self.fire_with_snapshot(name, signal, {**metadata, "attribution": "copy"}),
-                name=f"snapshot {name} {signal}",
-            )
-
-        source = FileSignalSource(place.root, place.spec_dir, self._signals, fire_file)
-        source.add_listener(lambda changes: self.conflicts.changed(name))
-        place.source = source
-        await source.begin()
-
-        async def look_once_ready() -> None:  # what it wrote before the watches were on
-            with contextlib.suppress(Exception):
-                await source.ready()
-            self.conflicts.changed(name)
-
-        task = asyncio.get_running_loop().create_task(look_once_ready(), name=f"watch {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _stop_watching(self, place: AgentPlace) -> None:
-        if place.source is not None:
-            try:
-                await place.source.stop()
-            except Exception:
-                log.exception("stopping a copy's watcher failed")
-            place.source = None
-
-    async def fire_with_snapshot(self, name: str, signal: str, metadata: dict[str, Any]) -> None:
-        """Commit the agent's copy, then fire ``signal`` carrying that commit."""
-        place = self.places.get(name)
-        if place is None or signal in self._signal_commits:
-            self._fire(signal, metadata, name)
-            return
-        try:
-            snap = await self.copies.snapshot(place.copy, f"{name}: {signal}")
-        except IsolationError as exc:
-            log.warning("snapshot of %s at %s failed: %s", name, signal, exc)
-            self._fire(signal, metadata, name)
-            return
-        commit = snap.commit if snap is not None else place.copy.last_snapshot
-        if snap is not None:
-            self._emit(EventType.SNAPSHOT, name, signal, commit=commit, signal=signal, files=snap.files)
-        self._signal_commits[signal] = commit
-        await self.integration.hand_on(name, commit)
-        self._fire(signal, {**metadata, "by": name, "commit": commit}, name)
+    async def start_of(self, agent: AgentRuntime) -> Any:
+        """The tip plus the snapshots of the signals it needs (resumed: its earlier work too)."""
+        needs = agent.spec.settings.needs
+        wanted = self.handoff.needed(needs)
+        if (earlier := self._resumed_heads.pop(agent.name, None)) is not None:
+            wanted.append((agent.name, earlier))
+        return await self.integration.start_point(wanted)
 
     # -- the end of an agent's attempt ----------------------------------------------------------------
 
@@ -309,15 +273,20 @@ class RunIsolation(RunObserver):
         place = self.places.get(agent.name)
         if place is None:
             return
-        await self._stop_watching(place)
+        await self.handoff.unwatch(place)
         snap = await self.copies.snapshot(place.copy, f"{agent.name}: done")
         if snap is not None:
             self._emit(EventType.SNAPSHOT, agent.name, "done", commit=snap.commit, files=snap.files)
         head = place.copy.last_snapshot
-        await self._fire_missed(agent.name, place, head)
+        await self.handoff.fire_missed(agent.name, place, head)
+        await self.merge_work(agent, head, place)
+
+    async def merge_work(self, agent: AgentRuntime, head: str, place: AgentPlace | None = None) -> None:
+        """Its work at ``head`` merged (``place`` None: it worked elsewhere); as `finish` says."""
         conflict = await self.integration.merge_agent(agent.name, head)
         self.conflicts.agent_done(agent.name)
         if conflict is None:
+            self._remove_soon(agent.name, place)
             return
         policy = agent.spec.settings.on_conflict
         has_integrator = any(a.spec.settings.integrate for a in self._agents.values())
@@ -327,29 +296,28 @@ class RunIsolation(RunObserver):
             and await self.integration.accept_conflicted(agent.name, head)
         ):
             self.conflicts.merge_findings(conflict_findings(conflict, lambda rel: user_path(self.repo, rel)))
+            self._remove_soon(agent.name, place)
             return
         if policy == "restart" and self._restarts.get(agent.name, 0) < MAX_RESTARTS:
             self._restarts[agent.name] = self._restarts.get(agent.name, 0) + 1
-            place.conflict_note = conflict.message
+            if place is not None:  # elsewhere: the executor keeps the note
+                place.conflict_note = conflict.message
             raise MergeConflict(conflict, restart=True)
         raise MergeConflict(conflict)
 
-    async def _fire_missed(self, name: str, place: AgentPlace, head: str) -> None:
-        """File signals its last writes fire that the watcher had not reported when it ended:
-        its work (the final snapshot) decides, not the race with the watcher."""
-        from counterpoint.engine.watch import SignalMatcher
+    def _remove_soon(self, name: str, place: AgentPlace | None) -> None:
+        """Its work is merged: its copy goes now, in the background (tearing an overlay down
+        takes the kernel a few hundred ms; nobody waits for it but the run's end)."""
+        if place is None:
+            return
 
-        changed = await git(
-            self.repo, "diff", "--name-only", "-z", "--no-renames", place.copy.start_commit, head
-        )
-        matcher = SignalMatcher(place.spec_dir, self._signals)
-        for rel in filter(None, changed.stdout.split("\0")):
-            path = place.copy.path / rel
-            for signal in matcher.match(path):
-                if signal not in self._signal_commits and path.is_relative_to(place.root):
-                    self._signal_commits[signal] = head
-                    meta = {"path": path.relative_to(place.root).as_posix(), "kind": "added"}
-                    self._fire(signal, {**meta, "by": name, "attribution": "copy", "commit": head}, name)
+        async def remove() -> None:
+            await self.copies.remove(place.copy)
+            self._emit(EventType.WORKING_COPY_REMOVED, name, None)
+            self._removed.add(name)
+
+        task = asyncio.get_running_loop().create_task(remove(), name=f"remove copy {name}")
+        self._removals.add(task)
 
     async def recheck_conflicts(self) -> None:
         """After an integrator's round: conflicts whose markers are gone are fixed."""
