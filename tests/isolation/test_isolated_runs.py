@@ -383,3 +383,70 @@ async def test_an_agents_git_stops_at_its_copy(tmp_path: Path) -> None:
     ceilings = git(repo, "show", f"{commit}:out/result.txt").strip().split(os.pathsep)
     copy = Path(result.of("working_copy_created", "maker")[0].metadata["path"])
     assert str(copy.parent) in ceilings
+
+
+SPEC_POLICY = """---
+isolation: worktree
+signals:
+  go: "go.txt"
+---
+# Policy
+
+## left
+transcript: transcripts/left.jsonl
+
+## right
+transcript: transcripts/right.jsonl
+on_conflict: {policy}
+"""
+
+
+@pytest.mark.parametrize("policy", ["fail", "restart"])
+async def test_on_conflict_fail_or_restart(tmp_path: Path, policy: str) -> None:
+    """fail: the second agent fails, its copy kept for a look; restart: it runs again on the new
+    tip (which holds the first agent's work), with the conflict in its task, and then merges."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    mine = "".join(LINES).replace("line 5\n", "RIGHT\n")
+    spec = write_spec(
+        repo,
+        SPEC_POLICY.replace("{policy}", policy).replace("## right\n", "## right\nemits: right_wrote\n"),
+        {
+            "left": [edit_line(5, "LEFT"), wait("right_wrote")],
+            # writes line 5, then waits until left is merged (the test writes go.txt): a conflict
+            "right": [write("app.py", mine), emit("right_wrote"), wait("go")],
+        },
+    )
+
+    def on_event(event: Event) -> None:
+        if event.type == "agent_merged" and event.actor == "left":
+            (repo / "go.txt").write_text("go\n")
+
+    result = await run_isolated(spec, on_event)
+
+    assert len(result.of("merge_conflict", "right")) == 1
+    finished = {e.actor: (e.action, e.metadata.get("error")) for e in result.of("agent_finished")}
+    integration = result.of("run_started")[0].metadata["isolation"]["integration"]
+    if policy == "fail":
+        assert finished["right"][0] == "failed" and "conflicts with left" in str(finished["right"][1])
+        assert result.status == "failed"
+        assert [line for line in leftovers(repo) if line.endswith(result.run.run_id)], (
+            "a failed agent's copy is kept"
+        )
+        assert "LEFT\n" in git(repo, "show", f"{integration}:app.py")
+        await discard(repo, result.run.run_id)
+        assert leftovers(repo) == []
+    else:
+        assert result.status == "succeeded", finished
+        starts = result.of("working_copy_created", "right")
+        assert len(starts) == 2  # the restart made a new copy from the new tip, holding left's work
+        assert "LEFT\n" in git(repo, "show", f"{starts[1].metadata['start_commit']}:app.py")
+        assert git(repo, "show", f"{integration}:app.py") == mine  # its second run's work, merged
+        assert leftovers(repo) == []
+
+
+async def discard(repo: Path, run_id: str) -> None:
+    engine = await Engine.open(repo)
+    try:
+        await engine.discard_run(run_id)
+    finally:
+        await engine.aclose()
