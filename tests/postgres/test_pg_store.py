@@ -231,7 +231,7 @@ async def test_a_lost_server_connection_fails_the_run_then_recovers(pg_url: str)
         meta(
             pg_url,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'counterpoint' AND pid <> pg_backend_pid()",
+            "WHERE application_name = 'counterpoint' AND pid <> pg_backend_pid() AND datname = current_database()",
         )
         with pytest.raises(EventLogError):
             await log.append("r", "agent_output", "a", None, {"i": 1})
