@@ -10,7 +10,7 @@ gitcmd (git off the event loop), model (the data handed out).
 from __future__ import annotations
 
 from counterpoint.engine.isolation.checkouts import wait_for_trash
-from counterpoint.engine.isolation.copies import WorkingCopies, agent_env
+from counterpoint.engine.isolation.copies import WorkingCopies
 from counterpoint.engine.isolation.gitcmd import git
 from counterpoint.engine.isolation.merging import merge, merge_in, predict
 from counterpoint.engine.isolation.model import (
@@ -22,6 +22,7 @@ from counterpoint.engine.isolation.model import (
     Snapshot,
     StartPoint,
     WorkingCopy,
+    agent_env,
 )
 from counterpoint.engine.isolation.prune import prune
 from counterpoint.engine.isolation.refs import RunRefs, ref_component

@@ -230,6 +230,30 @@ class WorkingCopies:
                     raise
         return (await git(copy.path, *PRIVATE_INDEX, "write-tree", env=env)).stdout.strip()
 
+    async def move(self, copy: WorkingCopy, start: str) -> WorkingCopy:
+        """A copy made ahead of time (nothing written in it yet) moved to ``start``: only the
+        files that differ are written (``read-tree -m -u``); its HEAD, branch and index follow."""
+        async with self._lock(copy.agent):
+            commit = await resolve(self.repo, start)
+            if commit is None:
+                raise IsolationError(f"cannot move {copy.agent} to {start}: no such commit")
+            if commit == copy.start_commit:
+                return copy
+            started = time.perf_counter()
+            admin = copy.admin_dir or await in_thread(read_admin, copy.path)
+            if admin is None:
+                raise IsolationError(f"the working copy of {copy.agent} at {copy.path} has lost its git dir")
+            env = {"GIT_DIR": os.fspath(admin), "GIT_WORK_TREE": os.fspath(copy.path)}
+            await git(copy.path, *PRIVATE_INDEX, "read-tree", "-m", "-u", copy.start_commit, commit, env=env)
+            await git(copy.path, "update-ref", "--no-deref", "HEAD", commit, env=env)
+            await update_ref(self.repo, copy.branch, commit)
+            await in_thread(_copy_file, admin / "index", self._index(copy.agent))
+            copy.start_commit = copy.last_snapshot = commit
+            copy.last_tree = await tree_of(self.repo, commit)
+            copy.state_commit = copy.state_tree = ""
+            copy.seconds = round(copy.seconds + time.perf_counter() - started, 4)
+            return copy
+
     async def snapshot(self, copy: WorkingCopy, message: str) -> Snapshot | None:
         """Commit everything in the copy on its branch (parent: the last snapshot); None when
         nothing changed since. The agent's own index and HEAD are not touched."""
@@ -289,15 +313,6 @@ class WorkingCopies:
         found = await in_thread(_copy_paths, self.folder)
         await self.close()
         return found
-
-
-def agent_env(copy: WorkingCopy, inherited: str | None = None) -> dict[str, str]:
-    """What to add to the environment of an agent's processes in ``copy``: git never looks above
-    the copy for a repository (the copy is inside the user's working tree: with its ``.git``
-    deleted, an agent's git would find the user's repository). ``inherited``: the
-    ``GIT_CEILING_DIRECTORIES`` the agent would get otherwise."""
-    ceilings = [os.fspath(copy.path.parent), *([inherited] if inherited else [])]
-    return {"GIT_CEILING_DIRECTORIES": os.pathsep.join(ceilings)}
 
 
 _PROCESS_WIDE = (errno.EPERM, errno.ENODEV, errno.ENOSYS)

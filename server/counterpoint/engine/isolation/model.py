@@ -6,6 +6,7 @@ Plain data: no git runs here. The conflict details are the protocol's models (`C
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +118,12 @@ class WorkingCopy:
     state_commit: str = ""
     """The last commit `WorkingCopies.state` made (reused while nothing changes)."""
     state_tree: str = ""
+
+
+def agent_env(copy: WorkingCopy, inherited: str | None = None) -> dict[str, str]:
+    """What to add to the environment of an agent's processes in ``copy``: git never looks above
+    the copy for a repository (the copy is inside the user's working tree: with its ``.git``
+    deleted, an agent's git would find the user's repository). ``inherited``: the
+    ``GIT_CEILING_DIRECTORIES`` the agent would get otherwise."""
+    ceilings = [os.fspath(copy.path.parent), *([inherited] if inherited else [])]
+    return {"GIT_CEILING_DIRECTORIES": os.pathsep.join(ceilings)}

@@ -36,6 +36,7 @@ from counterpoint.engine.run.handoff import SignalHandOff
 from counterpoint.engine.run.integration import INTEGRATION, Integration, user_path
 from counterpoint.engine.run.observer import RunObserver
 from counterpoint.engine.run.place import AgentPlace
+from counterpoint.engine.run.spares import Spares
 from counterpoint.engine.run.state import AgentRuntime
 from counterpoint.engine.workspace import WorkspaceTools
 
@@ -93,6 +94,7 @@ class RunIsolation(RunObserver):
         """Resumed: agent -> its branch's tip from the earlier run (its start includes it)."""
         self._removals: set[asyncio.Task[None]] = set()
         self._removed: set[str] = set()
+        self.spares = Spares(self.copies, agents, self.places)
         self.conflicts = ConflictWatch(self, emit)
         self.handoff = SignalHandOff(
             repo=repo,
@@ -185,6 +187,8 @@ class RunIsolation(RunObserver):
     def on_agent_state(self, name: str, state: AgentStatus) -> None:
         if state.terminal and name in self.places:
             self.conflicts.agent_done(name)  # ended without a merge: its predictions go
+        if state == AgentStatus.RUNNING:
+            self.spares.for_followers_of(name, self.integration.tip)
 
     def on_write(self, actor: str, path: str) -> None:
         """An agent wrote through the workspace tools: look for conflicts (the watcher may not
@@ -241,7 +245,9 @@ class RunIsolation(RunObserver):
             await self.handoff.unwatch(old)
             await self.copies.remove(old.copy)
         start = await self.start_of(agent)
-        copy = await self.copies.create(agent.name, start.commit)
+        copy = await self.spares.take(agent.name, start.commit) or await self.copies.create(
+            agent.name, start.commit
+        )
         place = self._place(copy)
         place.on_signal = lambda signal, meta: self.handoff.fire_with_snapshot(agent.name, signal, meta)
         if old is not None:
