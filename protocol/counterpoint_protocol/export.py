@@ -33,7 +33,7 @@ from counterpoint_protocol.messages import (
     ShowFileResult,
     StatusResult,
 )
-from counterpoint_protocol.methods import SPEC_GLOB, Commands, Notifications
+from counterpoint_protocol.methods import PLAN_ID_PREFIX, SPEC_GLOB, Commands, Notifications
 from counterpoint_protocol.presets import RUNNER_PRESETS
 from counterpoint_protocol.spec import AgentSettings, SpecFrontMatter
 from counterpoint_protocol.transcript import STEP_ADAPTER
@@ -80,6 +80,7 @@ def schemas() -> dict[str, Any]:
             "eventTypes": [t.value for t in EventType],
             "agentStates": [s.value for s in AgentStatus],
             "specGlob": SPEC_GLOB,
+            "planIdPrefix": PLAN_ID_PREFIX,
             "presets": RUNNER_PRESETS,
         },
     }

@@ -66,4 +66,6 @@ class Notifications:
 SERVER_NAME: Final = "counterpoint"
 SPEC_GLOB: Final = "**/*.agents.md"
 SPEC_SUFFIX: Final = ".agents.md"
+PLAN_ID_PREFIX: Final = "plan-"
+"""The run id of a plan's events (``plan_started``...) starts with this: a plan is no run."""
 DIAGNOSTIC_SOURCE: Final = "counterpoint"

@@ -44,14 +44,19 @@ def test_plan_writes_a_checked_spec_and_says_what_it_predicts(
     model = f"{server.flavor}:director-test"
     server.responder = DirectorScript(model)
     prices = {model: {"input": 3.0, "output": 15.0}}
-    config = settings_home(tmp_path, {"llm": llm_settings(server), "director": {"model": model}, "prices": prices})
+    config = settings_home(
+        tmp_path, {"llm": llm_settings(server), "director": {"model": model}, "prices": prices}
+    )
     done = plan(project, config, REQUEST)
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert "wrote course-enrollment.agents.md: it passes counterpoint check (2 drafts)" in out
     assert "5 agents: backend, frontend, quality, docs, integrator (max_parallel 3)" in out
     assert "predicted: critical path backend → " in out and "predicted speed-up 2.13x" in out
-    assert "4 requests" in out and "next: read it, edit it, then `counterpoint run course-enrollment.agents.md`" in out
+    assert (
+        "4 requests" in out
+        and "next: read it, edit it, then `counterpoint run course-enrollment.agents.md`" in out
+    )
     # Progress on stderr: what it read, each draft and its findings.
     assert "director: > read_file(path=pyproject.toml)" in done.stderr
     assert "director: draft 1: 4 errors, 0 warnings" in done.stderr
@@ -87,7 +92,9 @@ def test_a_plan_that_still_fails_is_written_with_its_findings_and_exit_1(
     model = f"{server.flavor}:director-test"
     server.responder = DirectorScript(model, repairs=False, look=False)
     config = settings_home(tmp_path, {"llm": llm_settings(server)})
-    done = plan(project, config, REQUEST, "--model", model, "--rounds", "2", "--out", "plans/enroll.agents.md")
+    done = plan(
+        project, config, REQUEST, "--model", model, "--rounds", "2", "--out", "plans/enroll.agents.md"
+    )
     assert done.returncode == 1, done.stderr + done.stdout
     assert (project / "plans" / "enroll.agents.md").is_file()
     assert "wrote plans/enroll.agents.md, but it still has 4 errors after 2 drafts" in done.stdout
@@ -114,7 +121,9 @@ def test_clear_errors(project: Path, server: FakeLLMServer, tmp_path: Path) -> N
     )
     unreachable = plan(project, down, REQUEST, "--model", "openai:m")
     assert unreachable.returncode == 1
-    assert "cannot reach http://127.0.0.1:9/v1" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    assert (
+        "cannot reach http://127.0.0.1:9/v1" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    )
 
     model = "openai:director-test"
     server.responder = DirectorScript(model, look=False)

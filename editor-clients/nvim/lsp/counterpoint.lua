@@ -29,6 +29,31 @@ return {
       vim.notify('Counterpoint: ' .. message, levels[params.type] or vim.log.levels.INFO)
       return vim.NIL
     end,
+    -- `counterpoint.plan` opens the spec it wrote. Neovim's own handler puts the word under the
+    -- cursor on the tag stack, which fails in an empty buffer (E348): where planning often starts.
+    ['window/showDocument'] = function(_, params)
+      if params.external then
+        vim.ui.open(params.uri)
+        return { success = true }
+      end
+      local ok, problem = pcall(function()
+        local bufnr = vim.uri_to_bufnr(params.uri)
+        vim.bo[bufnr].buflisted = true
+        if params.takeFocus ~= false then
+          vim.api.nvim_win_set_buf(0, bufnr)
+        else
+          vim.fn.bufload(bufnr)
+        end
+        local start = params.selection and params.selection.start
+        if start and params.takeFocus ~= false then
+          vim.api.nvim_win_set_cursor(0, { start.line + 1, start.character })
+        end
+      end)
+      if not ok then
+        vim.notify('Counterpoint: cannot open ' .. params.uri .. ': ' .. tostring(problem), vim.log.levels.ERROR)
+      end
+      return { success = ok }
+    end,
     [protocol.notifications.event] = function(err, params, ctx)
       if not err then
         require('counterpoint.events').on_event(params, ctx)

@@ -4,7 +4,7 @@
 -- - lua/counterpoint/payloads.lua from event.schema.json, event-payloads.schema.json and
 --   commands.schema.json: LuaCATS annotations (`---@class counterpoint.FindingPayload`...) of an
 --   event, of the typed metadata of some event types and of the results of `counterpoint.status`,
---   `.diff`, `.apply`, `.discard` and `.showFile`.
+--   `.diff`, `.apply`, `.discard`, `.showFile` and `.plan`.
 --
 --   nvim --clean --headless -l scripts/gen_protocol.lua [--check] [schemas folder or its methods.json]
 --
@@ -79,6 +79,7 @@ local protocol_text = table.concat({
   list(methods.agentStates),
   '  },',
   string.format('  spec_glob = %q,', methods.specGlob),
+  string.format('  plan_id_prefix = %q,', methods.planIdPrefix),
   '}',
   '',
 }, '\n')
@@ -219,6 +220,7 @@ for _, result in ipairs({
   { 'ApplyResult', 'applyResult' },
   { 'DiscardResult', 'discardResult' },
   { 'ShowFileResult', 'showFileResult' },
+  { 'PlanResult', 'planResult' },
 }) do
   hoist(result[1], command_defs[result[2]])
 end
@@ -254,7 +256,7 @@ local payloads_text = table.concat({
   '-- hand: run `nvim --clean --headless -l scripts/gen_protocol.lua` (a test fails when stale).',
   '-- LuaCATS annotations only (for lua-language-server; nothing to require): an event, the typed',
   '-- metadata of some event types (counterpoint.EventPayloads, by event type), the results of the',
-  '-- status, diff, apply, discard and showFile commands.',
+  '-- status, diff, apply, discard, showFile and plan commands.',
   '-- A JSON null arrives as nil, so a nullable field is optional, as is every field not required',
   '-- (the server sends only the fields it set: an absent one means its default, noted after it).',
   '',

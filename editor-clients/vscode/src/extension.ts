@@ -32,6 +32,15 @@ import {
   runIdOf,
   statusCommand,
 } from "./commands";
+import {
+  PLAN_PLACEHOLDER,
+  PLAN_PROMPT,
+  isPlanEvent,
+  planCommand,
+  planMessage,
+  planResultOf,
+  requestProblem,
+} from "./plan";
 import { NOTIFICATIONS, SPEC_GLOB, type StatusResult, isEvent, isSpecPath } from "./protocol";
 import { RunModel, failedAgents } from "./runModel";
 import {
@@ -121,7 +130,7 @@ function createClient(): LanguageClient {
     else setReady("starting");
   });
   created.onNotification(NOTIFICATIONS.event, (params: unknown) => {
-    if (!isEvent(params)) return;
+    if (!isEvent(params) || isPlanEvent(params)) return;
     if (!model.apply(params)) return;
     display.schedule();
     review.onEvent(params);
@@ -331,6 +340,44 @@ async function runAgent(arg: unknown): Promise<void> {
   if (pick) await startRun(uri, [pick]);
 }
 
+/** The workspace folder to plan in: the active editor's, the only one, or a pick (undefined: none open). */
+async function planFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  const active = vscode.window.activeTextEditor?.document.uri;
+  const own = active ? vscode.workspace.getWorkspaceFolder(active) : undefined;
+  if (own) return own;
+  if (folders.length <= 1) return folders[0];
+  return vscode.window.showWorkspaceFolderPick({ placeHolder: "Plan the feature in which folder?" });
+}
+
+/** "Counterpoint: Plan a Feature…": the director writes a spec; the server opens it (nothing runs). */
+async function planFeature(): Promise<void> {
+  const folder = await planFolder();
+  if (!folder) {
+    void vscode.window.showWarningMessage("Counterpoint: open a folder first: the spec is written into it.");
+    return;
+  }
+  const request = await vscode.window.showInputBox({
+    title: "Counterpoint: Plan a Feature",
+    prompt: PLAN_PROMPT,
+    placeHolder: PLAN_PLACEHOLDER,
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.length ? requestProblem(value) : undefined),
+  });
+  if (request === undefined || requestProblem(request)) return;
+  output.appendLine(`planning in ${folder.uri.fsPath}: ${request}`);
+  const result = planResultOf(await execute(planCommand(request, folder.uri.toString())));
+  if (!result) return;
+  output.appendLine(`plan ${result.planId}: ${result.message}`);
+  const { text, warning } = planMessage(result);
+  if (warning) {
+    void vscode.window.showWarningMessage(text);
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(text, "Run All Agents");
+  if (choice === "Run All Agents") await startRun(vscode.Uri.parse(result.uri));
+}
+
 async function onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
   if (!event.affectsConfiguration(SETTINGS_SECTION)) return;
   const before = serverLaunch(settings);
@@ -379,6 +426,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register("counterpoint.vscode.rerunFailed", rerunFailed);
   register("counterpoint.vscode.showEvents", showEvents);
   register("counterpoint.vscode.openReport", openReport);
+  register("counterpoint.vscode.plan", planFeature);
   register(SHOW_AGENTS_COMMAND, () => display.reveal());
   register("counterpoint.vscode.showOutput", () => output.show(true));
   register("counterpoint.vscode.restartServer", async () => {

@@ -12,6 +12,8 @@ export const NOTIFICATIONS = methods.notifications;
 export const EVENT_TYPES: readonly string[] = methods.eventTypes;
 export const AGENT_STATES: readonly string[] = methods.agentStates;
 export const SPEC_GLOB: string = methods.specGlob;
+/** The run id of a plan's events starts with this (`counterpoint.plan`: a plan is no run). */
+export const PLAN_ID_PREFIX: string = methods.planIdPrefix;
 /** `*.agents.md` with the folder part stripped, for file-name tests. */
 export const SPEC_SUFFIX = SPEC_GLOB.replace(/^\*\*\/\*/, "");
 

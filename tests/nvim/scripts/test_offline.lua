@@ -70,7 +70,7 @@ assert(not called, 'root_dir answered for a plain Markdown file')
 -- Completion of subcommands, agent names and event types.
 vim.cmd.edit(dir .. '/demo.agents.md')
 local subs = vim.fn.getcompletion('Counterpoint ', 'cmdline')
-assert(vim.deep_equal(subs, { 'apply', 'cancel', 'diff', 'discard', 'events', 'report', 'rerun', 'run', 'status' }), vim.inspect(subs))
+assert(vim.deep_equal(subs, { 'apply', 'cancel', 'diff', 'discard', 'events', 'plan', 'report', 'rerun', 'run', 'status' }), vim.inspect(subs))
 assert(vim.deep_equal(vim.fn.getcompletion('Counterpoint re', 'cmdline'), { 'report', 'rerun' }))
 assert(vim.deep_equal(vim.fn.getcompletion('Counterpoint run ', 'cmdline'), { 'schema', 'backend', 'frontend' }))
 assert(vim.deep_equal(vim.fn.getcompletion('Counterpoint rerun b', 'cmdline'), { 'backend' }))

@@ -71,6 +71,11 @@ M.subcommands = {
       require('counterpoint').report(bang)
     end,
   },
+  plan = {
+    run = function(args)
+      require('counterpoint').plan(table.concat(args, ' '))
+    end,
+  },
 }
 
 ---@param opts {fargs: string[], bang: boolean}

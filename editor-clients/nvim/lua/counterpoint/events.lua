@@ -48,6 +48,12 @@ M.refresh_lenses = refresh_lenses
 ---@param event counterpoint.Event one event (types generated into payloads.lua from the protocol)
 ---@param _ctx? table
 function M.on_event(event, _ctx)
+  -- A plan's events (plan_started, the director's tool calls...) are no run's: announced, not folded.
+  local prefix = require('counterpoint.protocol').plan_id_prefix
+  if type(event) == 'table' and type(event.run_id) == 'string' and prefix and vim.startswith(event.run_id, prefix) then
+    vim.api.nvim_exec_autocmds('User', { pattern = 'CounterpointPlanEvent', modeline = false, data = event })
+    return
+  end
   local run = state.apply(event)
   if not run then
     return

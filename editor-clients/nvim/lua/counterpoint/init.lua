@@ -1,5 +1,5 @@
 -- Counterpoint for Neovim: options, the language-server client, and the
--- server commands (run, cancel, status, rerun, events, report).
+-- server commands (run, cancel, status, rerun, events, report, plan).
 --
 --   require('counterpoint').setup({ settings = { maxParallel = 4 } })
 --
@@ -233,6 +233,102 @@ function M.report(browser)
       vim.cmd('split ' .. vim.fn.fnameescape(files.md))
     end
     M.notify('report: ' .. (files.html or files.md or vim.inspect(result)))
+  end)
+end
+
+--- The folder a plan is written into: the project (`.git` or `.counterpoint`) of the current file,
+--- else of the working directory, else the working directory.
+---@return string
+function M.plan_root()
+  local name = vim.api.nvim_buf_get_name(0)
+  local start = (name ~= '' and vim.bo.buftype == '') and vim.fs.dirname(name) or vim.fn.getcwd()
+  return vim.fs.root(start, { '.git', '.counterpoint' }) or vim.fn.getcwd()
+end
+
+--- A Counterpoint client for `root`: a running one (the one of `root` first), else one started
+--- for `root` without a buffer (no spec needs to be open to plan one).
+---@param root string
+---@return vim.lsp.Client?
+local function client_for(root)
+  local clients = vim.lsp.get_clients({ name = M.name })
+  for _, c in ipairs(clients) do
+    if c.root_dir == root then
+      return c
+    end
+  end
+  if clients[1] then
+    return clients[1]
+  end
+  local config = vim.deepcopy(vim.lsp.config[M.name] or {})
+  config.name = M.name
+  config.root_dir = root
+  config.workspace_folders = { { uri = vim.uri_from_fname(root), name = root } }
+  local id = vim.lsp.start(config, { attach = false, silent = true })
+  return id and vim.lsp.get_client_by_id(id) or nil
+end
+
+--- Call `fn(client)` once `client` is initialized (polled: the server answers within seconds).
+---@param client vim.lsp.Client
+---@param fn fun(client: vim.lsp.Client)
+---@param waited? integer
+local function when_ready(client, fn, waited)
+  waited = waited or 0
+  if client.initialized then
+    fn(client)
+  elseif client:is_stopped() or waited > 30000 then
+    M.notify('the language server did not start (see :checkhealth counterpoint)', vim.log.levels.ERROR)
+  else
+    vim.defer_fn(function()
+      when_ready(client, fn, waited + 50)
+    end, 50)
+  end
+end
+
+--- `:Counterpoint plan <request>`: the director writes a checked spec for a one-line request into the
+--- project and the server opens it (window/showDocument); nothing runs. Its progress shows like a
+--- run's; `on_done(result)` gets `counterpoint.plan`'s result (nil when it failed, which is notified).
+---@param request string
+---@param opts? {root?: string, out?: string, model?: string}
+---@param on_done? fun(result: counterpoint.PlanResult?)
+function M.plan(request, opts, on_done)
+  opts = opts or {}
+  request = vim.trim(request or ''):gsub('^"(.*)"$', '%1'):gsub("^'(.*)'$", '%1')
+  if request == '' then
+    M.notify('say what to build, e.g. :Counterpoint plan Build a course enrollment feature', vim.log.levels.ERROR)
+    return
+  end
+  local root = opts.root or M.plan_root()
+  local client = client_for(root)
+  if not client then
+    M.notify('the language server could not start (see :checkhealth counterpoint)', vim.log.levels.ERROR)
+    return
+  end
+  local args = { request = request, folder = vim.uri_from_fname(root), out = opts.out, model = opts.model }
+  M.notify('planning: ' .. request)
+  when_ready(client, function(ready)
+    ready:exec_cmd({ title = 'Counterpoint plan', command = protocol.commands.plan, arguments = { args } }, {}, function(err, result)
+      if err then
+        M.notify('plan failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        if on_done then
+          on_done(nil)
+        end
+        return
+      end
+      local text = (result and result.message) or 'planned'
+      local prediction = result and result.prediction
+      if type(prediction) == 'table' and type(prediction.critical_path) == 'table' and #prediction.critical_path > 0 then
+        text = string.format(
+          '%s; critical path %s, predicted speed-up %.2fx',
+          text,
+          table.concat(prediction.critical_path, ' → '),
+          tonumber(prediction.speedup) or 1
+        )
+      end
+      M.notify(text, (result and result.ok) and vim.log.levels.INFO or vim.log.levels.WARN)
+      if on_done then
+        on_done(result)
+      end
+    end)
   end)
 end
 

@@ -4,7 +4,7 @@
 -- hand: run `nvim --clean --headless -l scripts/gen_protocol.lua` (a test fails when stale).
 -- LuaCATS annotations only (for lua-language-server; nothing to require): an event, the typed
 -- metadata of some event types (counterpoint.EventPayloads, by event type), the results of the
--- status, diff, apply, discard and showFile commands.
+-- status, diff, apply, discard, showFile and plan commands.
 -- A JSON null arrives as nil, so a nullable field is optional, as is every field not required
 -- (the server sends only the fields it set: an absent one means its default, noted after it).
 
@@ -193,6 +193,22 @@
 ---@field predicted_minutes? number default 0
 ---@field sequential_minutes? number default 0
 ---@field speedup? number default 1
+
+--- ``counterpoint.plan``'s answer, once the spec is written (and shown with window/showDocument).
+---@class counterpoint.PlanResult
+---@field cost_usd? number default 0
+---@field errors? integer default 0
+---@field input_tokens? integer default 0
+---@field message? string default ""
+---@field ok boolean
+---@field output_tokens? integer default 0
+---@field path string
+---@field planId string
+---@field prediction? counterpoint.PlanPrediction
+---@field rounds integer
+---@field summary? string default ""
+---@field uri string
+---@field warnings? integer default 0
 
 --- ``plan_started``: the request, the model, where the spec will be written.
 ---@class counterpoint.PlanStartedPayload

@@ -68,4 +68,5 @@ return {
     "skipped",
   },
   spec_glob = "**/*.agents.md",
+  plan_id_prefix = "plan-",
 }

@@ -34,6 +34,7 @@ from counterpoint_protocol.events import (
     PlanPrediction,
     PlanStartedPayload,
 )
+from counterpoint_protocol.methods import PLAN_ID_PREFIX
 from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.director import draft as drafts
@@ -70,7 +71,7 @@ PLAN_ID = re.compile(r"plan-[0-9A-Za-z_-]{1,60}")
 
 
 def new_plan_id() -> str:
-    return "plan-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    return PLAN_ID_PREFIX + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
 @dataclass

@@ -4,8 +4,10 @@ The spec is planned in the workspace folder (``folder``, else the first workspac
 root the client opened), with a work-done progress like a run's (``counterpoint/plan/<planId>``:
 begin, a report for what the director does, end; cancellable), then written and opened in the
 editor with ``window/showDocument``: its diagnostics and code lenses come as for any spec the user
-opens. Nothing runs. A draft still failing is opened too, with a warning saying so; a plan that
-could not be made is an InvalidRequest error with the one line that says why.
+opens. Nothing runs. The result (and the progress's end) says what was written, whether it passes
+check and the predicted speed-up; the clients say it in their own way. A draft still failing is
+opened too; a plan that could not be made is an InvalidRequest error with the one line that says why
+(a draft written before the failure is opened as well).
 """
 
 from __future__ import annotations
@@ -85,10 +87,12 @@ async def plan_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
     except asyncio.CancelledError:
         progress.end(token, "cancelled")
         raise
-    progress.end(token, outcome.message)
+    ending = outcome.message
+    if outcome.prediction is not None:
+        ending += f"; predicted speed-up {outcome.prediction.speedup:.2f}x"
+    progress.end(token, ending)
     uri = outcome.path.as_uri()
     await show_document(ls, uri)
-    _tell(ls, outcome)
     return result(outcome, uri).model_dump()
 
 
@@ -125,16 +129,6 @@ async def show_document(ls: CounterpointServer, uri: str) -> None:
     ls.window_show_message(
         types.ShowMessageParams(type=types.MessageType.Info, message=f"Counterpoint: {uri}")
     )
-
-
-def _tell(ls: CounterpointServer, outcome: PlanOutcome) -> None:
-    from counterpoint.engine.director import describe
-
-    text = f"Counterpoint: {outcome.message}"
-    if outcome.prediction is not None:
-        text += f"; predicted {describe(outcome.prediction)}"
-    kind = types.MessageType.Info if outcome.ok else types.MessageType.Warning
-    ls.window_show_message(types.ShowMessageParams(type=kind, message=text))
 
 
 def _short(request: str) -> str:
