@@ -53,6 +53,9 @@ async def follow_while_appending(workspace: Path, env: dict[str, str]) -> list[f
             await log.append("R", "agent_output", "a", None, {"i": i, "sent": sent})
             line = await asyncio.wait_for(follower.stdout.readline(), 30)
             latencies.append(time.time() - sent)
+            if not line:
+                assert follower.stderr is not None
+                raise AssertionError(f"the follower ended: {(await follower.stderr.read()).decode()}")
             assert json.loads(line)["metadata"]["i"] == i
             await asyncio.sleep(0.02)
         await log.append("R", "run_finished", None, "succeeded", {})
@@ -84,7 +87,9 @@ async def test_events_follow_sees_appends_within_the_bound(
 def test_follow_of_a_missing_log_and_a_dead_database_is_one_line(tmp_path: Path) -> None:
     import subprocess
 
-    env = dict(os.environ, COUNTERPOINT_EVENTS_URL="postgresql://u:s3cret-pass-word@127.0.0.1:9/x?connect_timeout=3")
+    env = dict(
+        os.environ, COUNTERPOINT_EVENTS_URL="postgresql://u:s3cret-pass-word@127.0.0.1:9/x?connect_timeout=3"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "counterpoint", "events", "--follow", "--workspace", str(tmp_path)],
         env=env,
