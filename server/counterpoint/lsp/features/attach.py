@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ENDED = frozenset({"succeeded", "failed", "timed_out", "cancelled", "blocked", "skipped"})
+HISTORY_PAGE = 500
+"""Past events handled at a time before the loop gets a turn."""
 
 
 class PathMap:
@@ -200,7 +202,9 @@ async def attach_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
     attached = Attached(ls, run_id, paths, spec)
     ls.part(RunUI).router.followed[run_id] = str(spec) if spec is not None else ""
     ls.part(AttachedRuns).runs[run_id] = attached
-    attached.on_events(history)
+    for start in range(0, len(history), HISTORY_PAGE):  # a long run's past shown without holding the loop
+        attached.on_events(history[start : start + HISTORY_PAGE])
+        await asyncio.sleep(0)
     if attached.state == "running":
         attached.show()
         attached.stop = engine.log.follow(run_id, history[-1].id, attached.on_events)
