@@ -49,7 +49,9 @@ def run_example(folder: Path, env: dict[str, str]) -> tuple[dict[str, Any], str]
 
 def test_example_run_on_postgresql_reports_as_on_sqlite(pg_url: str, tmp_path: Path) -> None:
     plain = {k: v for k, v in os.environ.items() if k != "COUNTERPOINT_EVENTS_URL"}
-    on_pg, out = run_example(tmp_path / "pg" / "course-enrollment", {**plain, "COUNTERPOINT_EVENTS_URL": pg_url})
+    on_pg, out = run_example(
+        tmp_path / "pg" / "course-enrollment", {**plain, "COUNTERPOINT_EVENTS_URL": pg_url}
+    )
     on_sqlite, _ = run_example(tmp_path / "sqlite" / "course-enrollment", plain)
     assert on_pg["status"] == on_sqlite["status"] == "succeeded"
     assert on_pg["integration"]["found"] == on_pg["integration"]["fixed"] == 1
