@@ -113,7 +113,7 @@ async def test_acp_runner_refuses_a_cwd_outside_the_workspace(tmp_path: Path) ->
 def test_every_face_finds_the_same_workspace_root_and_config_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from counterpoint.cli.common import workspace_db
+    from counterpoint.cli.common import workspace_log
     from counterpoint.engine import engine
     from counterpoint.engine.workspace import consent, paths, safe_paths, user_config
 
@@ -124,11 +124,25 @@ def test_every_face_finds_the_same_workspace_root_and_config_folder(
     assert engine.find_workspace_root is paths.find_workspace_root
     assert not hasattr(safe_paths, "find_workspace_root")  # one definition, in paths
     assert paths.find_workspace_root(spec) == root
-    assert workspace_db(spec.parent) is None  # no log yet
+    monkeypatch.delenv("COUNTERPOINT_EVENTS_URL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert workspace_log(spec.parent) is None  # no log yet
     paths.db_path(root).touch()
-    assert workspace_db(spec.parent) == root / ".counterpoint" / "events.db"
+    assert workspace_log(spec.parent) == root
+    paths.db_path(root).unlink()
+    monkeypatch.setenv("COUNTERPOINT_EVENTS_URL", "postgresql://u@127.0.0.1:9/x")
+    assert workspace_log(spec.parent) == root  # the database the user configured is the log
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert (
         consent.trust_file().parent == user_config.settings_file().parent == tmp_path / "cfg" / "counterpoint"
     )
     assert paths.config_dirs()[0] == tmp_path / "cfg" / "counterpoint"
+
+
+def test_children_never_get_the_event_log_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PostgreSQL URL may carry a password: agents and checks (children) do not inherit it."""
+    from counterpoint.engine.process import child_env
+
+    monkeypatch.setenv("COUNTERPOINT_EVENTS_URL", "postgresql://u:secret@127.0.0.1:9/x")
+    assert "COUNTERPOINT_EVENTS_URL" not in child_env()
+    assert child_env({"A": "1"})["A"] == "1"

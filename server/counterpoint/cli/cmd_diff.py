@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from counterpoint.cli.common import fail, workspace_db
+from counterpoint.cli.common import fail, workspace_log
 
 if TYPE_CHECKING:
     from counterpoint_protocol.messages import FileChange
@@ -51,14 +51,17 @@ def with_engine(
     from counterpoint.engine.log import EventLogError
 
     folder: Path = args.workspace.resolve()
-    path = workspace_db(folder)
-    if path is None:
+    try:
+        root = workspace_log(folder)
+    except EventLogError as exc:
+        return fail(str(exc))
+    if root is None:
         return fail(f"no event log under {args.workspace} (run a spec first)")
 
     async def go() -> int:
         from counterpoint.engine.engine import Engine, RunRefused
 
-        engine = await Engine.open(path.parent.parent)
+        engine = await Engine.open(root)
         try:
             run_id = await engine.resolve_run_id(args.run)
             if run_id is None:

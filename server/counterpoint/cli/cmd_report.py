@@ -15,31 +15,35 @@ from typing import Any
 
 from counterpoint_protocol.events import Event
 
-from counterpoint.cli.common import damaged_message, fail, workspace_db
+from counterpoint.cli.common import damaged_message, fail, workspace_log
 from counterpoint.engine.engine import save_report
-from counterpoint.engine.log import EventLogError, last_run_id, query_events_salvaging
+from counterpoint.engine.log import EventLogError, LogReader, open_reader
 from counterpoint.engine.report import build_report, log_pages, render_markdown
 
 
 def handle(args: argparse.Namespace) -> int:
-    path = workspace_db(args.workspace.resolve())
-    if path is None:
-        return fail(f"no event log under {args.workspace} (run a spec first)")
     try:
-        return _report(path, args)
+        root = workspace_log(args.workspace.resolve())
+        reader = open_reader(root) if root is not None else None
+        if root is None or reader is None:
+            return fail(f"no event log under {args.workspace} (run a spec first)")
+        try:
+            return _report(root, reader, args)
+        finally:
+            reader.close()
     except EventLogError as exc:
         return fail(str(exc))
 
 
-def _report(path: Path, args: argparse.Namespace) -> int:
-    run_id = last_run_id(path) if args.run in (None, "last") else args.run
+def _report(root: Path, reader: LogReader, args: argparse.Namespace) -> int:
+    run_id = reader.last_run_id() if args.run in (None, "last") else args.run
     if run_id is None:
         return fail("no runs yet")
     damage: EventLogError | None = None
 
     def fetch(after: int, limit: int) -> list[Event]:
         nonlocal damage
-        page, found = query_events_salvaging(path, run_id, after_id=after, limit=limit)
+        page, found = reader.query_salvaging(run_id, after_id=after, limit=limit)
         damage = damage or found
         return page
 
@@ -49,9 +53,11 @@ def _report(path: Path, args: argparse.Namespace) -> int:
         return fail(f"no such run: {run_id}")
     not_saved: str | None = None
     try:
-        report = save_report(path.parent.parent, run_id, report)
+        report = save_report(root, run_id, report)
     except OSError as exc:
-        not_saved = f"could not save the report files under {path.parent / 'runs'}: {exc.strerror or exc}"
+        not_saved = (
+            f"could not save the report files under {root / '.counterpoint' / 'runs'}: {exc.strerror or exc}"
+        )
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
@@ -59,7 +65,9 @@ def _report(path: Path, args: argparse.Namespace) -> int:
         if "files" in report:
             sys.stdout.write(f"\nReport: {report['files']['html']}\n")
     if damage is not None:
-        return fail(damaged_message(path, report["events"]) + " (this report covers those)", 1)
+        return fail(
+            damaged_message(Path(reader.location), report["events"]) + " (this report covers those)", 1
+        )
     if not_saved is not None:
         return fail(not_saved, 1)
     if args.open:

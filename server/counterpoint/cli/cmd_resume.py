@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from counterpoint.cli.cmd_run import drive, executor_ready, make_options
-from counterpoint.cli.common import fail, workspace_db
+from counterpoint.cli.common import fail, workspace_log
 from counterpoint.engine.engine import Engine, RunRefused
 from counterpoint.engine.log import EventLogError
 
@@ -21,11 +21,11 @@ def handle(args: argparse.Namespace) -> int:
         return fail("--max-parallel must be at least 1")
     if args.speed <= 0:
         return fail("--speed must be positive")
-    path = workspace_db(args.workspace.resolve())
-    if path is None:
-        return fail(f"no event log under {args.workspace} (run a spec first)")
     try:
-        return asyncio.run(_resume(path.parent.parent, args))
+        root = workspace_log(args.workspace.resolve())
+        if root is None:
+            return fail(f"no event log under {args.workspace} (run a spec first)")
+        return asyncio.run(_resume(root, args))
     except EventLogError as exc:  # the log cannot be read or cannot record the run
         return fail(str(exc))
 

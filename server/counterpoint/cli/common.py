@@ -23,12 +23,14 @@ def display_path(path: str | Path) -> str:
         return str(path)
 
 
-def workspace_db(folder: Path) -> Path | None:
-    """The event log of the workspace ``folder`` lies in, or None if it has none yet."""
+def workspace_log(folder: Path) -> Path | None:
+    """The root of the workspace ``folder`` lies in when it has an event log (its SQLite file, or
+    the PostgreSQL database the user configured), else None. `EventLogError` for a bad setting."""
+    from counterpoint.engine.log import events_url
     from counterpoint.engine.workspace import db_path, find_workspace_root
 
-    path = db_path(find_workspace_root(folder / "x"))
-    return path if path.exists() else None
+    root = find_workspace_root(folder / "x")
+    return root if db_path(root).exists() or events_url(root) is not None else None
 
 
 def damaged_message(path: Path, shown: int) -> str:

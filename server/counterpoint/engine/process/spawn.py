@@ -227,9 +227,14 @@ async def run_process(
                 await asyncio.wait_for(proc.wait(), 2)
 
 
+PRIVATE_ENV = frozenset({"COUNTERPOINT_EVENTS_URL"})
+"""Ours, never an agent's or a check's (an ``env:`` of the spec may still set it on purpose)."""
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for children: ours plus the extra variables."""
-    env = dict(os.environ)
+    """The environment for children: ours plus the extra variables, without Counterpoint's own
+    event-log URL (it may carry the database's password; agents have no business there)."""
+    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
     # `python` in a spec's commands means the interpreter Counterpoint runs on (its venv first on PATH).
     bindir = os.path.dirname(sys.executable)
     if bindir and env.get("PATH", "").split(os.pathsep)[0] != bindir:

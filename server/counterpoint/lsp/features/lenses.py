@@ -162,13 +162,18 @@ async def review_lenses(
     discard it (``None``: on the title), and show each isolated agent's changes (on its heading).
     From the run's committed events and its integration branch, never from a live run."""
     from counterpoint.engine.engine import RunRefused
+    from counterpoint.engine.log import events_url
     from counterpoint.engine.workspace import db_path, find_workspace_root
 
     def resolved(path: str) -> Path:
         return Path(path).resolve()
 
     root = await asyncio.to_thread(find_workspace_root, Path(spec.path))
-    if not await asyncio.to_thread(db_path(root).exists):  # no run yet: no log is made for a lens
+
+    def has_log() -> bool:  # no run yet: no log is made for a lens
+        return db_path(root).exists() or events_url(root) is not None
+
+    if not await asyncio.to_thread(has_log):
         return []
     engine = await ls.engine_for(Path(spec.path))
     mine = await asyncio.to_thread(resolved, str(spec.path))
