@@ -178,6 +178,10 @@ class DirectorScript:
         self.look = look
         self.repair_requests: list[str] = []
         self.lock = threading.Lock()
+        self.hold: threading.Event | None = None
+        """When set: every answer waits until it is set (a model that takes its time)."""
+        self.held = threading.Event()
+        """Set once a request is being held."""
 
     def submit(self, spec: str, text: str = "") -> Reply:
         return Reply(
@@ -194,6 +198,9 @@ class DirectorScript:
         )
 
     def __call__(self, agent: str | None, body: dict[str, Any]) -> Reply:
+        if self.hold is not None:
+            self.held.set()
+            self.hold.wait(120)
         called = tool_calls_made(body)
         texts = user_texts(body)
         if self.look and "read_file" not in called:

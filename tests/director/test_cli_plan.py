@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,41 @@ def test_clear_errors(project: Path, server: FakeLLMServer, tmp_path: Path) -> N
 
     bad_out = plan(project, priced, REQUEST, "--model", model, "--out", "notes.md")
     assert bad_out.returncode == 1 and "a spec's name ends in .agents.md" in bad_out.stderr
+
+
+def test_ctrl_c_cancels_the_plan(project: Path, server: FakeLLMServer, tmp_path: Path) -> None:
+    model = f"{server.flavor}:director-test"
+    script = DirectorScript(model)
+    script.hold = threading.Event()
+    server.responder = script
+    config = settings_home(tmp_path, {"llm": llm_settings(server), "director": {"model": model}})
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "counterpoint", "plan", REQUEST],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert script.held.wait(60), "the model was never asked"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        script.hold.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "planning cancelled" in err and "Traceback" not in err
+    assert not list(project.glob("*.agents.md"))
+    events = subprocess.run(
+        [sys.executable, "-m", "counterpoint", "events", "--run", "all", "--type", "plan_finished", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    (finished,) = [json.loads(line) for line in events.stdout.splitlines()]
+    assert finished["action"] == "cancelled"

@@ -7,7 +7,9 @@ and code lenses. Nothing runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,29 @@ async def test_plan_refusals(client: LanguageClient, workspace: Path, _user_conf
     with pytest.raises(JsonRpcException, match=r"ends in \.agents\.md"):
         await execute(client, Commands.PLAN, {"request": REQUEST, "model": "openai:m", "out": "x.md"})
     assert not list(workspace.rglob("*.agents.md"))
+
+
+async def test_cancelling_the_plan_from_its_progress(
+    client: LanguageClient, workspace: Path, model: Model
+) -> None:
+    """The progress is cancellable (as a run's): cancelling it stops the plan, which says so in the
+    log; no spec is written."""
+    model.script.hold = threading.Event()
+    try:
+        pending = asyncio.ensure_future(execute(client, Commands.PLAN, {"request": REQUEST}))
+        await wait_for(model.script.held.is_set)
+        await wait_for(
+            lambda: [t for t in client.progress_reports if str(t).startswith("counterpoint/plan/")]
+        )
+        (token,) = [t for t in client.progress_reports if str(t).startswith("counterpoint/plan/")]
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        with pytest.raises(JsonRpcException, match="cancelled"):
+            await asyncio.wait_for(pending, 60)
+        plan_id = str(token).removeprefix("counterpoint/plan/")
+        await wait_for(lambda: events_of(client, plan_id, "plan_finished"))
+        (finished,) = events_of(client, plan_id, "plan_finished")
+        assert get(finished, "action") == "cancelled"
+        await wait_for(lambda: progress_kinds(client, str(token))[-1:] == ["end"])
+    finally:
+        model.script.hold.set()
+    assert not list(workspace.glob("*.agents.md"))

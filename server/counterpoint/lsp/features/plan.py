@@ -61,13 +61,6 @@ async def plan_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
     plan_id = new_plan_id()
     token = plan_token(plan_id)
     progress = ls.part(ProgressManager)
-    task = asyncio.current_task()
-
-    def cancel() -> None:
-        if task is not None:
-            task.cancel()
-
-    progress.begin(token, TITLE, _short(params.request), on_cancel=cancel)
     out = Path(params.out) if params.out else None
     options = PlanOptions(
         request=params.request,
@@ -77,8 +70,16 @@ async def plan_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
         plan_id=plan_id,
         on_progress=lambda line: progress.update(token, line),
     )
+    # The plan is a task of its own: cancelling its progress cancels it (the request then answers
+    # that it was cancelled); the client cancelling the request cancels it too.
+    work = asyncio.ensure_future(plan_feature(engine.log, options))
+
+    def cancel() -> None:
+        work.cancel()
+
+    progress.begin(token, TITLE, _short(params.request), on_cancel=cancel)
     try:
-        outcome = await plan_feature(engine.log, options)
+        outcome = await work
     except PlanFailed as exc:
         progress.end(token, f"failed: {exc}")
         if exc.path:
@@ -86,7 +87,10 @@ async def plan_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
         raise JsonRpcInvalidRequest(f"{Commands.PLAN}: {exc}") from exc
     except asyncio.CancelledError:
         progress.end(token, "cancelled")
-        raise
+        request = asyncio.current_task()
+        if request is not None and request.cancelling():  # the client cancelled the request
+            raise
+        raise JsonRpcInvalidRequest(f"{Commands.PLAN}: cancelled (plan {plan_id})") from None
     ending = outcome.message
     if outcome.prediction is not None:
         ending += f"; predicted speed-up {outcome.prediction.speedup:.2f}x"
