@@ -63,6 +63,10 @@ class EventType(StrEnum):
     """Two live agents' work (or one's and the integration tip) would conflict (`ConflictPayload`)."""
     CONFLICT_CLEARED = "conflict_cleared"
     """A predicted conflict went away (metadata ``key``: the predicted one's key)."""
+    # -- agents on a cluster (``executor: ray``) --
+    AGENT_MOVED = "agent_moved"
+    """A running agent starts again on another node (`AgentMovedPayload`): the node it ran on died
+    or left the cluster; what it had handed on stays, the rest of its attempt is done again."""
     # -- the director (``counterpoint plan``): run_id is the plan's id (``plan-...``) --
     PLAN_STARTED = "plan_started"
     """The director began planning a feature (`PlanStartedPayload`; actor ``director``)."""
@@ -208,6 +212,9 @@ class AgentStartedPayload(_Payload):
 
     attempt: int
     runner: str
+    node: str | None = None
+    """``executor: ray``: the node it runs on (its address); absent: in the run's own process."""
+    node_id: str | None = None
 
 
 class AgentFinishedPayload(_Payload):
@@ -266,6 +273,22 @@ class WorkingCopyPayload(_Payload):
     seconds: float | None = None
     signals: list[str] = Field(default_factory=list)
     """The signals whose snapshots the start commit contains."""
+    node: str | None = None
+    """``executor: ray``: the node the copy is on (``path`` is a path there)."""
+
+
+class AgentMovedPayload(_Payload):
+    """``agent_moved``: where the agent starts again, and why."""
+
+    node: str
+    """The node it starts again on."""
+    from_node: str
+    reason: str
+    """Why it left ``from_node`` (the node died, the actor was lost...)."""
+    moves: int = 1
+    """How often it has moved in this attempt (bounded: then it fails)."""
+    start_commit: str | None = None
+    """What it starts from: its last snapshot handed on, else where it started."""
 
 
 class MergePayload(_Payload):
@@ -355,6 +378,7 @@ EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.AGENT_QUEUED: AgentQueuedPayload,
     EventType.AGENT_STARTED: AgentStartedPayload,
     EventType.AGENT_FINISHED: AgentFinishedPayload,
+    EventType.AGENT_MOVED: AgentMovedPayload,
     EventType.PLAN_STARTED: PlanStartedPayload,
     EventType.PLAN_DRAFT: PlanDraftPayload,
     EventType.PLAN_FINISHED: PlanFinishedPayload,

@@ -63,11 +63,22 @@ def ray_python() -> Path:
         if Path(uv).exists():
             _run(uv, "venv", "-q", "--python", sys.executable, str(venv))
             env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-            _run(uv, "pip", "install", "-q", "--require-hashes", "-r", str(ROOT / "requirements.lock"), env=env)
+            _run(
+                uv, "pip", "install", "-q", "--require-hashes", "-r", str(ROOT / "requirements.lock"), env=env
+            )
             _run(uv, "pip", "install", "-q", f"ray=={RAY_VERSION}", env=env)
         else:
             _run(sys.executable, "-m", "venv", str(venv))
-            _run(str(python), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(ROOT / "requirements.lock"))
+            _run(
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--require-hashes",
+                "-r",
+                str(ROOT / "requirements.lock"),
+            )
             _run(str(python), "-m", "pip", "install", "-q", f"ray=={RAY_VERSION}")
         (venv / ".complete").write_text(RAY_VERSION)
     return python
@@ -114,7 +125,9 @@ class RayCluster:
 
     def _ray(self, host: Host, *args: str) -> None:
         ray = str(self.python.parent / "ray")
-        done = _run("ip", "netns", "exec", host.netns, ray, "start", *args, check=False, env=self.base_env(host))
+        done = _run(
+            "ip", "netns", "exec", host.netns, ray, "start", *args, check=False, env=self.base_env(host)
+        )
         if done.returncode != 0:
             raise RuntimeError(f"ray start on {host.netns} failed:\n{done.stdout}\n{done.stderr}")
 

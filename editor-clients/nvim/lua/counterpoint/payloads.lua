@@ -15,6 +15,7 @@
 ---@class counterpoint.EventPayloads
 ---@field agent_finished counterpoint.AgentFinishedPayload
 ---@field agent_merged counterpoint.MergePayload
+---@field agent_moved counterpoint.AgentMovedPayload
 ---@field agent_queued counterpoint.AgentQueuedPayload
 ---@field agent_started counterpoint.AgentStartedPayload
 ---@field agent_waiting counterpoint.AgentWaitingPayload
@@ -33,6 +34,14 @@
 ---@field error? string
 ---@field unmet? string[]
 
+--- ``agent_moved``: where the agent starts again, and why.
+---@class counterpoint.AgentMovedPayload
+---@field from_node string
+---@field moves? integer default 1
+---@field node string
+---@field reason string
+---@field start_commit? string
+
 --- ``agent_queued``: the slots when it was queued.
 ---@class counterpoint.AgentQueuedPayload
 ---@field max_parallel integer
@@ -41,6 +50,8 @@
 --- ``agent_started``: its attempt (1 first) and runner.
 ---@class counterpoint.AgentStartedPayload
 ---@field attempt integer
+---@field node? string
+---@field node_id? string
 ---@field runner string
 
 --- One agent in a `RunStatusInfo` snapshot.
@@ -240,6 +251,7 @@
 ---@class counterpoint.WorkingCopyPayload
 ---@field branch string
 ---@field method string
+---@field node? string
 ---@field path string
 ---@field seconds? number
 ---@field signals? string[]

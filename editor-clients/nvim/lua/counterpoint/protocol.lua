@@ -50,6 +50,7 @@ return {
     "merge_conflict",
     "conflict_predicted",
     "conflict_cleared",
+    "agent_moved",
     "plan_started",
     "plan_draft",
     "plan_finished",

@@ -48,6 +48,8 @@ class NodeJob:
     secret_env: list[str] = field(default_factory=list)
     watch: bool = True
     version: str = ""
+    store: str = ""
+    """Which repository's object store on the node the bundles go into (see `node_copy`)."""
 
 
 def scrub_options(options: Mapping[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -89,6 +91,7 @@ def build_job(
     task: str,
     trusted: bool,
     version: str,
+    store: str,
 ) -> tuple[NodeJob, dict[str, str]]:
     """The job for ``ctx``'s attempt and the environment its actor gets (the secrets)."""
     env = forwarded_env()
@@ -114,5 +117,6 @@ def build_job(
         trusted=trusted,
         secret_env=sorted(secrets),
         version=version,
+        store=store,
     )
     return job, env

@@ -32,8 +32,10 @@ SHIP_REF = "refs/counterpoint/ship"
 class NodeAgent:
     """One attempt of one agent on this node; `messages` is what the coordinator reads."""
 
-    def __init__(self, job: NodeJob, data: bytes | None) -> None:
+    def __init__(self, job: NodeJob, data: bytes | None, env: dict[str, str] | None = None) -> None:
         self.job = job
+        self._env = dict(env or {})
+        """Added to its processes' environment (the node guard's mark)."""
         self._data = data
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._asks: dict[int, asyncio.Future[Any]] = {}
@@ -85,6 +87,7 @@ class NodeAgent:
                 self._data,
                 job.workspace_rel,
                 job.spec_rel,
+                job.store or job.run_id,
             )
             self._copy, self._data = copy, None
             self.put("copy", path=str(copy.path), seconds=copy.seconds)
@@ -175,7 +178,12 @@ class NodeAgent:
     def _context(self, copy: NodeCopy) -> AgentContext:
         job = self.job
         settings = job.agent.settings
-        env = {**settings.env, **{k: os.environ.get(k, "") for k in job.secret_env}, **copy.env()}
+        env = {
+            **settings.env,
+            **{k: os.environ.get(k, "") for k in job.secret_env},
+            **copy.env(),
+            **self._env,
+        }
         agent = job.agent
         if job.secret_env:
             agent = agent.model_copy(update={"settings": settings.model_copy(update={"env": env})})

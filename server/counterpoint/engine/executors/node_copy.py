@@ -1,8 +1,10 @@
 """An agent's working copy on a node: made from a bundle, snapshotted, bundled back.
 
-Each run has one object store per node (``<workdir>/<run>/objects.git``) that bundles go into,
-so a tree shipped once serves every copy of that run on the node; each copy is a repository of
-its own borrowing those objects (``alternates``), with its HEAD detached at the start commit.
+A node keeps one object store per repository (``<workdir>/objects/<repository>.git``, a cache
+that outlives runs and may be deleted whenever no run is live) that bundles go into, so a tree
+shipped once serves every copy on the node; each copy (``<workdir>/<run>/<agent>-...``) is a
+repository of its own borrowing those objects (``alternates``), its HEAD detached at the start
+commit.
 Snapshots are committed from a private index (the agent's own index is never written), with
 ``.counterpoint/`` and ignored files left out, as in the coordinator's copies.
 """
@@ -52,30 +54,42 @@ class NodeCopy:
         return {"GIT_CEILING_DIRECTORIES": str(self.path.parent)}
 
 
+def base_dir() -> Path:
+    return Path(os.environ.get(WORKDIR_ENV) or Path(tempfile.gettempdir()) / "counterpoint-ray")
+
+
 def workdir(run_id: str) -> Path:
-    base = Path(os.environ.get(WORKDIR_ENV) or Path(tempfile.gettempdir()) / "counterpoint-ray")
-    return base / ref_component(run_id)
+    return base_dir() / ref_component(run_id)
 
 
-def _store(folder: Path) -> Path:
-    """The run's object store on this node (made once, under a lock: several actors share it)."""
-    store = folder / "objects.git"
+def _store(key: str) -> Path:
+    """The repository's object store on this node (made once, under a lock: actors share it)."""
+    folder = base_dir() / "objects"
+    store = folder / f"{ref_component(key)}.git"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (store / "objects").is_dir():
-            made = folder / f".objects-{uuid.uuid4().hex[:8]}"
+            made = folder / f".new-{uuid.uuid4().hex[:8]}"
             subprocess.run(["git", "init", "-q", "--bare", str(made)], check=True, capture_output=True)
             made.rename(store)
     return store
 
 
 async def make_copy(
-    run_id: str, agent: str, attempt: int, start: str, data: bytes | None, workspace_rel: str, spec_rel: str
+    run_id: str,
+    agent: str,
+    attempt: int,
+    start: str,
+    data: bytes | None,
+    workspace_rel: str,
+    spec_rel: str,
+    store_key: str,
 ) -> NodeCopy:
     started = time.perf_counter()
     folder = workdir(run_id)
-    store = await asyncio.to_thread(_store, folder)
+    store = await asyncio.to_thread(_store, store_key)
+    await asyncio.to_thread(folder.mkdir, 0o755, True, True)
     await unbundle(store, data)
     path = folder / f"{ref_component(agent)}-{attempt}-{uuid.uuid4().hex[:6]}"
     await git(folder, "init", "-q", str(path))
@@ -134,9 +148,7 @@ async def remove_run(run_id: str) -> None:
     folder = workdir(run_id)
 
     def clear() -> None:
-        if folder.is_dir() and not any(
-            p.name[0] != "." and p.name != "objects.git" for p in folder.iterdir()
-        ):
+        if folder.is_dir() and not any(p.name[0] != "." for p in folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
 
     await asyncio.to_thread(clear)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STOP_S = 5.0
 """How long a cancelled agent's actor has to end its runner before it is killed."""
+VERDICT_S = 60.0
+"""How long a lost actor's node has to be declared dead (Ray's health checks) before the agent
+fails instead of moving."""
 NODE_GONE = ("node has died", "node died", "node is dead", "owner died", "node failure", "preempted")
 
 
@@ -132,6 +137,7 @@ class RemoteAttempt:
             task=self.task,
             trusted=self.ctx.consent.trust,
             version=__version__,
+            store=_store_key(work.repo.git_dir),
         )
         options: dict[str, Any] = {
             **self.request.ray_options(),
@@ -165,10 +171,20 @@ class RemoteAttempt:
             await _stop(actor, stream, ended)
 
     async def _lost_or_failed(self, exc: Exception) -> Exception:
+        """A lost actor: its node died (the attempt moves), or it failed on a live node. Ray
+        may say the actor is unavailable before its node is known dead: wait for the verdict."""
         text = str(exc)
-        await asyncio.to_thread(_quietly, self.cluster.refresh)
-        if any(word in text.lower() for word in NODE_GONE) or not self.cluster.alive(self.node.id):
-            return NodeLost(f"node {self.node.address} died")
+        lost = NodeLost(f"node {self.node.address} died")
+        if any(word in text.lower() for word in NODE_GONE):
+            return lost
+        deadline = asyncio.get_running_loop().time() + VERDICT_S
+        while True:
+            await asyncio.to_thread(_quietly, self.cluster.refresh)
+            if not self.cluster.alive(self.node.id):
+                return lost
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         return AgentFailed(f"its actor on node {self.node.address} failed: {first}")
 
@@ -250,6 +266,11 @@ class RemoteAttempt:
 def _rel(path: Path, top: Path) -> str:
     rel = Path(path).resolve().relative_to(Path(top).resolve()).as_posix()
     return "" if rel == "." else rel
+
+
+def _store_key(git_dir: Path) -> str:
+    """Names the repository's object store on nodes (this machine and its git dir)."""
+    return hashlib.sha256(f"{socket.gethostname()}:{git_dir}".encode()).hexdigest()[:16]
 
 
 def _quietly(fn: Any) -> None:

@@ -62,7 +62,7 @@ class RayCluster:
                 address=self.address,
                 namespace=NAMESPACE,
                 log_to_driver=False,
-                logging_level=logging.WARNING,
+                logging_level=logging.ERROR,
                 runtime_env=runtime_env,
                 ignore_reinit_error=True,
             )

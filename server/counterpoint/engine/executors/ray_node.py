@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from counterpoint.engine.executors import node_copy
+from counterpoint.engine.executors import node_copy, node_guard
 from counterpoint.engine.executors.job import NodeJob
 from counterpoint.engine.executors.node_agent import NodeAgent
 
@@ -26,6 +26,7 @@ class AgentActor:
     def __init__(self) -> None:
         self._agent: NodeAgent | None = None
         self._task: asyncio.Task[None] | None = None
+        self._guard, self._mark = node_guard.start()  # its agents' processes die with it, however it dies
 
     async def where(self) -> dict[str, Any]:
         import ray
@@ -41,7 +42,7 @@ class AgentActor:
         }
 
     async def run(self, job: NodeJob, data: bytes | None) -> AsyncIterator[list[dict[str, Any]]]:
-        agent = self._agent = NodeAgent(job, data)
+        agent = self._agent = NodeAgent(job, data, {node_guard.MARK: self._mark})
         self._task = asyncio.get_running_loop().create_task(agent.run(), name=f"agent {job.agent.name}")
         try:
             while True:
@@ -49,15 +50,17 @@ class AgentActor:
                 await asyncio.sleep(BATCH_S)
                 while not agent.messages.empty():
                     batch.append(agent.messages.get_nowait())
+                if batch[-1]["kind"] == "done":  # nothing left here once the coordinator has it
+                    await node_copy.remove_run(job.run_id)
+                    yield batch
+                    return
                 yield batch
-                if batch[-1]["kind"] == "done":
-                    break
         finally:
             if not self._task.done():
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
-            await node_copy.remove_run(job.run_id)
+                await node_copy.remove_run(job.run_id)
 
     async def answer(self, ask: int, ok: bool, value: Any) -> None:
         if self._agent is not None:

@@ -26,6 +26,7 @@ from counterpoint_protocol.events import (
 )
 from pydantic import BaseModel
 
+from counterpoint.engine.executors import RemoteAgents, remote_for
 from counterpoint.engine.isolation import IsolationError
 from counterpoint.engine.process import TaskSpawner
 from counterpoint.engine.run.conflicts import MergeConflict
@@ -116,7 +117,11 @@ class AgentWorker:
     def start(self) -> None:
         """Run it now (the scheduler gave it a slot)."""
         self.agent.attempts += 1
-        self.transition(S.RUNNING, attempt=self.agent.attempts, runner=self.agent.spec.settings.runner)
+        remote = self._remote()
+        where = remote.place(self.agent) if remote is not None else {}  # executor: ray names its node
+        self.transition(
+            S.RUNNING, attempt=self.agent.attempts, runner=self.agent.spec.settings.runner, **where
+        )
         self.agent.task = self._spawner.spawn(self._life(), name=f"agent {self.name}")
 
     def cancel(self, error: str) -> bool:
@@ -130,6 +135,13 @@ class AgentWorker:
             return False
         self.end(S.CANCELLED, error)
         return True
+
+    def _remote(self) -> RemoteAgents | None:
+        """What runs it elsewhere (``executor: ray``, or ``--executor ray``); None: this process.
+        Only isolated runs have agents elsewhere (their work travels as git objects)."""
+        if self.isolation is None:
+            return None
+        return remote_for(self.agent, self._make_context(self).options, self.isolation)
 
     async def _life(self) -> None:
         agent = self.agent
@@ -174,6 +186,10 @@ class AgentWorker:
         settings = agent.spec.settings
         isolation = self.isolation if self.isolation is not None and self.isolation.isolated(agent) else None
         try:
+            if (remote := self._remote()) is not None:  # on another machine (executors/): its work merged
+                await remote.attempt(agent, self._make_context(self))
+                agent.error = None
+                return S.SUCCEEDED
             if isolation is not None:
                 await isolation.prepare(agent)
             runner = get_runner(settings.runner)
