@@ -20,7 +20,7 @@ vim.api.nvim_create_user_command('Counterpoint', function(opts)
 end, {
   nargs = '*',
   bang = true,
-  desc = 'Counterpoint: run, cancel, status, rerun, events, report, diff, apply, discard',
+  desc = 'Counterpoint: run, cancel, status, rerun, events, report, diff, apply, discard, plan, attach',
   complete = function(...)
     return require('counterpoint.command').complete(...)
   end,

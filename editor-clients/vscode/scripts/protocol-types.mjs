@@ -1,7 +1,7 @@
 // TypeScript types of the protocol, generated from its exported JSON Schemas with
 // json-schema-to-typescript: an event (event.schema.json), the typed metadata of some event types
 // (event-payloads.schema.json, keyed by event type: the `EventPayloads` interface) and the results of
-// `counterpoint.status`, `.diff`, `.apply`, `.discard`, `.showFile` and `.plan` (commands.schema.json). Used by copy-protocol.mjs. The schemas are pydantic's,
+// `counterpoint.status`, `.diff`, `.apply`, `.discard`, `.showFile`, `.plan` and `.attach` (commands.schema.json). Used by copy-protocol.mjs. The schemas are pydantic's,
 // so before compiling:
 // - nested `$defs` (a model's own, e.g. FindingRange inside finding) are hoisted to the root, where
 //   their `#/$defs/...` references point, and the payloads are named by their titles
@@ -25,6 +25,7 @@ const COMMAND_RESULTS = {
   DiscardResult: "discardResult",
   ShowFileResult: "showFileResult",
   PlanResult: "planResult",
+  AttachResult: "attachResult",
 };
 
 /**

@@ -16,6 +16,22 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { RunDisplay, SHOW_AGENTS_COMMAND } from "./agentsView";
+import {
+  ATTACH_PLACEHOLDER,
+  ATTACH_TITLE,
+  type AttachItem,
+  LAST,
+  type LastRun,
+  NO_LAST_RUN,
+  attachCommand,
+  attachItems,
+  attachMessage,
+  attachResultOf,
+  chosenRunId,
+  lastRunCommand,
+  lastRunOf,
+  runIdProblem,
+} from "./attach";
 import { Review } from "./review";
 import { createTraceChannel } from "./traceChannel";
 import {
@@ -340,6 +356,75 @@ async function runAgent(arg: unknown): Promise<void> {
   if (pick) await startRun(uri, [pick]);
 }
 
+/** The workspace log's last run (undefined: the server knows none yet). */
+async function lastRun(): Promise<LastRun | undefined> {
+  return lastRunOf(eventsOf(await execute(lastRunCommand(), { quiet: true })));
+}
+
+/** The quick pick of "Attach to Run…": the last run, or the id typed; undefined when dismissed. */
+async function pickRunToAttach(): Promise<string | undefined> {
+  const last = await lastRun();
+  const relative = (path: string): string => vscode.workspace.asRelativePath(path);
+  const pick = vscode.window.createQuickPick<AttachItem>();
+  pick.title = ATTACH_TITLE;
+  pick.placeholder = ATTACH_PLACEHOLDER;
+  pick.ignoreFocusOut = true;
+  pick.matchOnDescription = true;
+  pick.items = attachItems(last, "", relative);
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (value: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      resolve(value);
+      pick.dispose();
+    };
+    pick.onDidChangeValue((value) => {
+      pick.items = attachItems(last, value, relative);
+    });
+    pick.onDidAccept(() => {
+      const runId = chosenRunId(pick.selectedItems[0], pick.value);
+      if (runId !== undefined) finish(runId);
+      else void vscode.window.showWarningMessage(`Counterpoint: ${runIdProblem(pick.value)}`);
+    });
+    pick.onDidHide(() => finish(undefined));
+    pick.show();
+  });
+}
+
+/**
+ * "Counterpoint: Attach to Run…": show a run that another process runs (a terminal, CI, a colleague's
+ * machine writing the same PostgreSQL log) as if it ran here: `counterpoint.attach {runId}`. The
+ * argument (a run id, or `{runId}`) skips the pick.
+ */
+async function attachToRun(arg: unknown): Promise<void> {
+  const fromObject = arg && typeof arg === "object" ? (arg as { runId?: unknown }).runId : undefined;
+  const given = typeof arg === "string" ? arg : typeof fromObject === "string" ? fromObject : undefined;
+  if (!client && !startAttempted) await startClient(); // no spec open yet: the server starts for the pick
+  let runId = given ?? (await pickRunToAttach());
+  if (runId === undefined) return;
+  if (runId.trim() === LAST) {
+    runId = (await lastRun())?.runId;
+    if (!runId) {
+      void vscode.window.showErrorMessage(`Counterpoint: ${NO_LAST_RUN}`);
+      return;
+    }
+  }
+  const problem = runIdProblem(runId);
+  if (problem) {
+    void vscode.window.showErrorMessage(`Counterpoint: ${problem}`);
+    return;
+  }
+  output.appendLine(`attaching to run ${runId}`);
+  const result = attachResultOf(await execute(attachCommand(runId)));
+  if (!result) return;
+  output.appendLine(`attached: ${result.message}`);
+  const { text, warning } = attachMessage(result);
+  if (warning) void vscode.window.showWarningMessage(text);
+  else void vscode.window.showInformationMessage(text);
+  await display.reveal();
+}
+
 /** The workspace folder to plan in: the active editor's, the only one, or a pick (undefined: none open). */
 async function planFolder(): Promise<vscode.WorkspaceFolder | undefined> {
   const folders = vscode.workspace.workspaceFolders ?? [];
@@ -427,6 +512,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register("counterpoint.vscode.showEvents", showEvents);
   register("counterpoint.vscode.openReport", openReport);
   register("counterpoint.vscode.plan", planFeature);
+  register("counterpoint.vscode.attach", attachToRun);
   register(SHOW_AGENTS_COMMAND, () => display.reveal());
   register("counterpoint.vscode.showOutput", () => output.show(true));
   register("counterpoint.vscode.restartServer", async () => {

@@ -76,6 +76,14 @@ M.subcommands = {
       require('counterpoint').plan(table.concat(args, ' '))
     end,
   },
+  attach = {
+    run = function(args)
+      require('counterpoint').attach(args[1])
+    end,
+    complete = function()
+      return { 'last' }
+    end,
+  },
 }
 
 ---@param opts {fargs: string[], bang: boolean}

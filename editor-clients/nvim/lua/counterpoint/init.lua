@@ -1,5 +1,5 @@
 -- Counterpoint for Neovim: options, the language-server client, and the
--- server commands (run, cancel, status, rerun, events, report, plan).
+-- server commands (run, cancel, status, rerun, events, report, plan, attach).
 --
 --   require('counterpoint').setup({ settings = { maxParallel = 4 } })
 --
@@ -328,6 +328,79 @@ function M.plan(request, opts, on_done)
       if on_done then
         on_done(result)
       end
+    end)
+  end)
+end
+
+--- Said when `:Counterpoint attach` (or `attach last`) finds no run in the workspace's log.
+M.NO_LAST_RUN = "no run of this workspace's event log is known yet: name one, e.g. :Counterpoint attach <run-id>"
+  .. ' (`counterpoint events --run all --type run_started` lists them)'
+
+--- `:Counterpoint attach [run]`: show a run that another process runs (a terminal, CI, a colleague's
+--- machine writing the same PostgreSQL event log) as if it ran here (`counterpoint.attach`): its past
+--- events, then its new ones as they are committed: its and its agents' progress, its findings as
+--- diagnostics, its end as a message. `run` defaults to 'last', the newest run of the workspace's
+--- log, read with `counterpoint.events` (the server's attach takes a run id only). Works without a
+--- spec open (a client is started for the project, as for plan). `on_done(result)` gets
+--- `counterpoint.attach`'s result (nil when it failed, which is notified).
+---@param run_id? string a run id, or 'last'
+---@param on_done? fun(result: table?)
+function M.attach(run_id, on_done)
+  run_id = vim.trim(run_id or '')
+  if run_id == '' then
+    run_id = 'last'
+  end
+  local function done(result)
+    if on_done then
+      on_done(result)
+    end
+  end
+  local bufnr = spec.current_spec_buffer()
+  local client = M.client(bufnr) or client_for(M.plan_root())
+  if not client then
+    M.notify('the language server could not start (see :checkhealth counterpoint)', vim.log.levels.ERROR)
+    return done(nil)
+  end
+  when_ready(client, function(ready)
+    local function call(name, args, callback)
+      local command = { title = 'Counterpoint ' .. name, command = protocol.commands[name], arguments = { args } }
+      ready:exec_cmd(command, { bufnr = bufnr }, function(err, result)
+        if err then
+          M.notify(name .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+          return done(nil)
+        end
+        callback(result)
+      end)
+    end
+    local function attach(id)
+      call('attach', { runId = id }, function(result)
+        if type(result) ~= 'table' then
+          M.notify('attach ' .. id .. ': no result', vim.log.levels.ERROR)
+          return done(nil)
+        end
+        local here = type(result.spec) == 'string' and result.spec or nil
+        require('counterpoint.state').note_run(id, here)
+        local said = type(result.message) == 'string' and result.message or ('attached to run ' .. id)
+        -- No spec of this workspace matches the run's: its findings cannot be shown on its files.
+        M.notify(said, here and vim.log.levels.INFO or vim.log.levels.WARN)
+        done(result)
+      end)
+    end
+    if run_id ~= 'last' then
+      return attach(run_id)
+    end
+    call('events', { type = 'run_started' }, function(events)
+      local last
+      for _, event in ipairs(type(events) == 'table' and events or {}) do
+        if type(event) == 'table' and event.type == 'run_started' and type(event.run_id) == 'string' then
+          last = event.run_id
+        end
+      end
+      if not last then
+        M.notify(M.NO_LAST_RUN, vim.log.levels.ERROR)
+        return done(nil)
+      end
+      attach(last)
     end)
   end)
 end
