@@ -19,7 +19,8 @@ from tests.support.isolated_run import git
 from tests.support.processes import wait_until
 from tests.support.ray_cluster import Host, RayCluster
 
-pytestmark = pytest.mark.timeout(600)
+# One cluster for all of them: on one xdist worker (one node dies in the last test).
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("ray")]
 
 
 def workspace(folder: Path, spec: str) -> Path:

@@ -41,6 +41,8 @@ async def start_commit(repo: Repo, commit: str) -> str:
 
 async def bundle(where: Repo | Path, commit: str, known: Sequence[str], ref: str) -> bytes | None:
     """The objects that get a repository holding ``known`` to ``commit`` (None: it has them all)."""
+    if commit in known:
+        return None
     await git(where, "update-ref", ref, commit)
     excluded = [f"^{k}" for k in dict.fromkeys(known) if k and k != commit]
     out = await git(where, "bundle", "create", "-q", "-", ref, *excluded, check=False)
