@@ -193,6 +193,9 @@ async def test_attach_shows_a_run_of_a_terminal_from_the_workspace_log(tmp_path:
             return row[0] if row else None
 
         run_id = await started_run(find, proc)
+        # `last`: the workspace's latest run, though no engine of this server has opened the log yet
+        last = await execute(client, Commands.ATTACH, {"runId": "last"})
+        assert get(last, "runId") == run_id
         await attach_and_follow(client, run_id, (workspace / PAGES).resolve(), spec.resolve())
         assert await asyncio.to_thread(proc.wait, 120) == 0
     finally:

@@ -186,7 +186,7 @@ async def attach_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
     from counterpoint_protocol.messages import AttachParams, AttachResult
 
     params = parse(AttachParams, Commands.ATTACH, args)
-    run_id = params.runId
+    run_id = params.runId if params.runId != "last" else await _last_run(ls)
     attached = ls.part(AttachedRuns).runs.get(run_id)
     if attached is not None:
         return _result(AttachResult, attached, "already shown")
@@ -210,6 +210,20 @@ async def attach_command(ls: CounterpointServer, *args: Any) -> dict[str, Any]:
         attached.stop = engine.log.follow(run_id, history[-1].id, attached.on_events)
     said = "following it" if attached.stop is not None else f"it has ended: {attached.state}"
     return _result(AttachResult, attached, said)
+
+
+async def _last_run(ls: CounterpointServer) -> str:
+    """``last``: the latest run of the workspace's log (the first folder's, when none is open)."""
+    engine = ls.any_engine()
+    if engine is None:
+        folders = [spec_path(folder.uri) for folder in ls.workspace.folders.values()]
+        if not folders:
+            raise_invalid(f"{Commands.ATTACH}: no workspace folder: give the run's id")
+        engine = await ls.engine_for(folders[0] / ".counterpoint")
+    run_id = await engine.resolve_run_id("last")
+    if run_id is None:
+        raise_invalid(f"{Commands.ATTACH}: no runs yet in {engine.log.location}")
+    return run_id
 
 
 def _result(model: Any, attached: Attached, said: str) -> dict[str, Any]:
