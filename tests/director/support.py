@@ -135,6 +135,16 @@ rounds: 2
     )
 
 
+def unreviewed_spec(model: str) -> str:
+    """Passes check, but the director's review has notes: no integrator, pytest read as gcc."""
+    text = fixed_spec(model)
+    text = text.replace("    format: junit:.counterpoint/junit.xml\n", "    format: gcc\n", 1)
+    return text[: text.index("## integrator")].rstrip() + "\n"
+
+
+REVIEWED = ("[director-no-integrator]", "[director-check-format]")
+
+
 def _texts(content: Any) -> list[str]:
     if isinstance(content, str):
         return [content]
@@ -172,8 +182,10 @@ class DirectorScript:
     """The model, for `FakeLLMServer` (``script(agent, body)``) and `AnthropicLoopback`
     (``script.messages``): looks, submits the broken draft, repairs it only from the findings."""
 
-    def __init__(self, model: str, *, repairs: bool = True, look: bool = True) -> None:
+    def __init__(self, model: str, *, repairs: bool = True, look: bool = True, first: str = "broken") -> None:
         self.model = model
+        self.first = unreviewed_spec(model) if first == "unreviewed" else broken_spec(model)
+        self.expected = REVIEWED if first == "unreviewed" else PLANTED
         self.repairs = repairs
         self.look = look
         self.repair_requests: list[str] = []
@@ -208,13 +220,13 @@ class DirectorScript:
         if self.look and "list_files" not in called:
             return Reply("", [call("list_files", path="app")])
         if "submit_plan" not in called:
-            return self.submit(broken_spec(self.model), "Here is the plan.")
+            return self.submit(self.first, "Here is the plan.")
         last = texts[-1] if texts else ""
         with self.lock:
             self.repair_requests.append(last)
-        if self.repairs and all(code in last for code in PLANTED):
+        if self.repairs and all(code in last for code in self.expected):
             return self.submit(fixed_spec(self.model), "Fixed: no cycle, max_parallel, no api_ready.")
-        return self.submit(broken_spec(self.model))
+        return self.submit(self.first)
 
     def messages(self, body: dict[str, Any]) -> Reply:
         return self(None, body)

@@ -16,7 +16,7 @@ from counterpoint.engine.engine import Engine, read_spec
 from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import RunOptions
 
-from tests.director.support import PLANTED, DirectorScript, replayable
+from tests.director.support import PLANTED, REVIEWED, DirectorScript, replayable
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm_server import FakeLLMServer
 
@@ -170,3 +170,22 @@ async def test_budget_exceeded_keeps_the_last_draft(
     assert "the last draft (4 errors) is in" in str(failed.value)
     (finished,) = await event_log.query(type="plan_finished")
     assert finished.action == "failed" and finished.metadata["rounds"] == 1
+
+
+async def test_a_draft_that_passes_check_is_reviewed_once_against_the_survey(
+    project: Path, server: FakeLLMServer, event_log: EventLog
+) -> None:
+    """What the validator cannot know: the check reads pytest's output as gcc, and no integrator.
+    The director's review says so (once, as notes), and the model fixes it."""
+    script = DirectorScript(model_of(server), look=False, first="unreviewed")
+    server.responder = script
+    outcome = await plan_feature(event_log, options(project, server))
+    assert outcome.ok and outcome.rounds == 2
+    (advice,) = script.repair_requests
+    assert "passes" in advice and all(code in advice for code in REVIEWED), advice
+    assert "runs pytest but reads its output as gcc" in advice
+    drafts = await event_log.query(outcome.plan_id, "plan_draft")
+    assert [d.metadata["errors"] for d in drafts] == [0, 0]
+    assert any(": note: no integrator" in f for f in drafts[0].metadata["findings"])
+    assert drafts[1].metadata["findings"] == []
+    assert any(a.settings.integrate for a in outcome.spec.agents)

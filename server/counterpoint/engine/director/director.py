@@ -19,11 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +27,25 @@ from counterpoint_protocol.events import (
     EventType,
     PlanDraftPayload,
     PlanFinishedPayload,
-    PlanPrediction,
     PlanStartedPayload,
 )
-from counterpoint_protocol.methods import PLAN_ID_PREFIX
 from counterpoint_protocol.spec import Spec
 
 from counterpoint.engine.director import draft as drafts
 from counterpoint.engine.director.estimate import predict
-from counterpoint.engine.director.prompt import first_request, instructions, repair_request
+from counterpoint.engine.director.options import (
+    DEFAULT_MAX_REQUESTS,
+    DEFAULT_ROUNDS,
+    PLAN_ID,
+    PlanOptions,
+    PlanOutcome,
+    choose_model,
+    new_plan_id,
+    number,
+    setting,
+)
+from counterpoint.engine.director.prompt import advice_request, first_request, instructions, repair_request
+from counterpoint.engine.director.review import review
 from counterpoint.engine.director.session import (
     ACTOR,
     Conversation,
@@ -64,61 +70,6 @@ from counterpoint.engine.workspace import (
 )
 
 log = logging.getLogger(__name__)
-MODEL_ENV = "COUNTERPOINT_DIRECTOR_MODEL"
-DEFAULT_ROUNDS = 3
-DEFAULT_MAX_REQUESTS = 40
-PLAN_ID = re.compile(r"plan-[0-9A-Za-z_-]{1,60}")
-
-
-def new_plan_id() -> str:
-    return PLAN_ID_PREFIX + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-
-
-@dataclass
-class PlanOptions:
-    request: str
-    root: Path
-    """The workspace's root: the spec goes there (unless ``out`` says otherwise)."""
-    out: Path | None = None
-    overwrite: bool = False
-    model: str | None = None
-    max_rounds: int | None = None
-    """Drafts checked at most, the first included (default: ``director.max_rounds``, else 3)."""
-    budget_usd: float | None = None
-    max_requests: int | None = None
-    user_settings: dict[str, Any] | None = None
-    """Read from the user's settings file when None."""
-    plan_id: str | None = None
-    on_progress: Callable[[str], None] | None = None
-    """One line at a time: what the director does (for a progress display)."""
-
-
-@dataclass
-class PlanOutcome:
-    plan_id: str
-    path: Path
-    ok: bool
-    """The spec passes ``counterpoint check``."""
-    rounds: int
-    spec: Spec
-    """The spec as written, parsed and checked (its findings in ``spec.diagnostics``)."""
-    errors: int
-    warnings: int
-    message: str
-    summary: str
-    usage: dict[str, Any] = field(default_factory=dict)
-    prediction: PlanPrediction | None = None
-
-
-def _setting(settings: dict[str, Any], key: str) -> Any:
-    director = settings.get("director")
-    return director.get(key) if isinstance(director, dict) else None
-
-
-def _number(value: Any, kind: type, floor: float) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < floor:
-        return None
-    return kind(value)
 
 
 class _Planner:
@@ -132,15 +83,13 @@ class _Planner:
         self.plan_id = options.plan_id or new_plan_id()
         self.progress = options.on_progress or (lambda line: None)
         self.max_rounds = (
-            options.max_rounds or _number(_setting(settings, "max_rounds"), int, 1) or DEFAULT_ROUNDS
+            options.max_rounds or number(setting(settings, "max_rounds"), int, 1) or DEFAULT_ROUNDS
         )
         self.max_requests = (
-            options.max_requests
-            or _number(_setting(settings, "max_requests"), int, 1)
-            or DEFAULT_MAX_REQUESTS
+            options.max_requests or number(setting(settings, "max_requests"), int, 1) or DEFAULT_MAX_REQUESTS
         )
-        limit = options.budget_usd if options.budget_usd is not None else _setting(settings, "budget_usd")
-        self.budget = RunBudget(_number(limit, float, 0))
+        limit = options.budget_usd if options.budget_usd is not None else setting(settings, "budget_usd")
+        self.budget = RunBudget(number(limit, float, 0))
         self.settings = settings
         self.path = path
         self.folder = options.root / STATE_DIR / "plans" / self.plan_id
@@ -164,7 +113,7 @@ class _Planner:
     # -- the plan -------------------------------------------------------------------------------
 
     async def run(self) -> PlanOutcome:
-        context = _setting(self.settings, "context")
+        context = setting(self.settings, "context")
         names = [str(n) for n in context] if isinstance(context, list) else None
         shared = await load_shared_context(self.root, names, root=self.root)
         prices = await asyncio.to_thread(PriceTable.load, self.settings.get("prices"))
@@ -215,6 +164,7 @@ class _Planner:
             else str(self.path)
         )
         prompt = first_request(self.options.request, name, overview)
+        advised = False
         try:
             for round_no in range(1, self.max_rounds + 1):
                 self.progress(
@@ -229,19 +179,24 @@ class _Planner:
                 self.rounds = round_no
                 findings = drafts.shown(checked)
                 errors, warnings = drafts.counts(checked)
+                notes = review(checked, found) if not errors and not advised else []
                 await self._keep(f"draft-{round_no}.md", submitted.spec)
                 payload = PlanDraftPayload(
                     round=round_no,
                     errors=errors,
                     warnings=warnings,
-                    findings=[format_cli(d, name) for d in findings],
+                    findings=[format_cli(d, name) for d in [*findings, *notes]],
                 )
                 await self.record(EventType.PLAN_DRAFT, str(round_no), payload.metadata())
-                if errors == 0:
+                if notes and round_no < self.max_rounds:  # it passes, but the survey knows better (once)
+                    advised = True
+                    self.progress(f"draft {round_no} passes counterpoint check; {len(notes)} review notes")
+                    prompt = advice_request(notes, submitted.spec, name)
+                elif errors == 0:
                     self.progress(f"draft {round_no} passes counterpoint check")
                     break
-                self.progress(f"draft {round_no}: {errors} errors, {warnings} warnings")
-                if round_no < self.max_rounds:
+                else:
+                    self.progress(f"draft {round_no}: {errors} errors, {warnings} warnings")
                     prompt = repair_request(findings, submitted.spec, name, round_no, self.max_rounds)
             return await self._outcome(self.rounds)
         finally:
@@ -354,17 +309,6 @@ def _display(path: Path, root: Path | None = None) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
-
-
-def choose_model(options: PlanOptions, settings: dict[str, Any]) -> str:
-    model = options.model or _setting(settings, "model") or os.environ.get(MODEL_ENV)
-    if not model:
-        raise PlanFailed(
-            "no model configured for the director: pass --model openai:<name> or anthropic:<name>, "
-            'or set "director": {"model": "..."} in your user settings '
-            f"(or {MODEL_ENV} in the environment)"
-        )
-    return str(model)
 
 
 async def plan_feature(event_log: EventLog, options: PlanOptions) -> PlanOutcome:

@@ -155,3 +155,19 @@ def repair_request(
         f"and call {OUTPUT_TOOL} again with the whole corrected spec and its estimates "
         f"({left} {'attempt' if left == 1 else 'attempts'} left)."
     )
+
+
+def advice_request(notes: list[SpecDiagnostic], text: str, spec_name: str) -> str:
+    """The director's review of a draft that passes check (once): what the survey knows better."""
+    lines = text.splitlines()
+    shown = []
+    for note in notes:
+        shown.append(format_cli(note, spec_name))
+        if 0 <= note.range.line < len(lines):
+            shown.append(f"    {note.range.line + 1} | {lines[note.range.line]}")
+    return (
+        f"`counterpoint check {spec_name}` passes. Reviewing it against the repository's overview:\n\n"
+        + "\n".join(shown)
+        + f"\n\nFix what is right and call {OUTPUT_TOOL} again with the whole spec and its estimates "
+        "(the same spec if you disagree)."
+    )
