@@ -11,47 +11,12 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.isolation.overlay import mounts_under, unmount
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def run_git(cwd: Path, *args: str, check: bool = True) -> str:
-    """``git *args`` in ``cwd`` as a user would run it; its output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
-    return done.stdout
-
-
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-
-
-def init_repo(folder: Path, files: dict[str, str | bytes] | None = None, *, commit: bool = True) -> Path:
-    """A repository at ``folder`` on branch ``main`` with ``files`` committed (when ``commit``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    run_git(folder, "init", "-q", "-b", "main")
-    write_files(folder, files or {})
-    if commit:
-        run_git(folder, "add", "-A")
-        run_git(folder, "commit", "-q", "--allow-empty", "-m", "start")
-    return folder
+from tests.support.git import git, make_repo
 
 
 def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
     """Every file of ``commit``: path -> content."""
-    listing = run_git(repo, "ls-tree", "-r", "-z", "--format=%(objectname) %(path)", commit)
+    listing = git(repo, "ls-tree", "-r", "-z", "--format=%(objectname) %(path)", commit)
     found = {}
     for entry in listing.split("\0"):
         if entry:
@@ -83,7 +48,7 @@ def mounted_under(folder: Path) -> list[Path]:
 
 def registered_worktrees(repo: Path) -> list[str]:
     """The linked worktrees git knows of (the main one left out)."""
-    lines = run_git(repo, "worktree", "list", "--porcelain").splitlines()
+    lines = git(repo, "worktree", "list", "--porcelain").splitlines()
     return [line.removeprefix("worktree ") for line in lines if line.startswith("worktree ")][1:]
 
 
@@ -108,7 +73,7 @@ def repo_factory(tmp_path: Path) -> Callable[..., Path]:
     """``repo_factory(files, name="repo", commit=True)`` -> a new repository under ``tmp_path``."""
 
     def make(files: dict[str, str | bytes] | None = None, name: str = "repo", commit: bool = True) -> Path:
-        return init_repo(tmp_path / name, files, commit=commit)
+        return make_repo(tmp_path / name, files, commit=commit)
 
     return make
 

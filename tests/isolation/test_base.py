@@ -8,7 +8,8 @@ from pathlib import Path
 
 from counterpoint.engine.isolation import RunRefs, capture_base, open_repo
 
-from tests.isolation.conftest import disk_files, run_git, tree_files
+from tests.isolation.conftest import disk_files, tree_files
+from tests.support.git import git
 
 RUN = "20260101-120000-abc123"
 
@@ -16,13 +17,13 @@ RUN = "20260101-120000-abc123"
 def user_state(repo: Path) -> tuple[object, ...]:
     return (
         (repo / ".git" / "index").read_bytes(),
-        run_git(repo, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all"),
-        run_git(repo, "rev-parse", "HEAD"),
-        run_git(repo, "symbolic-ref", "HEAD"),
-        run_git(repo, "stash", "list"),
+        git(repo, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "symbolic-ref", "HEAD"),
+        git(repo, "stash", "list"),
         [
             ref
-            for ref in run_git(repo, "for-each-ref", "refs/heads", "refs/tags").splitlines()
+            for ref in git(repo, "for-each-ref", "refs/heads", "refs/tags").splitlines()
             if "counterpoint/" not in ref
         ],
         disk_files(repo, skip=(".git", ".counterpoint")),
@@ -41,9 +42,9 @@ async def test_base_holds_every_uncommitted_change_and_touches_nothing(
             "staged.txt": "s0\n",
         }
     )
-    run_git(repo, "stash", "list")
+    git(repo, "stash", "list")
     (repo / "staged.txt").write_text("s1 staged\n")
-    run_git(repo, "add", "staged.txt")
+    git(repo, "add", "staged.txt")
     (repo / "staged.txt").write_text("s2 staged then edited\n")  # the index holds s1, the tree s2
     (repo / "edited.txt").write_text("new\n")
     (repo / "gone.txt").unlink()
@@ -68,32 +69,31 @@ async def test_base_holds_every_uncommitted_change_and_touches_nothing(
         "staged.txt": b"s2 staged then edited\n",
         "src/untracked.py": b"print(1)\n",
     }
-    assert run_git(repo, "rev-parse", f"{base}^").strip() == found.head
-    assert run_git(repo, "rev-parse", refs.base).strip() == base
-    assert run_git(repo, "rev-parse", refs.integration).strip() == base
+    assert git(repo, "rev-parse", f"{base}^").strip() == found.head
+    assert git(repo, "rev-parse", refs.base).strip() == base
+    assert git(repo, "rev-parse", refs.integration).strip() == base
     assert (
-        run_git(repo, "log", "-1", "--format=%an <%ae>", base).strip()
-        == "Counterpoint <counterpoint@localhost>"
+        git(repo, "log", "-1", "--format=%an <%ae>", base).strip() == "Counterpoint <counterpoint@localhost>"
     )
-    assert "counterpoint" not in run_git(repo, "branch", "--list", "main")
+    assert "counterpoint" not in git(repo, "branch", "--list", "main")
 
 
 async def test_base_of_a_clean_tree_has_the_head_tree(repo_factory: Callable[..., Path]) -> None:
     repo = repo_factory({"a.txt": "a\n"})
     base = await capture_base(await open_repo(repo), RunRefs(RUN))
-    assert run_git(repo, "rev-parse", f"{base}^{{tree}}") == run_git(repo, "rev-parse", "HEAD^{tree}")
+    assert git(repo, "rev-parse", f"{base}^{{tree}}") == git(repo, "rev-parse", "HEAD^{tree}")
 
 
 async def test_base_on_an_unborn_branch_has_no_parent(repo_factory: Callable[..., Path]) -> None:
     repo = repo_factory({"first.txt": "1\n"}, commit=False)
-    run_git(repo, "add", "first.txt")
+    git(repo, "add", "first.txt")
     (repo / "second.txt").write_text("2\n")
     index_before = (repo / ".git" / "index").read_bytes()
     base = await capture_base(await open_repo(repo), RunRefs(RUN))
     assert (repo / ".git" / "index").read_bytes() == index_before
-    assert run_git(repo, "rev-list", "--parents", "-n1", base).split() == [base]
+    assert git(repo, "rev-list", "--parents", "-n1", base).split() == [base]
     assert set(tree_files(repo, base)) == {"first.txt", "second.txt"}
-    assert run_git(repo, "rev-parse", "-q", "--verify", "HEAD", check=False) == ""
+    assert git(repo, "rev-parse", "-q", "--verify", "HEAD", check=False) == ""
 
 
 async def test_state_folder_of_a_workspace_below_the_top_is_left_out(

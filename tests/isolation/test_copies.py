@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.isolation import Repo, RunRefs, WorkingCopies, agent_env, capture_base, open_repo
 
-from tests.isolation.conftest import disk_files, mounted_under, registered_worktrees, run_git, tree_files
+from tests.isolation.conftest import disk_files, mounted_under, registered_worktrees, tree_files
+from tests.support.git import git
 
 RUN = "20260102-090000-c0ffee"
 BINARY = bytes(range(256)) * 64
@@ -48,13 +49,13 @@ async def setup(
 
 
 def porcelain(copy: Path) -> str:
-    return run_git(copy, "status", "--porcelain", "--untracked-files=all")
+    return git(copy, "status", "--porcelain", "--untracked-files=all")
 
 
 def commit_on(repo: Path, parent: str, files: dict[str, str | bytes | None], message: str) -> str:
     """A commit on top of ``parent`` with ``files`` written (None: deleted), made in a scratch worktree."""
     scratch = repo.parent / f"scratch-{message}"
-    run_git(repo, "worktree", "add", "-q", "--detach", str(scratch), parent)
+    git(repo, "worktree", "add", "-q", "--detach", str(scratch), parent)
     for rel, content in files.items():
         target = scratch / rel
         if content is None:
@@ -62,10 +63,10 @@ def commit_on(repo: Path, parent: str, files: dict[str, str | bytes | None], mes
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content if isinstance(content, bytes) else content.encode())
-    run_git(scratch, "add", "-A")
-    run_git(scratch, "commit", "-qm", message)
-    commit = run_git(scratch, "rev-parse", "HEAD").strip()
-    run_git(repo, "worktree", "remove", "--force", str(scratch))
+    git(scratch, "add", "-A")
+    git(scratch, "commit", "-qm", message)
+    commit = git(scratch, "rev-parse", "HEAD").strip()
+    git(repo, "worktree", "remove", "--force", str(scratch))
     return commit
 
 
@@ -79,13 +80,13 @@ async def test_a_copy_is_a_clean_working_copy_of_its_start(
     assert copy.start_commit == copy.last_snapshot == base
     assert porcelain(copy.path) == ""
     assert disk_files(copy.path) == tree_files(repo.toplevel, base)
-    assert run_git(copy.path, "rev-parse", "HEAD").strip() == base
-    assert run_git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
+    assert git(copy.path, "rev-parse", "HEAD").strip() == base
+    assert git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
     assert str(copy.path) in registered_worktrees(repo.toplevel)
     # the agent's git works there: it may commit on its own, our branch does not move
     (copy.path / "app" / "util.py").write_text("def util():\n    return 2\n")
-    run_git(copy.path, "commit", "-qam", "agent commit")
-    assert run_git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
+    git(copy.path, "commit", "-qam", "agent commit")
+    assert git(repo.toplevel, "rev-parse", copies.refs.agent("backend")).strip() == base
     assert porcelain(repo.toplevel) == "?? .counterpoint/\n" or porcelain(repo.toplevel) == ""
 
 
@@ -101,7 +102,7 @@ async def test_a_copy_started_ahead_of_the_base(setup: tuple[Repo, WorkingCopies
     copy = await copies.create("frontend", ahead)
     assert porcelain(copy.path) == ""
     assert disk_files(copy.path) == tree_files(repo.toplevel, ahead)
-    assert run_git(copy.path, "diff", "--stat", ahead) == ""
+    assert git(copy.path, "diff", "--stat", ahead) == ""
 
 
 async def test_snapshot_commits_every_change_but_ignored_files(
@@ -142,16 +143,16 @@ async def test_snapshot_commits_every_change_but_ignored_files(
             "assets/big.bin",
         ]
     )
-    assert run_git(repo.toplevel, "rev-parse", copy.branch).strip() == snap.commit == copy.last_snapshot
-    assert run_git(repo.toplevel, "rev-parse", f"{snap.commit}^").strip() == base
+    assert git(repo.toplevel, "rev-parse", copy.branch).strip() == snap.commit == copy.last_snapshot
+    assert git(repo.toplevel, "rev-parse", f"{snap.commit}^").strip() == base
     # the agent's own git view did not move: its index and HEAD are as they were
     assert index.read_bytes() == index_before
-    assert run_git(root, "rev-parse", "HEAD").strip() == base
+    assert git(root, "rev-parse", "HEAD").strip() == base
     assert await copies.snapshot(copy, "nothing new") is None
     (root / "app" / "util.py").write_text("second\n")
     second = await copies.snapshot(copy, "again")
     assert second is not None and second.files == ["app/util.py"]
-    assert run_git(repo.toplevel, "rev-parse", f"{second.commit}^").strip() == snap.commit
+    assert git(repo.toplevel, "rev-parse", f"{second.commit}^").strip() == snap.commit
 
 
 async def test_state_is_on_no_branch_and_reused_while_nothing_changes(
@@ -161,11 +162,11 @@ async def test_state_is_on_no_branch_and_reused_while_nothing_changes(
     copy = await copies.create("backend", base)
     assert await copies.state(copy) == base
     (copy.path / "docs" / "guide.md").write_text("# Guide, edited\n")
-    refs_before = run_git(repo.toplevel, "for-each-ref")
+    refs_before = git(repo.toplevel, "for-each-ref")
     state = await copies.state(copy)
     assert state != base
     assert await copies.state(copy) == state
-    assert run_git(repo.toplevel, "for-each-ref") == refs_before
+    assert git(repo.toplevel, "for-each-ref") == refs_before
     assert tree_files(repo.toplevel, state)["docs/guide.md"] == b"# Guide, edited\n"
     assert porcelain(copy.path) == " M docs/guide.md\n"
 
@@ -175,15 +176,13 @@ async def test_start_commit_merges_snapshots_in_order(setup: tuple[Repo, Working
     one = await copies.create("schema", base)
     two = await copies.create("api", base)
     three = await copies.create("clash", base)
-    (one.path / "app" / "main.py").write_text(
-        (one.path / "app" / "main.py").read_text().replace("line 2\n", "ONE\n")
-    )
-    (two.path / "app" / "main.py").write_text(
-        (two.path / "app" / "main.py").read_text().replace("line 30\n", "TWO\n")
-    )
-    (three.path / "app" / "main.py").write_text(
-        (three.path / "app" / "main.py").read_text().replace("line 2\n", "THREE\n")
-    )
+    for copy, line, text in (
+        (one, "line 2\n", "ONE\n"),
+        (two, "line 30\n", "TWO\n"),
+        (three, "line 2\n", "THREE\n"),
+    ):
+        main = copy.path / "app" / "main.py"
+        main.write_text(main.read_text().replace(line, text))
     snaps = [await copies.snapshot(c, f"{c.agent}: ready") for c in (one, two, three)]
     assert all(snaps)
     pairs = [(c.agent, s.commit) for c, s in zip((one, two, three), snaps, strict=True) if s]
@@ -193,7 +192,7 @@ async def test_start_commit_merges_snapshots_in_order(setup: tuple[Repo, Working
     assert [side.agent for side in start.conflicts[0].sides] == ["integration", "clash"]
     text = tree_files(repo.toplevel, start.commit)["app/main.py"].decode()
     assert "ONE\n" in text and "TWO\n" in text and "THREE\n" not in text
-    parents = run_git(repo.toplevel, "rev-list", "--parents", "-n1", start.commit).split()
+    parents = git(repo.toplevel, "rev-list", "--parents", "-n1", start.commit).split()
     assert len(parents) == 3  # the merge of "api" into the fast-forwarded "schema"
     dependent = await copies.create("dependent", start.commit)
     assert disk_files(dependent.path) == tree_files(repo.toplevel, start.commit)
@@ -209,7 +208,7 @@ async def test_remove_and_close_leave_nothing(setup: tuple[Repo, WorkingCopies, 
     assert not first.path.exists()
     assert str(first.path) not in registered_worktrees(repo.toplevel)
     assert first.path not in mounted_under(copies.folder)
-    assert run_git(repo.toplevel, "rev-parse", first.branch).strip() == base  # the branch is kept
+    assert git(repo.toplevel, "rev-parse", first.branch).strip() == base  # the branch is kept
     await copies.close(keep=["kept"])
     assert not second.path.exists() and kept.path.exists()
     assert porcelain(kept.path) == ""
@@ -228,10 +227,10 @@ async def test_a_deleted_git_file_never_reaches_the_user_repository(
     copy = await copies.create("careless", base)
     (copy.path / ".git").unlink()
     (copy.path / "docs" / "guide.md").write_text("still snapshotted\n")
-    user_before = run_git(repo.toplevel, "--no-optional-locks", "status", "--porcelain")
+    user_before = git(repo.toplevel, "--no-optional-locks", "status", "--porcelain")
     snap = await copies.snapshot(copy, "careless: done")
     assert snap is not None and snap.files == ["docs/guide.md"]
-    assert run_git(repo.toplevel, "--no-optional-locks", "status", "--porcelain") == user_before
+    assert git(repo.toplevel, "--no-optional-locks", "status", "--porcelain") == user_before
     env = {**os.environ, **agent_env(copy)}
     found = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=copy.path, env=env, capture_output=True, text=True
@@ -250,7 +249,7 @@ async def test_files_over_100_mb(setup: tuple[Repo, WorkingCopies, str]) -> None
         huge.write(b"middle")
     snap = await copies.snapshot(copy, "data: done")
     assert snap is not None and snap.files == ["huge.bin"]
-    size = run_git(repo.toplevel, "cat-file", "-s", f"{snap.commit}:huge.bin").strip()
+    size = git(repo.toplevel, "cat-file", "-s", f"{snap.commit}:huge.bin").strip()
     assert int(size) == 101 * 1024 * 1024
 
 
@@ -262,10 +261,10 @@ async def test_the_users_hooks_do_not_run_on_our_checkouts(
     ran = path.parent / "hook-ran"
     hook.write_text(f"#!/bin/sh\ntouch '{ran}'\nexit 1\n")
     hook.chmod(0o755)
-    run_git(path, "worktree", "add", "-q", "--detach", str(path.parent / "plain"), check=False)
+    git(path, "worktree", "add", "-q", "--detach", str(path.parent / "plain"), check=False)
     assert ran.exists()  # the hook runs on a plain `git worktree add`
     ran.unlink()
-    run_git(path, "worktree", "remove", "--force", str(path.parent / "plain"))
+    git(path, "worktree", "remove", "--force", str(path.parent / "plain"))
     repo = await open_repo(path)
     refs = RunRefs(RUN)
     copies = WorkingCopies(repo, refs, path / ".counterpoint", method=method)
@@ -277,20 +276,20 @@ async def test_the_users_hooks_do_not_run_on_our_checkouts(
 async def test_submodules_stay_gitlinks(repo_factory: Callable[..., Path], method: str) -> None:
     library = repo_factory({"lib.py": "x = 1\n"}, name="library")
     path = repo_factory({"app.py": "import lib\n"})
-    run_git(path, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "vendor/lib")
-    run_git(path, "commit", "-qm", "vendor lib")
+    git(path, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "vendor/lib")
+    git(path, "commit", "-qm", "vendor lib")
     repo = await open_repo(path)
     refs = RunRefs(RUN)
     copies = WorkingCopies(repo, refs, path / ".counterpoint", method=method)
     base = await capture_base(repo, refs)
-    assert run_git(path, "ls-tree", base, "vendor/lib").split()[:2] == ["160000", "commit"]
+    assert git(path, "ls-tree", base, "vendor/lib").split()[:2] == ["160000", "commit"]
     copy = await copies.create("a", base)
     assert porcelain(copy.path) == ""
     assert (copy.path / "vendor" / "lib").is_dir()  # present, not populated (documented)
     (copy.path / "app.py").write_text("import lib  # edited\n")
     snap = await copies.snapshot(copy, "a: done")
     assert snap is not None and snap.files == ["app.py"]
-    assert run_git(path, "ls-tree", snap.commit, "vendor/lib") == run_git(path, "ls-tree", base, "vendor/lib")
+    assert git(path, "ls-tree", snap.commit, "vendor/lib") == git(path, "ls-tree", base, "vendor/lib")
     await copies.close()
 
 

@@ -8,12 +8,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.integration.helpers import emit, think, write, write_spec
-from tests.isolation.test_isolated_runs import LINES, git, leftovers, make_repo, user_state
+from tests.isolation.test_isolated_runs import app_repo, leftovers, user_state
+from tests.support.cli import start_cli
+from tests.support.git import git
 
 SPEC = """---
 isolation: worktree
@@ -28,15 +29,7 @@ emits: first_done
 
 def counterpoint(repo: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COUNTERPOINT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", *args],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return start_cli(*args, cwd=repo, env=env, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def events(repo: Path, type: str) -> list[tuple[str, str | None, dict[str, object]]]:
@@ -64,7 +57,7 @@ def wait_for(repo: Path, type: str, limit: float = 120.0) -> tuple[str, str | No
 
 
 def test_kill_9_leaves_nothing_the_next_start_does_not_prune_and_resume_goes_on(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     spec = write_spec(
         repo,
         SPEC,
@@ -103,7 +96,7 @@ def test_kill_9_leaves_nothing_the_next_start_does_not_prune_and_resume_goes_on(
 
 
 def test_cancel_leaves_nothing(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     spec = write_spec(repo, SPEC, {"maker": [write("a.txt", "first\n"), emit("first_done"), think(600)]})
     run = counterpoint(repo, "run", spec.name)
     try:

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,34 +18,15 @@ from counterpoint.engine.run import RunOptions
 from counterpoint_protocol.events import Event
 
 from tests.integration.helpers import RunResult, emit, think, write, write_spec
+from tests.support.git import git, make_repo
 
 pytestmark = pytest.mark.asyncio
 LINES = [f"line {n}\n" for n in range(1, 31)]
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def make_repo(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    git(folder, "init", "-q", "-b", "main")
-    (folder / ".gitignore").write_text(".counterpoint/\nbuild/\n")
-    for rel, text in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_text(text)
-    git(folder, "add", "-A")
-    git(folder, "commit", "-qm", "start")
-    return folder
+def app_repo(folder: Path) -> Path:
+    """A repository with ``app.py`` (`LINES`) committed; ``.counterpoint/`` and ``build/`` ignored."""
+    return make_repo(folder, {".gitignore": ".counterpoint/\nbuild/\n", "app.py": "".join(LINES)})
 
 
 def tree_digest(repo: Path) -> dict[str, str]:
@@ -129,7 +109,7 @@ transcript: transcripts/bottom.jsonl
 
 
 async def test_two_agents_editing_different_parts_of_one_file_merge_cleanly(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     (repo / "notes.txt").write_text("the user's own uncommitted work\n")
     git(repo, "add", "notes.txt")  # staged by hand: must stay staged
     (repo / "app.py").write_text("".join(LINES) + "user's unsaved line\n")
@@ -176,7 +156,7 @@ transcript: transcripts/frontend.jsonl
 
 
 async def test_a_dependent_agent_starts_from_its_dependencys_snapshot(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     schema = "class Course:\n    seats: int\n"
     spec = write_spec(
         repo,
@@ -233,7 +213,7 @@ transcript: transcripts/fixer.jsonl
 async def test_same_lines_predicted_while_both_run_then_a_conflict_the_integrator_resolves(
     tmp_path: Path,
 ) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     resolved = "".join(LINES).replace("line 5\n", "LEFT and RIGHT\n")
     spec = write_spec(
         repo,
@@ -293,7 +273,7 @@ transcript: transcripts/maker.jsonl
 
 
 async def test_a_write_through_a_shell_command_is_the_agents(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     spec = write_spec(
         repo,
         SPEC_SHELL,
@@ -343,7 +323,7 @@ def test_spec_settings_in_schema() -> None:
 
 
 async def test_many_agents_starting_at_once_each_get_a_copy(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     names = [f"agent{n}" for n in range(8)]
     text = "---\nisolation: worktree\n---\n# Many\n" + "".join(
         f"\n## {name}\ntranscript: transcripts/{name}.jsonl\n" for name in names
@@ -363,7 +343,7 @@ async def test_many_agents_starting_at_once_each_get_a_copy(tmp_path: Path) -> N
 async def test_an_agents_git_stops_at_its_copy(tmp_path: Path) -> None:
     """An agent's processes get GIT_CEILING_DIRECTORIES: with its copy's .git gone, its git finds
     no repository rather than the user's (the copy lies inside the user's working tree)."""
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     spec = write_spec(
         repo,
         SPEC_SHELL,
@@ -405,7 +385,7 @@ on_conflict: {policy}
 async def test_on_conflict_fail_or_restart(tmp_path: Path, policy: str) -> None:
     """fail: the second agent fails, its copy kept for a look; restart: it runs again on the new
     tip (which holds the first agent's work), with the conflict in its task, and then merges."""
-    repo = make_repo(tmp_path / "repo", {"app.py": "".join(LINES)})
+    repo = app_repo(tmp_path / "repo")
     mine = "".join(LINES).replace("line 5\n", "RIGHT\n")
     spec = write_spec(
         repo,

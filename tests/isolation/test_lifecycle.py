@@ -30,7 +30,8 @@ from counterpoint.engine.isolation import (
 from counterpoint.engine.isolation import checkouts as checkouts_module
 from counterpoint.engine.isolation import copies as copies_module
 
-from tests.isolation.conftest import mounted_under, registered_worktrees, run_git
+from tests.isolation.conftest import mounted_under, registered_worktrees
+from tests.support.git import git
 
 RUN = "20260104-080000-dead00"
 FILES: dict[str, str | bytes] = {f"src/file{n}.txt": f"content {n}\n" * 50 for n in range(40)}
@@ -53,7 +54,7 @@ def nothing_left(repo: Repo, copies: WorkingCopies, agent: str) -> None:
     assert mounted_under(copies.folder) == []
     assert registered_worktrees(repo.toplevel) == []
     assert not list((repo.git_dir / "worktrees").glob("*"))
-    assert run_git(repo.toplevel, "for-each-ref", copies.refs.agent(agent)) == ""
+    assert git(repo.toplevel, "for-each-ref", copies.refs.agent(agent)) == ""
 
 
 @pytest.fixture
@@ -91,14 +92,14 @@ async def test_a_failure_after_the_mount_leaves_nothing(
     if not overlay_ok:
         pytest.skip("overlay mounts are not permitted here")
     repo, refs, base = await start(repo_factory)
-    ahead = run_git(
+    ahead = git(
         repo.toplevel,
         "commit-tree",
         "-p",
         base,
         "-m",
         "ahead",
-        run_git(repo.toplevel, "rev-parse", "HEAD~0^{tree}").strip(),
+        git(repo.toplevel, "rev-parse", "HEAD~0^{tree}").strip(),
     ).strip()
     real = checkouts_module.run_git
 
@@ -109,14 +110,14 @@ async def test_a_failure_after_the_mount_leaves_nothing(
 
     monkeypatch.setattr(checkouts_module, "run_git", failing)
     copies = WorkingCopies(repo, refs, repo.toplevel / ".counterpoint")
-    run_git(repo.toplevel, "branch", "-q", "counterpoint/" + RUN + "/agents/backend", base)
+    git(repo.toplevel, "branch", "-q", "counterpoint/" + RUN + "/agents/backend", base)
     with pytest.raises(IsolationError, match="disk is full"):
         await copies.create("backend", ahead)
     assert not copies.path_of("backend").exists()
     assert mounted_under(copies.folder) == []
     assert registered_worktrees(repo.toplevel) == []
     # a branch that was there before (a resumed run) is put back where it was
-    assert run_git(repo.toplevel, "rev-parse", refs.agent("backend")).strip() == base
+    assert git(repo.toplevel, "rev-parse", refs.agent("backend")).strip() == base
     await copies.close()
     assert not copies.folder.exists()
 
@@ -135,7 +136,7 @@ async def test_a_refused_mount_falls_back_to_a_full_worktree(
     copy = await copies.create("backend", base)
     assert copy.method == "worktree"
     assert copies.overlay_problem is not None and "Operation not permitted" in copies.overlay_problem
-    assert run_git(copy.path, "status", "--porcelain") == ""
+    assert git(copy.path, "status", "--porcelain") == ""
     second = await copies.create("frontend", base)
     assert second.method == "worktree"
     await copies.close()
@@ -199,8 +200,8 @@ async def test_prune_after_a_killed_process(repo_factory: Callable[..., Path]) -
     assert not dead.parent.exists()
     assert mounted_under(dead.parent) == []
     assert registered_worktrees(repo.toplevel) == [str(live_copy.path)]
-    assert run_git(live_copy.path, "status", "--porcelain") == ""
-    assert run_git(repo.toplevel, "rev-parse", RunRefs(RUN).agent("victim")).strip()  # the branch stays
+    assert git(live_copy.path, "status", "--porcelain") == ""
+    assert git(repo.toplevel, "rev-parse", RunRefs(RUN).agent("victim")).strip()  # the branch stays
     assert await prune(repo.toplevel, [live_refs.run_id]) == []
     await live.close()
     assert await prune(repo.toplevel, []) == []
@@ -231,7 +232,7 @@ async def test_copies_kept_on_purpose_survive_prune_and_a_reboot(repo_factory: C
         assert await prune(repo.toplevel, []) == []
         assert failed.path in mounted_under(copies.folder)
     assert (failed.path / "half-done.txt").read_text() == "look at me\n"
-    assert run_git(failed.path, "status", "--porcelain") == "?? half-done.txt\n"
+    assert git(failed.path, "status", "--porcelain") == "?? half-done.txt\n"
     assert registered_worktrees(repo.toplevel) == [str(failed.path)]
     assert await WorkingCopies(repo, refs, repo.toplevel / ".counterpoint").discard() == [failed.path]
     assert not copies.folder.exists()

@@ -10,7 +10,8 @@ from counterpoint.engine.isolation import RunRefs, WorkingCopies, capture_base, 
 from counterpoint.engine.isolation.merging import clashing_lines, parse_hunks
 from counterpoint_protocol.events import LineSpan
 
-from tests.isolation.conftest import disk_files, run_git, tree_files
+from tests.isolation.conftest import disk_files, tree_files
+from tests.support.git import git
 
 BASE = [f"line {n}\n" for n in range(1, 41)]
 
@@ -24,18 +25,18 @@ def lines_with(changes: dict[int, list[str]], top: list[str] | None = None) -> s
 
 
 def branch(repo: Path, name: str, files: dict[str, str | bytes | None]) -> str:
-    run_git(repo, "checkout", "-q", "-b", name, "main")
+    git(repo, "checkout", "-q", "-b", name, "main")
     for rel, content in files.items():
         if content is None:
-            run_git(repo, "rm", "-q", rel)
+            git(repo, "rm", "-q", rel)
         elif isinstance(content, bytes):
             (repo / rel).write_bytes(content)
         else:
             (repo / rel).write_text(content)
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-qm", name)
-    run_git(repo, "checkout", "-q", "main")
-    return run_git(repo, "rev-parse", name).strip()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", name)
+    git(repo, "checkout", "-q", "main")
+    return git(repo, "rev-parse", name).strip()
 
 
 def spans(*pairs: tuple[int, int]) -> list[LineSpan]:
@@ -46,7 +47,7 @@ async def test_clean_merge_of_two_edits_of_one_file(repo_factory: Callable[..., 
     path = repo_factory({"app.py": "".join(BASE)})
     ours = branch(path, "ours", {"app.py": lines_with({5: ["five, ours\n"]})})
     theirs = branch(path, "theirs", {"app.py": lines_with({30: ["thirty, theirs\n"]})})
-    refs_before = run_git(path, "for-each-ref")
+    refs_before = git(path, "for-each-ref")
     result = await merge(
         await open_repo(path),
         ours,
@@ -56,12 +57,12 @@ async def test_clean_merge_of_two_edits_of_one_file(repo_factory: Callable[..., 
         message="merge frontend",
     )
     assert result.conflicts == [] and result.commit is not None
-    assert run_git(path, "rev-list", "--parents", "-n1", result.commit).split()[1:] == [ours, theirs]
+    assert git(path, "rev-list", "--parents", "-n1", result.commit).split()[1:] == [ours, theirs]
     assert tree_files(path, result.commit)["app.py"].decode() == lines_with(
         {5: ["five, ours\n"], 30: ["thirty, theirs\n"]}
     )
-    assert run_git(path, "for-each-ref") == refs_before
-    assert run_git(path, "log", "-1", "--format=%s", result.commit).strip() == "merge frontend"
+    assert git(path, "for-each-ref") == refs_before
+    assert git(path, "log", "-1", "--format=%s", result.commit).strip() == "merge frontend"
 
 
 async def test_conflict_names_the_clashing_lines_of_each_side(repo_factory: Callable[..., Path]) -> None:
@@ -109,30 +110,26 @@ async def test_prediction_between_live_copies_touches_no_working_copy(
         two = await copies.create("two", base)
         (one.path / "app.py").write_text(lines_with({20: ["one's line\n"]}))
         (two.path / "app.py").write_text(lines_with({20: ["two's line\n"]}))
-        before = [
-            (
-                disk_files(c.path),
-                run_git(c.path, "status", "--porcelain"),
-                (c.admin_dir / "index").read_bytes(),
-            )
-            for c in (one, two)
-            if c.admin_dir
-        ]
-        refs_before = run_git(path, "for-each-ref")
+
+        def copies_state() -> list[tuple[dict[str, bytes], str, bytes]]:
+            """Each copy's files, status and index: what a prediction must leave alone."""
+            return [
+                (
+                    disk_files(c.path),
+                    git(c.path, "status", "--porcelain"),
+                    (c.admin_dir / "index").read_bytes(),
+                )
+                for c in (one, two)
+                if c.admin_dir
+            ]
+
+        before = copies_state()
+        refs_before = git(path, "for-each-ref")
         states = [await copies.state(one), await copies.state(two)]
         [conflict] = await predict(repo, states[0], states[1], ours_label="one", theirs_label="two")
         assert [s.lines for s in conflict.sides] == [spans((20, 20)), spans((20, 20))]
-        after = [
-            (
-                disk_files(c.path),
-                run_git(c.path, "status", "--porcelain"),
-                (c.admin_dir / "index").read_bytes(),
-            )
-            for c in (one, two)
-            if c.admin_dir
-        ]
-        assert after == before
-        assert run_git(path, "for-each-ref") == refs_before
+        assert copies_state() == before
+        assert git(path, "for-each-ref") == refs_before
         assert await predict(repo, base, states[0], ours_label="integration", theirs_label="one") == []
     finally:
         await copies.close()

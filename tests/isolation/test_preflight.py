@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.isolation import IsolationError, open_repo
 
-from tests.isolation.conftest import run_git
+from tests.support.git import git
 
 
 async def test_a_repository_is_described(repo_factory: Callable[..., Path]) -> None:
@@ -18,7 +18,7 @@ async def test_a_repository_is_described(repo_factory: Callable[..., Path]) -> N
     found = await open_repo(repo)
     assert found.toplevel == repo.resolve()
     assert found.git_dir == (repo / ".git").resolve()
-    assert found.head == run_git(repo, "rev-parse", "HEAD").strip()
+    assert found.head == git(repo, "rev-parse", "HEAD").strip()
     assert found.branch == "main"
     assert found.workspace_rel == ""
 
@@ -34,7 +34,7 @@ async def test_unborn_and_detached(repo_factory: Callable[..., Path]) -> None:
     unborn = await open_repo(repo_factory(name="unborn", commit=False))
     assert unborn.head is None and unborn.branch == "main"
     repo = repo_factory({"a": "1\n"})
-    run_git(repo, "checkout", "-q", "--detach")
+    git(repo, "checkout", "-q", "--detach")
     detached = await open_repo(repo)
     assert detached.head is not None and detached.branch is None
 
@@ -46,44 +46,40 @@ async def test_not_a_repository(tmp_path: Path) -> None:
 
 
 async def test_a_bare_repository(tmp_path: Path) -> None:
-    run_git(tmp_path, "init", "-q", "--bare", "bare.git")
+    git(tmp_path, "init", "-q", "--bare", "bare.git")
     with pytest.raises(IsolationError, match="bare repository"):
         await open_repo(tmp_path / "bare.git")
 
 
-async def test_in_the_middle_of_a_merge(repo_factory: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(
+    ("command", "refused"),
+    [
+        (["merge", "-q", "other"], r"a merge is in progress.*git merge --abort"),
+        (["rebase", "other"], r"a rebase is in progress.*git rebase --abort"),
+    ],
+)
+async def test_in_the_middle_of_a_merge_or_a_rebase(
+    repo_factory: Callable[..., Path], command: list[str], refused: str
+) -> None:
     repo = repo_factory({"f.txt": "base\n"})
-    run_git(repo, "checkout", "-q", "-b", "other")
+    git(repo, "checkout", "-q", "-b", "other")
     (repo / "f.txt").write_text("other\n")
-    run_git(repo, "commit", "-qam", "other")
-    run_git(repo, "checkout", "-q", "main")
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "main")
     (repo / "f.txt").write_text("main\n")
-    run_git(repo, "commit", "-qam", "main")
-    run_git(repo, "merge", "-q", "other", check=False)
-    with pytest.raises(IsolationError, match=r"a merge is in progress.*git merge --abort"):
-        await open_repo(repo)
-
-
-async def test_in_the_middle_of_a_rebase(repo_factory: Callable[..., Path]) -> None:
-    repo = repo_factory({"f.txt": "base\n"})
-    run_git(repo, "checkout", "-q", "-b", "other")
-    (repo / "f.txt").write_text("other\n")
-    run_git(repo, "commit", "-qam", "other")
-    run_git(repo, "checkout", "-q", "main")
-    (repo / "f.txt").write_text("main\n")
-    run_git(repo, "commit", "-qam", "main")
-    run_git(repo, "rebase", "other", check=False)
-    with pytest.raises(IsolationError, match=r"a rebase is in progress.*git rebase --abort"):
+    git(repo, "commit", "-qam", "main")
+    git(repo, *command, check=False)  # stops at the conflict on f.txt
+    with pytest.raises(IsolationError, match=refused):
         await open_repo(repo)
 
 
 async def test_cherry_pick_and_bisect(repo_factory: Callable[..., Path]) -> None:
     repo = repo_factory({"f.txt": "base\n"})
-    (repo / ".git" / "CHERRY_PICK_HEAD").write_text(run_git(repo, "rev-parse", "HEAD"))
+    (repo / ".git" / "CHERRY_PICK_HEAD").write_text(git(repo, "rev-parse", "HEAD"))
     with pytest.raises(IsolationError, match=r"cherry-pick is in progress.*--abort"):
         await open_repo(repo)
     (repo / ".git" / "CHERRY_PICK_HEAD").unlink()
-    run_git(repo, "bisect", "start")
+    git(repo, "bisect", "start")
     with pytest.raises(IsolationError, match=r"bisect is in progress.*git bisect reset"):
         await open_repo(repo)
 

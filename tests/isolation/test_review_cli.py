@@ -12,20 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli, user_env
 from tests.support.isolated_run import RUN_ID, build_isolated_run, git, make_repo, record, recorded_run
 
 
 def cli(*args: str, cwd: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_CONFIG_HOME": str(config), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd, env=user_env(config))
 
 
 @pytest.fixture

@@ -7,48 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.git import git
+from tests.support.git import make_repo as new_repo
+
 MODELS = "".join(f"line {n}\n" for n in range(1, 11))
 LOGO = bytes(range(256)) * 4
 RUN_ID = "20261202-101500-abc123"
 
 
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        input=input,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return done.stdout.decode("utf-8", "surrogateescape")
-
-
 def make_repo(folder: Path) -> Path:
-    """A repository with one commit on ``main``: text files, a binary one, one to delete, one to rename."""
-    folder.mkdir(parents=True, exist_ok=True)
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.email", "user@example.com")
-    git(folder, "config", "user.name", "User")
-    (folder / "app").mkdir()
-    (folder / "app" / "models.py").write_text(MODELS)
-    (folder / "README.md").write_text("# Demo\n")
-    (folder / "old.txt").write_text("to be deleted\n")
-    (folder / "name.txt").write_text("".join(f"a line to keep {n}\n" for n in range(20)))
-    (folder / "logo.bin").write_bytes(LOGO)
-    (folder / ".gitignore").write_text(".counterpoint/\n")
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "first")
-    return folder
+    """A repository with one commit on ``main``: text files, a binary one, one to delete, one to rename;
+    the user's identity in its config (for the CLI's and the server's git too)."""
+    files: dict[str, str | bytes] = {
+        "app/models.py": MODELS,
+        "README.md": "# Demo\n",
+        "old.txt": "to be deleted\n",
+        "name.txt": "".join(f"a line to keep {n}\n" for n in range(20)),
+        "logo.bin": LOGO,
+        ".gitignore": ".counterpoint/\n",
+    }
+    repo = new_repo(folder, files)
+    git(repo, "config", "user.email", "user@example.com")
+    git(repo, "config", "user.name", "User")
+    return repo
 
 
 def commit_files(
