@@ -10,7 +10,7 @@ Run with `python -m benchmarks.bench_director [--files 10000] [--flavors openai,
   integrator starts).
 - the survey: the repository overview the director reads first, on this checkout and on a
   synthetic repository of ``--files`` files (time, files seen, size of the overview).
-- a plan end to end against a loopback model that answers at once (tests/director/support.py's
+- a plan end to end against a loopback model that answers at once (tests/support/director.py's
   script: a broken first draft, repaired): wall time, Counterpoint's CPU time, requests, tokens
   in and out per plan, and the size of the first prompt (instructions + overview).
 
@@ -129,18 +129,13 @@ async def time_survey(root: Path) -> dict[str, Any]:
 
 async def one_plan(flavor: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from tests.director.support import DirectorScript, make_project
-    from tests.llm.fake_llm_server import FakeLLMServer
+    from tests.support.director import DirectorScript, make_project, serve
 
     model = f"{flavor}:director-test"
-    server = FakeLLMServer(flavor, DirectorScript(model)).start()  # type: ignore[arg-type]
+    server, llm = serve(flavor, DirectorScript(model))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             project = make_project(Path(tmp) / "school")
-            if flavor == "openai":
-                llm = {"openai_base_url": server.url, "openai_api_key": "k"}
-            else:
-                llm = {"anthropic_base_url": server.url.removesuffix("/v1"), "anthropic_api_key": "k"}
             log = await EventLog.open(project / ".counterpoint" / "events.db")
             options = PlanOptions(
                 "Build a course enrollment feature", project, model=model, user_settings={"llm": llm}

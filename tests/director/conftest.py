@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from counterpoint.engine.log import EventLog
 
-from tests.director.support import make_project
 from tests.llm.conftest import PROVIDER_ENV
 from tests.llm.fake_llm_server import FakeLLMServer
+from tests.support.director import make_project
 
 
 @pytest.fixture(autouse=True)

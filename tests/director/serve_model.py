@@ -2,7 +2,7 @@
 
     python -m tests.director.serve_model --config XDG_CONFIG_HOME --project DIR [--flavor openai]
 
-makes the project at DIR (tests.director.support.make_project), writes the user settings naming
+makes the project at DIR (tests.support.director.make_project), writes the user settings naming
 the model (``XDG_CONFIG_HOME/counterpoint/settings.json``), prints ``READY <url>`` and serves the
 scripted director (a first draft with planted mistakes, repaired from the findings) until its
 stdin closes.
@@ -15,8 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.director.support import DirectorScript, make_project
-from tests.llm.fake_llm_server import FakeLLMServer
+from tests.support.director import DirectorScript, make_project, serve
 
 
 def main() -> None:
@@ -27,12 +26,8 @@ def main() -> None:
     args = parser.parse_args()
     model = f"{args.flavor}:director-test"
     make_project(args.project)
-    server = FakeLLMServer(args.flavor, DirectorScript(model)).start()
-    if args.flavor == "openai":
-        llm = {"openai_base_url": server.url, "openai_api_key": "sk-test"}
-    else:
-        llm = {"anthropic_base_url": server.url.removesuffix("/v1"), "anthropic_api_key": "sk-ant-test"}
-    settings = {"llm": {**llm, "max_retries": 2}, "director": {"model": model}}
+    server, llm = serve(args.flavor, DirectorScript(model))
+    settings = {"llm": llm, "director": {"model": model}}
     (args.config / "counterpoint").mkdir(parents=True, exist_ok=True)
     (args.config / "counterpoint" / "settings.json").write_text(json.dumps(settings))
     sys.stdout.write(f"READY {server.url}\n")

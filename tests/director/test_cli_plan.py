@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.director.support import DirectorScript
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm_server import FakeLLMServer
+from tests.support.director import DirectorScript
 
 REQUEST = "Build a course enrollment feature"
 

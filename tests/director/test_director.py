@@ -16,9 +16,9 @@ from counterpoint.engine.engine import Engine, read_spec
 from counterpoint.engine.log import EventLog
 from counterpoint.engine.run import RunOptions
 
-from tests.director.support import PLANTED, REVIEWED, DirectorScript, replayable
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm_server import FakeLLMServer
+from tests.support.director import PLANTED, REVIEWED, DirectorScript, replayable
 
 REQUEST = "Build a course enrollment feature"
 

@@ -20,11 +20,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.director.support import PLANTED, DirectorScript, make_project
 from tests.llm.conftest import PROVIDER_ENV
 from tests.llm.fake_llm_server import FakeLLMServer
 from tests.lsp.helpers import events_of, execute, get, open_doc, progress_kinds, wait_for
 from tests.support.anthropic_loopback import AnthropicLoopback
+from tests.support.director import PLANTED, DirectorScript, make_project
 
 REQUEST = "Build a course enrollment feature"
 

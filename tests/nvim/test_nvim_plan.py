@@ -1,6 +1,6 @@
 """`:Counterpoint plan <request>` in a real headless Neovim 0.11 against the real `counterpoint lsp`,
 in a Python project with no spec yet; the director's model is a loopback server speaking OpenAI's
-wire format (tests/director/support.py: a first draft with planted mistakes, repaired from the
+wire format (tests/support/director.py: a first draft with planted mistakes, repaired from the
 check findings), named by the user settings in the test's XDG_CONFIG_HOME."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.director.support import DirectorScript, make_project
 from tests.llm.fake_llm_server import FakeLLMServer
 from tests.nvim.test_nvim_plugin import find_nvim, run_script
+from tests.support.director import DirectorScript, make_project
 
 MODEL = "openai:director-test"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from counterpoint.engine.spec import load_spec
 
-from tests.llm.fake_llm_server import Reply, call
+from tests.llm.fake_llm_server import FakeLLMServer, Reply, call
 
 PLANTED = ("[dependency-cycle]", "[unknown-key]", "[unknown-signal]")
 ESTIMATES = {"backend": 90, "frontend": 60, "quality": 45, "docs": 30, "integrator": 20}
@@ -261,3 +261,14 @@ def replayable(spec_path: Path) -> None:
         if line.startswith("## "):
             out.append(f"transcript: transcripts/{line[3:].strip()}.jsonl")
     spec_path.write_text("\n".join(out) + "\n")
+
+
+def serve(flavor: str, script: DirectorScript) -> tuple[FakeLLMServer, dict[str, Any]]:
+    """The scripted model on a loopback server speaking ``flavor``'s wire format, started, and the
+    ``llm`` user settings that point at it."""
+    server = FakeLLMServer(flavor, script).start()  # type: ignore[arg-type]
+    if flavor == "openai":
+        llm: dict[str, Any] = {"openai_base_url": server.url, "openai_api_key": "sk-test"}
+    else:
+        llm = {"anthropic_base_url": server.url.removesuffix("/v1"), "anthropic_api_key": "sk-ant-test"}
+    return server, {**llm, "max_retries": 2}
