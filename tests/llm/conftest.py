@@ -33,16 +33,14 @@ def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def openai_server() -> Iterator[FakeLLMServer]:
-    server = FakeLLMServer("openai").start()
-    yield server
-    server.stop()
+    with FakeLLMServer("openai") as server:
+        yield server
 
 
 @pytest.fixture
 def anthropic_server() -> Iterator[FakeLLMServer]:
-    server = FakeLLMServer("anthropic").start()
-    yield server
-    server.stop()
+    with FakeLLMServer("anthropic") as server:
+        yield server
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal, Self
 
 Flavor = Literal["openai", "anthropic"]
 AGENT_MARK = re.compile(r"You are the agent `([^`]+)`")
@@ -149,7 +149,48 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeLLMServer:
+class LoopbackServer:
+    """A threaded HTTP server on a free port of 127.0.0.1, serving once started until stopped (or
+    for the ``with`` block); subclasses give the request handler."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
+        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def write_chunked(wfile: BinaryIO, events: Iterable[str], gap: float = 0.0) -> None:
+    """Each event as one chunk of a chunked response (``gap`` seconds before each), then its end."""
+    for event in events:
+        if gap:
+            time.sleep(gap)
+        data = event.encode()
+        wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        wfile.flush()
+    wfile.write(b"0\r\n\r\n")
+    wfile.flush()
+
+
+class FakeLLMServer(LoopbackServer):
     """A threaded HTTP server; ``url`` is the base URL to give the SDK (ends in /v1)."""
 
     def __init__(
@@ -169,22 +210,11 @@ class FakeLLMServer:
         self.cache = PromptCache()
         self.streamed_deltas = 0
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
-        )
+        super().__init__(self._handler(), "fake-llm")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def start(self) -> FakeLLMServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def bodies(self, agent: str | None = None) -> list[dict[str, Any]]:
         return [r.body for r in self.requests if agent is None or r.agent == agent]
@@ -247,14 +277,7 @@ class FakeLLMServer:
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                gap = 1.0 / server.token_rate if server.token_rate else 0.0
-                for event in events:
-                    if gap:
-                        time.sleep(gap)
-                    data = event.encode()
-                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                write_chunked(self.wfile, events, 1.0 / server.token_rate if server.token_rate else 0.0)
                 with server._lock:
                     server.streamed_deltas += len(events)
 

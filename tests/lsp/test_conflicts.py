@@ -9,7 +9,6 @@ then)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import LanguageClient
 
 from tests.lsp.helpers import events_of, execute, get, open_doc, wait_for
+from tests.support.git import make_repo, write_files
 
 LINES = "".join(f"line {n}\n" for n in range(1, 31))
 SPEC = """---
@@ -43,12 +43,6 @@ transcript: transcripts/right.jsonl
 SOURCE = "counterpoint/conflicts"
 
 
-def git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
-    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
-
-
 def steps(text: str, *, then: float = 0.0) -> str:
     edit = {"action": "edit_file", "path": "app.py", "search": "line 5\n", "replace": f"{text}\n"}
     wait = {"action": "wait", "signal": "go", "timeout": 120}
@@ -65,16 +59,17 @@ def mounts_under(folder: Path) -> list[str]:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A git repository with app.py committed and the spec and transcripts beside it (the
     `client` fixture opens the server on it). Copies a failed test left mounted are unmounted."""
-    repo = tmp_path_factory.mktemp("conflicts") / "repo"
-    (repo / "transcripts").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / ".gitignore").write_text(".counterpoint/\n")
-    (repo / "app.py").write_text(LINES)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "start")
-    (repo / "transcripts" / "left.jsonl").write_text(steps("LEFT"))
-    (repo / "transcripts" / "right.jsonl").write_text(steps("RIGHT", then=0.2))
-    (repo / "clash.agents.md").write_text(SPEC)
+    repo = make_repo(
+        tmp_path_factory.mktemp("conflicts") / "repo", {".gitignore": ".counterpoint/\n", "app.py": LINES}
+    )
+    write_files(
+        repo,
+        {
+            "transcripts/left.jsonl": steps("LEFT"),
+            "transcripts/right.jsonl": steps("RIGHT", then=0.2),
+            "clash.agents.md": SPEC,
+        },
+    )
     yield repo
     for mount in reversed(mounts_under(repo)):
         subprocess.run(["umount", "-l", mount], check=False, capture_output=True)

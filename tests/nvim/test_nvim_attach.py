@@ -12,7 +12,6 @@ shared `scripts/helpers.lua`.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sqlite3
 import subprocess
@@ -21,7 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_nvim_plugin import BIN, SCRIPTS, find_nvim, nvim_env
+from test_nvim_plugin import BIN, nvim_env, run_lua
+
+from tests.support.git import make_repo
 
 SPEC = """---
 feature: Attach demo
@@ -164,28 +165,17 @@ H.done()
 """
 
 
-def git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
-    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def nvim() -> Path:
-    return find_nvim()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / "transcripts").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / ".gitignore").write_text(".counterpoint/\n")
-    (repo / "lint.py").write_text(LINT)
-    (repo / "finisher.py").write_text(FINISHER)
-    (repo / "transcripts" / "writer.jsonl").write_text(json.dumps(WRITER) + "\n")
-    (repo / "attach.agents.md").write_text(SPEC.format(python=shlex.quote(sys.executable)))
-    return repo
+    """A git repository (nothing committed) holding the spec, its transcript and scripts."""
+    files = {
+        ".gitignore": ".counterpoint/\n",
+        "lint.py": LINT,
+        "finisher.py": FINISHER,
+        "transcripts/writer.jsonl": json.dumps(WRITER) + "\n",
+        "attach.agents.md": SPEC.format(python=shlex.quote(sys.executable)),
+    }
+    return make_repo(tmp_path / "repo", files, commit=False)
 
 
 def run_started(repo: Path) -> str | None:
@@ -226,18 +216,7 @@ def test_attach_to_a_run_of_a_terminal(nvim: Path, tmp_path: Path, repo: Path) -
             time.sleep(0.05)
         script = tmp_path / "test_attach.lua"
         script.write_text(SCRIPT)
-        proc = subprocess.run(
-            [str(nvim), "--clean", "--headless", "-l", str(script)],
-            cwd=repo,
-            env=env | {"CP_HELPERS": str(SCRIPTS / "helpers.lua"), "CP_RUN_ID": run_id},
-            capture_output=True,
-            text=True,
-            timeout=240,
-            stdin=subprocess.DEVNULL,
-        )
-        output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-        assert proc.returncode == 0, output
-        assert f"PASS {script}" in proc.stdout, output
+        run_lua(nvim, script, cwd=repo, env=env | {"CP_RUN_ID": run_id}, timeout=240)
         assert run.wait(timeout=60) == 0, (tmp_path / "run.out").read_text()
     finally:
         if run.poll() is None:

@@ -10,12 +10,12 @@ discard` removes the run's branches and copies. The Lua script is below; it uses
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from test_nvim_plugin import SCRIPTS, find_nvim, nvim_env
+from test_nvim_plugin import nvim_env, run_lua
+
+from tests.support.git import git, make_repo, write_files
 
 LINES = "".join(f"line {n}\n" for n in range(1, 31))
 # One agent at a time: copies made at once can race in `git worktree add` (reported to the engine's
@@ -161,50 +161,22 @@ H.done()
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
-    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-@pytest.fixture(scope="module")
-def nvim() -> Path:
-    return find_nvim()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / "transcripts").mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / ".gitignore").write_text(".counterpoint/\n")
-    (repo / "app.py").write_text(LINES)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "start")
-    for name, steps in TRANSCRIPTS.items():
-        (repo / "transcripts" / f"{name}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
-    (repo / "iso.agents.md").write_text(SPEC)
+    """A git repository with app.py committed, the spec and its transcripts beside it."""
+    repo = make_repo(tmp_path / "repo", {".gitignore": ".counterpoint/\n", "app.py": LINES})
+    transcripts = {
+        f"transcripts/{name}.jsonl": "".join(json.dumps(s) + "\n" for s in steps)
+        for name, steps in TRANSCRIPTS.items()
+    }
+    write_files(repo, {**transcripts, "iso.agents.md": SPEC})
     return repo
 
 
 def test_diff_apply_and_discard_an_isolated_run(nvim: Path, tmp_path: Path, repo: Path) -> None:
     script = tmp_path / "test_isolation.lua"
     script.write_text(SCRIPT)
-    env = nvim_env(tmp_path, repo) | {"CP_HELPERS": str(SCRIPTS / "helpers.lua"), "CP_LINES": LINES}
-    proc = subprocess.run(
-        [str(nvim), "--clean", "--headless", "-l", str(script)],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        stdin=subprocess.DEVNULL,
-    )
-    output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    assert proc.returncode == 0, output
-    assert f"PASS {script}" in proc.stdout, output
+    run_lua(nvim, script, cwd=repo, env=nvim_env(tmp_path, repo) | {"CP_LINES": LINES}, timeout=150)
     # Applied into the working tree only: the branch and its index are the user's to commit.
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert git(repo, "log", "--oneline").count("\n") == 1

@@ -38,11 +38,6 @@ def find_nvim() -> Path:
     return nvim
 
 
-@pytest.fixture(scope="session")
-def nvim() -> Path:
-    return find_nvim()
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "workspace"
@@ -58,6 +53,7 @@ def nvim_env(tmp_path: Path, workspace: Path) -> dict[str, str]:
         COUNTERPOINT_TRUST="1",
         CP_PLUGIN_DIR=str(PLUGIN),
         CP_WORKSPACE=str(workspace),
+        CP_HELPERS=str(SCRIPTS / "helpers.lua"),  # for scripts written elsewhere than SCRIPTS
         XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
         XDG_DATA_HOME=str(tmp_path / "xdg-data"),
         XDG_STATE_HOME=str(tmp_path / "xdg-state"),
@@ -66,11 +62,13 @@ def nvim_env(tmp_path: Path, workspace: Path) -> dict[str, str]:
     return env
 
 
-def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout: float) -> str:
+def run_lua(nvim: Path, script: Path, *, cwd: Path, env: dict[str, str], timeout: float) -> str:
+    """``nvim --clean --headless -l script`` in ``cwd``: its stdout, once it exited 0 after printing
+    ``PASS <script>`` (the test fails with its output otherwise)."""
     proc = subprocess.run(
-        [str(nvim), "--clean", "--headless", "-l", str(SCRIPTS / script)],
-        cwd=workspace,
-        env=nvim_env(tmp_path, workspace),
+        [str(nvim), "--clean", "--headless", "-l", str(script)],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -78,10 +76,15 @@ def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout
     )
     output = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     if proc.returncode != 0:
-        pytest.fail(f"{script} failed (exit {proc.returncode})\n{output}", pytrace=False)
-    if f"PASS {SCRIPTS / script}" not in proc.stdout:
-        pytest.fail(f"{script} did not reach the end\n{output}", pytrace=False)
+        pytest.fail(f"{script.name} failed (exit {proc.returncode})\n{output}", pytrace=False)
+    if f"PASS {script}" not in proc.stdout:
+        pytest.fail(f"{script.name} did not reach the end\n{output}", pytrace=False)
     return proc.stdout
+
+
+def run_script(nvim: Path, script: str, tmp_path: Path, workspace: Path, timeout: float) -> str:
+    """One of the scripts in `SCRIPTS`, in ``workspace``."""
+    return run_lua(nvim, SCRIPTS / script, cwd=workspace, env=nvim_env(tmp_path, workspace), timeout=timeout)
 
 
 def test_generated_protocol_module_is_current(nvim: Path) -> None:

@@ -19,11 +19,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import PurePosixPath
 from typing import Any
 
-from tests.llm.fake_llm_server import Recorded, Reply, agent_of, anthropic_events
+from tests.llm.fake_llm_server import (
+    LoopbackServer,
+    Recorded,
+    Reply,
+    agent_of,
+    anthropic_events,
+    write_chunked,
+)
 
 Responder = Callable[[dict[str, Any]], Reply]
 
@@ -101,12 +108,7 @@ class WriteOnceScript:
         return Reply(text="Writing the file.", tool_calls=[(tool["name"], arguments)])
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 64
-    daemon_threads = True
-
-
-class AnthropicLoopback:
+class AnthropicLoopback(LoopbackServer):
     """A threaded HTTP server; ``base_url`` is what ``ANTHROPIC_BASE_URL`` takes (no ``/v1``)."""
 
     def __init__(self, responder: Responder) -> None:
@@ -115,31 +117,11 @@ class AnthropicLoopback:
         self.unknown: list[str] = []
         """Requests answered 404: method and path."""
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="anthropic-loopback",
-            daemon=True,
-        )
+        super().__init__(self._handler(), "anthropic-loopback")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> AnthropicLoopback:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> AnthropicLoopback:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}"
 
     def messages(self) -> list[Recorded]:
         """The recorded ``/v1/messages`` requests (not ``count_tokens``), in order."""
@@ -208,12 +190,7 @@ class AnthropicLoopback:
                 self.send_header("cache-control", "no-cache")
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                for event in anthropic_events(reply, tokens, 0, 0, model):
-                    data = event.encode()
-                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
+                write_chunked(self.wfile, anthropic_events(reply, tokens, 0, 0, model))
 
         return Handler
 
