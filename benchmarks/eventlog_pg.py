@@ -32,7 +32,7 @@ class PgBench:
     """A server for the benchmark's rounds, each on a database of its own."""
 
     def __init__(self) -> None:
-        from tests.postgres.server import shared_server
+        from tests.support.postgres_server import shared_server
 
         self.server = shared_server(f"bench-{uuid.uuid4().hex[:8]}")
         self.stream: list[float] = []
@@ -49,7 +49,7 @@ class PgBench:
             return None
 
     def url(self) -> str:
-        from tests.postgres.server import fresh_database
+        from tests.support.postgres_server import fresh_database
 
         return self.server.url(fresh_database(self.server))
 
@@ -78,7 +78,7 @@ class PgBench:
         }
 
     def stop(self) -> None:
-        from tests.postgres.server import release
+        from tests.support.postgres_server import release
 
         release(self.server)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.postgres.server import Server, drop_database, fresh_database, release, shared_server
+from tests.support.postgres_server import Server, drop_database, fresh_database, release, shared_server
 
 
 @pytest.fixture(scope="session")

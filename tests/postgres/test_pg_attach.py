@@ -24,7 +24,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from tests.conftest import SPEC_NAME, backend_waits_for_the_first_test_report, copy_example
 from tests.lsp.conftest import CLIENTS, make_client
 from tests.lsp.helpers import events_of, execute, get, wait_for
-from tests.postgres.server import Server
+from tests.support.postgres_server import Server
 
 PASSWORD = "pg-secret-never-shown"
 PAGES = "app/web/pages.py"

@@ -18,7 +18,7 @@ from counterpoint.engine.log import EventLog, EventLogError, open_event_log, pg_
 from counterpoint.engine.log.pg import PgBackend
 from counterpoint_protocol.events import Event
 
-from tests.postgres.server import Server
+from tests.support.postgres_server import Server
 
 
 async def write_same(log: EventLog) -> list[Event]:
