@@ -7,7 +7,6 @@ each permission answer says which policy the run got.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,20 +15,11 @@ from counterpoint.engine.log import query_events
 from counterpoint.engine.runners.acp import PERMISSION_POLICIES
 
 from tests.acp.test_acp_runner import FAKE_AGENT
+from tests.support.cli import run_cli, user_env
 
 
 def cli(*args: str | Path, cwd: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, XDG_CONFIG_HOME=str(config))
-    env.pop("COUNTERPOINT_TRUST", None)
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd, env=user_env(config))
 
 
 def workspace_with_spec(tmp_path: Path) -> tuple[Path, Path, Path]:

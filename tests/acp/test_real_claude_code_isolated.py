@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,8 @@ from counterpoint_protocol.events import Event
 
 from tests.support.anthropic_loopback import AnthropicLoopback, WriteOnceScript, working_directory
 from tests.support.claude_code_acp import install_claude_code_acp
+from tests.support.cli import run_cli
+from tests.support.git import git, make_repo
 from tests.support.processes import wait_until
 
 FAKE_KEY = "sk-ant-loopback-0f1e2d3c4b5a69788796a5b4"
@@ -52,28 +52,6 @@ def loopback() -> Iterator[tuple[AnthropicLoopback, WriteOnceScript]]:
         yield server, script
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def run_git(cwd: Path, *args: str) -> str:
-    """``git *args`` as the user runs it (their identity, none of the caller's ``GIT_*``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env |= {"GIT_AUTHOR_NAME": "User", "GIT_AUTHOR_EMAIL": "user@example.com"}
-    env |= {"GIT_COMMITTER_NAME": "User", "GIT_COMMITTER_EMAIL": "user@example.com"}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
-    return done.stdout
-
-
 def disk_files(root: Path) -> dict[str, bytes]:
     """Every file of the user's working tree (not ``.git``, not ``.counterpoint``): path -> content."""
     found = {}
@@ -89,11 +67,7 @@ def disk_files(root: Path) -> dict[str, bytes]:
 def make_repository(repo: Path, agent_env: dict[str, str]) -> Path:
     """A repository with one commit holding the spec, plus a staged new file and an unstaged edit
     of the user's (the run's base takes both; neither may change until apply)."""
-    repo.mkdir(parents=True)
-    run_git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("# Demo\n\nA project.\n")
-    spec = repo / "greeting.agents.md"
-    spec.write_text(
+    spec = (
         "---\n"
         "feature: Greeting\n"
         "isolation: worktree\n"
@@ -107,12 +81,11 @@ def make_repository(repo: Path, agent_env: dict[str, str]) -> Path:
         f"env: {json.dumps(agent_env)}\n\n"
         f"Write {TARGET} with a short greeting.\n"
     )
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-q", "-m", "start")
+    make_repo(repo, {"README.md": "# Demo\n\nA project.\n", "greeting.agents.md": spec})
     (repo / "notes.txt").write_text("staged by hand\n")
-    run_git(repo, "add", "notes.txt")
+    git(repo, "add", "notes.txt")
     (repo / "README.md").write_text("# Demo\n\nA project, edited and not staged.\n")
-    return spec
+    return repo / "greeting.agents.md"
 
 
 def user_state(repo: Path) -> tuple[dict[str, bytes], bytes, str, str]:
@@ -120,8 +93,8 @@ def user_state(repo: Path) -> tuple[dict[str, bytes], bytes, str, str]:
     return (
         disk_files(repo),
         (repo / ".git" / "index").read_bytes(),
-        run_git(repo, "rev-parse", "HEAD").strip(),
-        run_git(repo, "symbolic-ref", "HEAD").strip(),
+        git(repo, "rev-parse", "HEAD").strip(),
+        git(repo, "symbolic-ref", "HEAD").strip(),
     )
 
 
@@ -174,9 +147,9 @@ def test_claude_code_over_acp_works_in_its_own_copy_and_is_applied(
         "PYTHONUNBUFFERED": "1",
     }
     before = user_state(repo)
-    staged = run_git(repo, "diff", "--cached")
+    staged = git(repo, "diff", "--cached")
 
-    ran = cli("run", "--trust", spec.name, cwd=repo, env=env)
+    ran = run_cli("run", "--trust", spec.name, cwd=repo, env=env, timeout=600)
 
     outcome = f"stdout:\n{ran.stdout}\nstderr:\n{ran.stderr}\nunknown requests: {server.unknown}"
     assert ran.returncode == 0, outcome
@@ -209,13 +182,13 @@ def test_claude_code_over_acp_works_in_its_own_copy_and_is_applied(
     signal = one(events, "signal")
     assert (signal.action, signal.actor, signal.metadata["by"]) == ("greeting_ready", "writer", "writer")
     snapshot = signal.metadata["commit"]
-    assert run_git(repo, "show", f"{snapshot}:{TARGET}") == CONTENT
+    assert git(repo, "show", f"{snapshot}:{TARGET}") == CONTENT
     # ...and the integration branch has it after the merge.
     isolation = started.metadata["isolation"]
     integration = isolation["integration"]
     assert one(events, "agent_merged", "writer").action == "clean"
-    assert run_git(repo, "show", f"{integration}:{TARGET}") == CONTENT
-    run_git(repo, "merge-base", "--is-ancestor", snapshot, integration)
+    assert git(repo, "show", f"{integration}:{TARGET}") == CONTENT
+    git(repo, "merge-base", "--is-ancestor", snapshot, integration)
 
     # Nothing left behind: no copy, no registered worktree, no agent process.
     assert not copy.exists()
@@ -223,7 +196,7 @@ def test_claude_code_over_acp_works_in_its_own_copy_and_is_applied(
         repo / ".counterpoint" / "worktrees"
     )  # the last shared checkout (.lower) is kept for the next run
     assert not [p for p in worktrees.iterdir() if p.name != ".gitignore" and not p.name.startswith(".lower")]
-    listed = run_git(repo, "worktree", "list", "--porcelain").splitlines()
+    listed = git(repo, "worktree", "list", "--porcelain").splitlines()
     assert [line for line in listed if line.startswith("worktree ")] == [f"worktree {repo}"]
     wait_until(lambda: not agent_processes(config_dir), 60)
 
@@ -236,15 +209,15 @@ def test_claude_code_over_acp_works_in_its_own_copy_and_is_applied(
             assert FAKE_KEY.encode() not in path.read_bytes(), path
 
     # Review and apply with the CLI.
-    diff = cli("diff", run_id, cwd=repo, env=env)
+    diff = run_cli("diff", run_id, cwd=repo, env=env, timeout=600)
     assert diff.returncode == 0, diff.stderr
     assert f"diff --git a/{TARGET} b/{TARGET}" in diff.stdout
     assert "+Hello from Claude Code, in a working copy of its own." in diff.stdout
     assert "notes.txt" not in diff.stdout and "README.md" not in diff.stdout  # the user's own, in the base
-    applied = cli("apply", run_id, cwd=repo, env=env)
+    applied = run_cli("apply", run_id, cwd=repo, env=env, timeout=600)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert (repo / TARGET).read_text() == CONTENT
     after = disk_files(repo)
     assert {k: v for k, v in after.items() if k != TARGET} == before[0]
-    assert run_git(repo, "diff", "--cached") == staged
-    assert run_git(repo, "rev-parse", "HEAD").strip() == before[2]
+    assert git(repo, "diff", "--cached") == staged
+    assert git(repo, "rev-parse", "HEAD").strip() == before[2]

@@ -32,9 +32,8 @@ def flavor(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def server(flavor: str) -> Iterator[FakeLLMServer]:
-    fake = FakeLLMServer(flavor).start()  # type: ignore[arg-type]
-    yield fake
-    fake.stop()
+    with FakeLLMServer(flavor) as fake:  # type: ignore[arg-type]
+        yield fake
 
 
 @pytest.fixture

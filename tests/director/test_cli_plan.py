@@ -4,17 +4,17 @@ loopback server named by the user settings; clear errors and non-zero exits when
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm_server import FakeLLMServer
+from tests.support.cli import run_cli, start_cli, user_env
 from tests.support.director import DirectorScript
 
 REQUEST = "Build a course enrollment feature"
@@ -28,16 +28,14 @@ def settings_home(tmp_path: Path, settings: dict[str, object]) -> Path:
 
 
 def plan(project: Path, config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "XDG_CONFIG_HOME": str(config), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", "plan", *args],
-        cwd=project,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli("plan", *args, cwd=project, env=user_env(config, **env))
+
+
+def plan_finished(project: Path) -> dict[str, Any]:
+    """The one ``plan_finished`` event of the project's log, as ``counterpoint events`` prints it."""
+    events = run_cli("events", "--run", "all", "--type", "plan_finished", "--json", cwd=project, timeout=60)
+    (finished,) = [json.loads(line) for line in events.stdout.splitlines()]
+    return dict(finished)
 
 
 def test_plan_writes_a_checked_spec_and_says_what_it_predicts(
@@ -63,23 +61,10 @@ def test_plan_writes_a_checked_spec_and_says_what_it_predicts(
     assert "director: > read_file(path=pyproject.toml)" in done.stderr
     assert "director: draft 1: 4 errors, 0 warnings" in done.stderr
     # The spec it wrote passes `counterpoint check` as a user runs it.
-    check = subprocess.run(
-        [sys.executable, "-m", "counterpoint", "check", "course-enrollment.agents.md"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    check = run_cli("check", "course-enrollment.agents.md", cwd=project, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     # The plan is in the event log.
-    events = subprocess.run(
-        [sys.executable, "-m", "counterpoint", "events", "--run", "all", "--type", "plan_finished", "--json"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    (finished,) = [json.loads(line) for line in events.stdout.splitlines()]
+    finished = plan_finished(project)
     assert finished["action"] == "ready" and finished["metadata"]["rounds"] == 2
     assert finished["metadata"]["cost_usd"] > 0
     # A second plan of the same request never replaces the first: --out or a new name.
@@ -147,16 +132,7 @@ def test_ctrl_c_cancels_the_plan(project: Path, server: FakeLLMServer, tmp_path:
     script.hold = threading.Event()
     server.responder = script
     config = settings_home(tmp_path, {"llm": llm_settings(server), "director": {"model": model}})
-    env = {**os.environ, "XDG_CONFIG_HOME": str(config)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", "plan", REQUEST],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_cli("plan", REQUEST, cwd=project, env=user_env(config))
     try:
         assert script.held.wait(60), "the model was never asked"
         proc.send_signal(signal.SIGINT)
@@ -168,12 +144,4 @@ def test_ctrl_c_cancels_the_plan(project: Path, server: FakeLLMServer, tmp_path:
     assert proc.returncode == 130, err
     assert "planning cancelled" in err and "Traceback" not in err
     assert not list(project.glob("*.agents.md"))
-    events = subprocess.run(
-        [sys.executable, "-m", "counterpoint", "events", "--run", "all", "--type", "plan_finished", "--json"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    (finished,) = [json.loads(line) for line in events.stdout.splitlines()]
-    assert finished["action"] == "cancelled"
+    assert plan_finished(project)["action"] == "cancelled"

@@ -8,7 +8,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -19,41 +18,14 @@ import pytest
 from counterpoint.engine.log import query_events
 
 from tests.conftest import backend_waits_for_the_first_test_report, copy_example
+from tests.support.cli import run_cli, start_cli, user_env
 from tests.support.processes import survivors, wait_until
 
 EVENT_KEYS = {"id", "run_id", "type", "actor", "action", "metadata", "timestamp"}
 
 
-def cli_env(config: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(config)
-    env.pop("COUNTERPOINT_TRUST", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def cli(*args: str | Path, cwd: Path, config: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", *map(str, args)],
-        cwd=cwd,
-        env=cli_env(config),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def start_cli(*args: str | Path, cwd: Path, config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", *map(str, args)],
-        cwd=cwd,
-        env=cli_env(config),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return run_cli(*args, cwd=cwd, env=user_env(config), timeout=timeout)
 
 
 def write_spec(
@@ -348,11 +320,11 @@ def test_events_follow_ends_when_the_run_ends(tmp_path: Path, config: Path) -> N
             ]
         },
     )
-    run = start_cli("run", spec.name, cwd=tmp_path, config=config)
+    run = start_cli("run", spec.name, cwd=tmp_path, env=user_env(config))
     try:
         wait_until(lambda: bool(events_in(tmp_path, "agent_started")))
         assert not events_in(tmp_path, "run_finished")
-        follow = start_cli("events", "--follow", "--json", cwd=tmp_path, config=config)
+        follow = start_cli("events", "--follow", "--json", cwd=tmp_path, env=user_env(config))
         out, err = follow.communicate(timeout=30)
         assert follow.returncode == 0, err
         assert run.wait(timeout=30) == 0
@@ -395,7 +367,7 @@ def test_ctrl_c_cancels_the_run_and_kills_grandchildren(tmp_path: Path, config: 
         """,
         {"after.jsonl": [{"action": "say", "text": "after"}]},
     )
-    run = start_cli("run", "--trust", spec.name, cwd=tmp_path, config=config)
+    run = start_cli("run", "--trust", spec.name, cwd=tmp_path, env=user_env(config))
     try:
         wait_until(lambda: bool(survivors(marker)) and bool(events_in(tmp_path, "agent_output")))
         run.send_signal(signal.SIGINT)

@@ -10,13 +10,13 @@ CLI runs as a real subprocess on a real git repository and SQLite log.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from counterpoint.engine.log import query_events
+
+from tests.support.cli import run_cli, user_env
 
 SPEC = """
 ---
@@ -47,18 +47,7 @@ FSMONITOR = "[core]\n\tfsmonitor = touch pwned-by-git\n"
 
 
 def _run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PYTHONUNBUFFERED="1")
-    env.pop("COUNTERPOINT_TRUST", None)
-    return subprocess.run(
-        [sys.executable, "-m", "counterpoint", *args],
-        cwd=home,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=home, env=user_env(home / ".config", HOME=str(home)))
 
 
 def _dotfiles_home(home: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.llm.fake_llm_server import FakeLLMServer
-from tests.nvim.test_nvim_plugin import find_nvim, run_script
+from tests.nvim.test_nvim_plugin import run_script
 from tests.support.director import DirectorScript, make_project
 
 MODEL = "openai:director-test"
@@ -20,13 +20,11 @@ MODEL = "openai:director-test"
 
 @pytest.fixture
 def model_server() -> Iterator[FakeLLMServer]:
-    server = FakeLLMServer("openai", DirectorScript(MODEL)).start()
-    yield server
-    server.stop()
+    with FakeLLMServer("openai", DirectorScript(MODEL)) as server:
+        yield server
 
 
-def test_plan_from_the_command_line(tmp_path: Path, model_server: FakeLLMServer) -> None:
-    nvim = find_nvim()
+def test_plan_from_the_command_line(nvim: Path, tmp_path: Path, model_server: FakeLLMServer) -> None:
     workspace = make_project(tmp_path / "workspace")
     settings = {
         "llm": {"openai_base_url": model_server.url, "openai_api_key": "sk-test", "max_retries": 2},

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,8 @@ from counterpoint.engine.report import build_report
 from counterpoint.engine.run import RunOptions
 from counterpoint_protocol.events import Event, EventType, parse_timestamp, utc_timestamp
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange, Spec
+
+from tests.support.cli import start_cli, user_env
 
 T = EventType
 
@@ -139,18 +140,7 @@ transcript: transcripts/quick.jsonl
 
 
 def cli(folder: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "XDG_CONFIG_HOME": str(folder / "config"), "PYTHONUNBUFFERED": "1"}
-    env.pop("COUNTERPOINT_TRUST", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", *args],
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return start_cli(*args, cwd=folder, env=user_env(folder / "config"), start_new_session=True)
 
 
 async def wait_for(db: Path, check: Any, deadline_s: float = 90) -> list[Event]:
