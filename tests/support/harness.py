@@ -1,7 +1,8 @@
 """Building blocks of the reliability tests, shared with `benchmarks/bench_reliability.py`.
 
-- `kill_appender_many_times`: a child process appends events and prints each id once `append`
-  returned; it is SIGKILLed at random moments; every reported id must be in the log after.
+- `kill_appender_many_times` (`kill_appender` for any log, PostgreSQL's too): a child process
+  appends events and prints each id once `append` returned; it is SIGKILLed at random moments;
+  every reported id must be in the log after.
 - `kill_and_resume`: kill -9 a real ``counterpoint run`` mid-run, then ``counterpoint resume`` it.
 - `orphans_after`: a command agent with a grandchild, ended by kill -9 / cancel / timeout /
   the editor vanishing; the processes left behind are counted.
@@ -32,10 +33,16 @@ PY = sys.executable
 APPENDER = """
 import asyncio, os, sys
 from pathlib import Path
-from counterpoint.engine.log.store import EventLog
+from counterpoint.engine.log import EventLog
+
+def where(arg):
+    if "://" not in arg:
+        return Path(arg)  # the SQLite file
+    from counterpoint.engine.log.pg import PgBackend
+    return PgBackend(arg)
 
 async def main() -> None:
-    log = await EventLog.open(Path(sys.argv[1]))
+    log = await EventLog.open(where(sys.argv[1]))
     os.write(1, b"ready\\n")
     n = 0
     while True:
@@ -78,31 +85,41 @@ def ids_in(db: Path) -> set[int]:
         conn.close()
 
 
-def kill_appender_many_times(
-    folder: Path, kills: int = 30, seed: int = 7, max_seconds: float = 60.0
-) -> dict[str, Any]:
-    """SIGKILL an appending child ``kills`` times; returns what was reported, kept and lost."""
+def kill_appender(
+    where: str, folder: Path, kills: int, seed: int, max_seconds: float
+) -> tuple[int, set[int]]:
+    """SIGKILL a child appending to the log at ``where`` (a SQLite file or a PostgreSQL URL) at
+    random moments, ``kills`` times (within ``max_seconds``, a safety net); the kills made and the
+    ids the child reported as appended (its script is written into ``folder``)."""
     rng = random.Random(seed)
-    db = folder / ".counterpoint" / "events.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
     script = folder / "appender.py"
     script.write_text(APPENDER)
     reported: set[int] = set()
     done = 0
     deadline = time.monotonic() + max_seconds
     while done < kills and time.monotonic() < deadline:
-        proc = subprocess.Popen([PY, str(script), str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([PY, str(script), where], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None
         first = proc.stdout.readline()
         if first != b"ready\n":
             proc.kill()
-            raise AssertionError(f"appender did not start: {first!r} {proc.stderr.read()!r}")  # type: ignore[union-attr]
+            raise AssertionError(f"appender did not start: {first!r} {proc.communicate()[1]!r}")
         time.sleep(rng.uniform(0.0, 0.25))
         os.kill(proc.pid, signal.SIGKILL)
         out, _err = proc.communicate(timeout=10)
         lines = out.decode("ascii", "replace").split("\n")
         reported.update(int(line) for line in lines[:-1] if line.strip().isdigit())  # last: partial
         done += 1
+    return done, reported
+
+
+def kill_appender_many_times(
+    folder: Path, kills: int = 30, seed: int = 7, max_seconds: float = 60.0
+) -> dict[str, Any]:
+    """SIGKILL an appending child ``kills`` times; returns what was reported, kept and lost."""
+    db = folder / ".counterpoint" / "events.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    done, reported = kill_appender(str(db), folder, kills, seed, max_seconds)
     stored = ids_in(db)
     lost = sorted(reported - stored)
     return {
