@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from tests.conftest import SPEC_NAME, backend_waits_for_the_first_test_report, copy_example
 from tests.lsp.conftest import CLIENTS, make_client
 from tests.lsp.helpers import events_of, execute, get, wait_for
+from tests.support.cli import start_cli
 from tests.support.postgres_server import Server
 
 PASSWORD = "pg-secret-never-shown"
@@ -48,15 +51,22 @@ async def start_client(capabilities: str, workspace: Path, env: dict[str, str]) 
     return client
 
 
-def run_elsewhere(spec: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", "run", "--trust", "--quiet", str(spec)],
-        cwd=spec.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@asynccontextmanager
+async def server_and_run(
+    capabilities: str, workspace: Path, spec: Path, env: dict[str, str]
+) -> AsyncIterator[tuple[LanguageClient, subprocess.Popen[str]]]:
+    """A language server on ``workspace``, and ``counterpoint run spec`` in a process of its own (as
+    in a terminal, maybe of another machine); the run killed if still going, the server stopped."""
+    client = await start_client(capabilities, workspace, env)
+    proc = start_cli("run", "--trust", "--quiet", spec, cwd=spec.parent, env=env)
+    try:
+        yield client, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        await client.shutdown_session()
+        await client.stop()
 
 
 async def started_run(find: Any, proc: subprocess.Popen[str]) -> str:
@@ -138,9 +148,7 @@ async def test_attach_shows_a_run_of_another_machine_from_postgresql(
     here = copy_example(tmp_path / "here" / "course-enrollment").parent
     there_spec = copy_example(tmp_path / "there" / "course-enrollment")
     backend_waits_for_the_first_test_report(there_spec)
-    client = await start_client(capabilities, here, env)
-    proc = run_elsewhere(there_spec, env)
-    try:
+    async with server_and_run(capabilities, here, there_spec, env) as (client, proc):
 
         def find() -> str | None:
             with psycopg.connect(url) as conn:
@@ -160,12 +168,6 @@ async def test_attach_shows_a_run_of_another_machine_from_postgresql(
         shown += " ".join(m.message for m in client.log_messages)
         assert PASSWORD not in shown
         assert str(tmp_path / "here") in json.dumps(events_of(client, run_id, "finding"))  # paths made local
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        await client.shutdown_session()
-        await client.stop()
 
 
 async def test_attach_shows_a_run_of_a_terminal_from_the_workspace_log(tmp_path: Path) -> None:
@@ -173,9 +175,7 @@ async def test_attach_shows_a_run_of_a_terminal_from_the_workspace_log(tmp_path:
     spec = copy_example(tmp_path / "course-enrollment")
     backend_waits_for_the_first_test_report(spec)
     workspace = spec.parent
-    client = await start_client("visual_studio_code", workspace, env)
-    proc = run_elsewhere(spec, env)
-    try:
+    async with server_and_run("visual_studio_code", workspace, spec, env) as (client, proc):
 
         def find() -> str | None:
             db = workspace / ".counterpoint" / "events.db"
@@ -198,9 +198,3 @@ async def test_attach_shows_a_run_of_a_terminal_from_the_workspace_log(tmp_path:
         assert get(last, "runId") == run_id
         await attach_and_follow(client, run_id, (workspace / PAGES).resolve(), spec.resolve())
         assert await asyncio.to_thread(proc.wait, 120) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        await client.shutdown_session()
-        await client.stop()

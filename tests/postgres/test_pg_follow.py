@@ -8,12 +8,13 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from counterpoint.engine.log import EventLog, open_event_log
+
+from tests.support.cli import COUNTERPOINT, run_cli
 
 EVENTS = 30
 BOUND_S = 3.0
@@ -25,9 +26,7 @@ async def follow_while_appending(workspace: Path, env: dict[str, str]) -> list[f
     log: EventLog = await open_event_log(workspace)
     await log.append("warmup", "notice", None, None, {})  # the SQLite file exists before the follower
     follower = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "counterpoint",
+        *COUNTERPOINT,
         "events",
         "--follow",
         "--json",
@@ -85,18 +84,10 @@ async def test_events_follow_sees_appends_within_the_bound(
 
 
 def test_follow_of_a_missing_log_and_a_dead_database_is_one_line(tmp_path: Path) -> None:
-    import subprocess
-
     env = dict(
         os.environ, COUNTERPOINT_EVENTS_URL="postgresql://u:s3cret-pass-word@127.0.0.1:9/x?connect_timeout=3"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "counterpoint", "events", "--follow", "--workspace", str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("events", "--follow", "--workspace", tmp_path, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot reach the event log database" in done.stderr
     assert "s3cret" not in done.stderr
