@@ -184,9 +184,8 @@ class NodeAgent:
             **copy.env(),
             **self._env,
         }
-        agent = job.agent
-        if job.secret_env:
-            agent = agent.model_copy(update={"settings": settings.model_copy(update={"env": env})})
+        # runners read the agent's own env: its secrets, the copy's git ceiling and the guard's mark
+        agent = job.agent.model_copy(update={"settings": settings.model_copy(update={"env": env})})
         consent = ConsentPolicy(copy.root, trust=job.trusted, asker=self._consent)
 
         async def record_tool(call: ToolCall) -> None:

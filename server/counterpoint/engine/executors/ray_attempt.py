@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import socket
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from counterpoint_protocol.events import AgentMovedPayload, EventType, WorkingCo
 from counterpoint.engine.executors import bundles
 from counterpoint.engine.executors.base import MOVES, RemoteWork
 from counterpoint.engine.executors.job import build_job
-from counterpoint.engine.executors.ray_cluster import Node, RayCluster
+from counterpoint.engine.executors.ray_cluster import Node, RayCluster, actor_class, actor_options
 from counterpoint.engine.executors.resources import Resources
 from counterpoint.engine.isolation import RunRefs, git, ref_component
 from counterpoint.engine.runners.base import AgentContext, AgentFailed
@@ -116,11 +117,17 @@ class RemoteAttempt:
     # -- on one node ----------------------------------------------------------------------------------
 
     async def _on_node(self, merged: list[str]) -> dict[str, Any]:
+        if not await self.cluster.admit(self.node, self.request):  # its resources free there
+            raise NodeLost(f"node {self.node.address} died")
+        try:
+            return await self._on_admitted(merged)
+        finally:
+            await self.cluster.leave(self.node, self.request)
+
+    async def _on_admitted(self, merged: list[str]) -> dict[str, Any]:
         import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from counterpoint import __version__
-        from counterpoint.engine.executors.ray_node import AgentActor
 
         work, node = self.work, self.node
         ship = await bundles.start_commit(work.repo, self.head)
@@ -139,36 +146,38 @@ class RemoteAttempt:
             version=__version__,
             store=_store_key(work.repo.git_dir),
         )
-        options: dict[str, Any] = {
-            **self.request.ray_options(),
-            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.id, soft=False),
-            "max_restarts": 0,
-            "max_task_retries": 0,
-        }
-        if env:
-            options["runtime_env"] = {"env_vars": env}
-        actor = ray.remote(AgentActor).options(**options).remote()
+        own = bool(job.secret_env)  # its secrets in its process's environment: an actor of its own
+        if own:
+            options = actor_options(node, env, **self.request.ray_options())
+            actor = actor_class().options(**options).remote()
+        else:
+            actor = self.cluster.shared_actor(node, env)
+        key = uuid.uuid4().hex
         data_ref = await asyncio.to_thread(ray.put, data)
-        stream = actor.run.options(num_returns="streaming").remote(job, data_ref)
+        stream = actor.run.options(num_returns="streaming").remote(key, job, data_ref)
         ended = False
         try:
             async for ref in stream:
                 for message in await ref:
+                    if message["kind"] == "copy" and ship not in known:
+                        known.append(ship)  # the node's store has that tree now
                     if message["kind"] == "done":
                         ended = True
                         await self._done(message, node)
-                        known.append(ship)
                         return dict(message)
-                    await self._handle(actor, message, node, merged)
+                    await self._handle(actor, key, message, node, merged)
             raise NodeLost("its actor ended without a word")
         except ray.exceptions.RayTaskError as exc:  # our code failed on the node: no node to blame
             raise AgentFailed(f"on node {node.address}: {exc.cause or exc}") from None
         except ray.exceptions.RayError as exc:
-            raise await self._lost_or_failed(exc) from None
+            failure = await self._lost_or_failed(exc)
+            if isinstance(failure, NodeLost):
+                self.cluster.forget(node.id)
+            raise failure from None
         finally:
             for task in self._asks:
                 task.cancel()
-            await _stop(actor, stream, ended)
+            await _stop(actor, key, stream, ended, own)
 
     async def _lost_or_failed(self, exc: Exception) -> Exception:
         """A lost actor: its node died (the attempt moves), or it failed on a live node. Ray
@@ -188,7 +197,9 @@ class RemoteAttempt:
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
         return AgentFailed(f"its actor on node {self.node.address} failed: {first}")
 
-    async def _handle(self, actor: Any, message: dict[str, Any], node: Node, merged: list[str]) -> None:
+    async def _handle(
+        self, actor: Any, key: str, message: dict[str, Any], node: Node, merged: list[str]
+    ) -> None:
         kind, ctx = message["kind"], self.ctx
         if kind == "output":
             ctx.output(message["line"])
@@ -208,7 +219,7 @@ class RemoteAttempt:
                 self.name, message["signal"], message["metadata"], commit, message["files"]
             )
         elif kind == "ask":
-            task = asyncio.get_running_loop().create_task(self._answer(actor, message))
+            task = asyncio.get_running_loop().create_task(self._answer(actor, key, message))
             self._asks.add(task)
             task.add_done_callback(self._asks.discard)
         elif kind == "spend":
@@ -248,7 +259,7 @@ class RemoteAttempt:
             meta = {"path": missed["path"], "kind": "added", "attribution": "copy"}
             await self.work.hand_on_signal(self.name, missed["signal"], meta, commit, None)
 
-    async def _answer(self, actor: Any, message: dict[str, Any]) -> None:
+    async def _answer(self, actor: Any, key: str, message: dict[str, Any]) -> None:
         ok: bool = True
         value: Any = None
         try:
@@ -260,7 +271,7 @@ class RemoteAttempt:
             ok, value = False, "timeout"
         except Exception as exc:
             ok, value = False, str(exc)
-        actor.answer.remote(message["id"], ok, value)
+        actor.answer.remote(key, message["id"], ok, value)
 
 
 def _rel(path: Path, top: Path) -> str:
@@ -278,18 +289,19 @@ def _quietly(fn: Any) -> None:
         fn()
 
 
-async def _stop(actor: Any, stream: Any, ended: bool) -> None:
-    """The actor gone: after its ``done``, at once; else its runner cancelled first (its process
-    group killed on the node), then the actor killed (`STOP_S` at most)."""
+async def _stop(actor: Any, key: str, stream: Any, ended: bool, own: bool) -> None:
+    """The attempt over on the node: if it did not end by itself, its runner cancelled there (its
+    process group killed) and its stream drained (`STOP_S` at most); an actor of its own killed."""
     import ray
 
     if not ended:
         with contextlib.suppress(Exception):
-            actor.cancel.remote()
+            actor.cancel.remote(key)
 
             async def drain() -> None:
                 async for _ref in stream:
                     pass
 
             await asyncio.wait_for(drain(), STOP_S)
-    await asyncio.to_thread(_quietly, lambda: ray.kill(actor, no_restart=True))
+    if own:
+        await asyncio.to_thread(_quietly, lambda: ray.kill(actor, no_restart=True))

@@ -10,6 +10,7 @@ counted, so agents spread over the nodes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from counterpoint.engine.executors.base import ExecutorError
 from counterpoint.engine.executors.resources import CPU, Resources, fits, shortfall
@@ -48,6 +50,10 @@ class RayCluster:
         self._agents: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._shared: dict[tuple[str, str], Any] = {}
+        """(node id, environment) -> the actor agents share there."""
+        self._running: dict[str, dict[str, float]] = {}
+        self._freed: tuple[asyncio.AbstractEventLoop, asyncio.Condition] | None = None
 
     def connect(self) -> None:
         """Join the cluster (blocking: call it on a thread)."""
@@ -131,6 +137,85 @@ class RayCluster:
             for name, amount in request.amounts().items():
                 taken[name] = max(0.0, taken.get(name, 0.0) - amount)
             self._agents[node_id] = max(0, self._agents.get(node_id, 0) - 1)
+
+    # -- the actors agents share, and what runs on each node --------------------------------------
+
+    def shared_actor(self, node: Node, env: Mapping[str, str]) -> Any:
+        """The actor agents share on ``node`` (made at first use, in milliseconds after): it asks
+        Ray for nothing (the agents' resources are counted here, `admit`), and its environment is
+        the same for every agent it runs (no agent's own secrets: those get an actor of their own)."""
+        key = (node.id, json.dumps(sorted(env.items())))
+        actor = self._shared.get(key)
+        if actor is None:
+            actor = self._shared[key] = actor_class().options(**actor_options(node, env, num_cpus=0)).remote()
+        return actor
+
+    def forget(self, node_id: str) -> None:
+        """A node that died: its shared actors are gone with it."""
+        for key in [k for k in self._shared if k[0] == node_id]:
+            del self._shared[key]
+
+    def _condition(self) -> asyncio.Condition:
+        loop = asyncio.get_running_loop()
+        if self._freed is None or self._freed[0] is not loop:
+            self._freed = (loop, asyncio.Condition())
+        return self._freed[1]
+
+    async def admit(self, node: Node, request: Resources) -> bool:
+        """Wait until ``request`` fits in what ``node`` has left (counted with what runs there
+        from this process); False when the node died meanwhile."""
+        freed = self._condition()
+        async with freed:
+            while True:
+                if not self.alive(node.id):
+                    return False
+                running = self._running.setdefault(node.id, {})
+                left = {name: node.totals.get(name, 0.0) - running.get(name, 0.0) for name in node.totals}
+                if fits(request, left) or not any(running.values()):
+                    for name, amount in request.amounts().items():
+                        running[name] = running.get(name, 0.0) + amount
+                    return True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(freed.wait(), REFRESH_S)
+
+    async def leave(self, node: Node, request: Resources) -> None:
+        running = self._running.setdefault(node.id, {})
+        for name, amount in request.amounts().items():
+            running[name] = max(0.0, running.get(name, 0.0) - amount)
+        freed = self._condition()
+        async with freed:
+            freed.notify_all()
+
+
+_actor_class: Any = None
+
+
+def actor_class() -> Any:
+    """`AgentActor` as a Ray actor class (made once: Ray exports it to the cluster once)."""
+    global _actor_class
+    if _actor_class is None:
+        import ray
+
+        from counterpoint.engine.executors.ray_node import AgentActor
+
+        _actor_class = ray.remote(AgentActor)
+    return _actor_class
+
+
+def actor_options(node: Node, env: Mapping[str, str], **resources: Any) -> dict[str, Any]:
+    """Pinned to ``node``, never restarted (a lost actor's agents move), ``env`` its environment."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    options: dict[str, Any] = {
+        **resources,
+        "scheduling_strategy": NodeAffinitySchedulingStrategy(node.id, soft=False),
+        "max_restarts": 0,
+        "max_task_retries": 0,
+        "max_concurrency": 1000,
+    }
+    if env:
+        options["runtime_env"] = {"env_vars": dict(env)}
+    return options
 
 
 def _probe(address: str) -> None:

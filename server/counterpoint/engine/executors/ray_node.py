@@ -1,9 +1,12 @@
-"""The Ray actor that runs one agent's attempt on a node (`AgentActor`).
+"""The Ray actor that runs agents' attempts on a node (`AgentActor`).
 
 The coordinator makes it with ``ray.remote(AgentActor).options(...)`` (so this module imports
-Ray only on a node, when the actor starts) and reads `run`, a streaming generator of message
-batches, until its ``done``. `answer` replies to the node's asks, `cancel` ends the attempt (the
-runner's process group is killed as in a local run); `where` says which node this is.
+Ray only on a node, when the actor starts): one per node that agents share (an attempt starts as a
+method call, in milliseconds), or one for an agent of its own when its secrets must be in its
+process's environment. `run` is a streaming generator of an attempt's message batches, until its
+``done``; `answer` replies to the attempt's asks, `cancel` ends it (its runner's process group is
+killed as in a local run); `where` says which node this is. Attempts are keyed by the
+coordinator's id for them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ BATCH_S = 0.01
 
 class AgentActor:
     def __init__(self) -> None:
-        self._agent: NodeAgent | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._agents: dict[str, NodeAgent] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._guard, self._mark = node_guard.start()  # its agents' processes die with it, however it dies
 
     async def where(self) -> dict[str, Any]:
@@ -41,9 +44,9 @@ class AgentActor:
             "version": __version__,
         }
 
-    async def run(self, job: NodeJob, data: bytes | None) -> AsyncIterator[list[dict[str, Any]]]:
-        agent = self._agent = NodeAgent(job, data, {node_guard.MARK: self._mark})
-        self._task = asyncio.get_running_loop().create_task(agent.run(), name=f"agent {job.agent.name}")
+    async def run(self, key: str, job: NodeJob, data: bytes | None) -> AsyncIterator[list[dict[str, Any]]]:
+        agent = self._agents[key] = NodeAgent(job, data, {node_guard.MARK: self._mark})
+        task = self._tasks[key] = asyncio.get_running_loop().create_task(agent.run(), name=f"agent {key}")
         try:
             while True:
                 batch = [await agent.messages.get()]
@@ -56,16 +59,18 @@ class AgentActor:
                     return
                 yield batch
         finally:
-            if not self._task.done():
-                self._task.cancel()
+            if not task.done():
+                task.cancel()
                 with contextlib.suppress(BaseException):
-                    await self._task
+                    await task
                 await node_copy.remove_run(job.run_id)
+            self._agents.pop(key, None)
+            self._tasks.pop(key, None)
 
-    async def answer(self, ask: int, ok: bool, value: Any) -> None:
-        if self._agent is not None:
-            self._agent.answer(ask, ok, value)
+    async def answer(self, key: str, ask: int, ok: bool, value: Any) -> None:
+        if (agent := self._agents.get(key)) is not None:
+            agent.answer(ask, ok, value)
 
-    async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+    async def cancel(self, key: str) -> None:
+        if (task := self._tasks.get(key)) is not None and not task.done():
+            task.cancel()
