@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO, Literal, Self
 
@@ -149,11 +150,22 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 (keep-alive, as the SDKs expect), and no log line per request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 class LoopbackServer:
     """A threaded HTTP server on a free port of 127.0.0.1, serving once started until stopped (or
-    for the ``with`` block); subclasses give the request handler."""
+    for the ``with`` block); subclasses give the request handler, which records each request."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
@@ -176,6 +188,15 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def record(self, path: str, headers: Message, body: dict[str, Any]) -> Recorded:
+        """Keep a request in `requests` (its headers' names in lower case)."""
+        recorded = Recorded(
+            path, {k.lower(): v for k, v in headers.items()}, body, agent_of(body), time.monotonic()
+        )
+        with self._lock:
+            self.requests.append(recorded)
+        return recorded
 
 
 def write_chunked(wfile: BinaryIO, events: Iterable[str], gap: float = 0.0) -> None:
@@ -206,10 +227,8 @@ class FakeLLMServer(LoopbackServer):
         self.latency = latency
         self.token_rate = token_rate
         """Streamed deltas per second per response (0: as fast as the socket takes them)."""
-        self.requests: list[Recorded] = []
         self.cache = PromptCache()
         self.streamed_deltas = 0
-        self._lock = threading.Lock()
         super().__init__(self._handler(), "fake-llm")
 
     @property
@@ -240,26 +259,11 @@ class FakeLLMServer(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                agent = agent_of(body)
-                with server._lock:
-                    server.requests.append(
-                        Recorded(
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                            agent,
-                            time.monotonic(),
-                        )
-                    )
+                agent = server.record(self.path, self.headers, body).agent
                 item = server.responder(agent, body)
                 if server.latency:
                     time.sleep(server.latency)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -25,9 +23,9 @@ from typing import Any
 
 from tests.llm.fake_llm_server import (
     LoopbackServer,
+    QuietHandler,
     Recorded,
     Reply,
-    agent_of,
     anthropic_events,
     write_chunked,
 )
@@ -112,12 +110,10 @@ class AnthropicLoopback(LoopbackServer):
     """A threaded HTTP server; ``base_url`` is what ``ANTHROPIC_BASE_URL`` takes (no ``/v1``)."""
 
     def __init__(self, responder: Responder) -> None:
+        super().__init__(self._handler(), "anthropic-loopback")
         self.responder = responder
-        self.requests: list[Recorded] = []
         self.unknown: list[str] = []
         """Requests answered 404: method and path."""
-        self._lock = threading.Lock()
-        super().__init__(self._handler(), "anthropic-loopback")
 
     @property
     def base_url(self) -> str:
@@ -128,19 +124,10 @@ class AnthropicLoopback(LoopbackServer):
         with self._lock:
             return [r for r in self.requests if r.path.split("?")[0] == "/v1/messages"]
 
-    def _record(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(Recorded(path, headers, body, agent_of(body), time.monotonic()))
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _body(self) -> dict[str, Any]:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length) if length else b""
@@ -159,7 +146,7 @@ class AnthropicLoopback(LoopbackServer):
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                server._record(self.path, {k.lower(): v for k, v in self.headers.items()}, {})
+                server.record(self.path, self.headers, {})
                 with server._lock:
                     server.unknown.append(f"GET {self.path}")
                 self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": "none"}})
@@ -169,7 +156,7 @@ class AnthropicLoopback(LoopbackServer):
             def do_POST(self) -> None:
                 body = self._body()
                 path = self.path.split("?")[0]
-                server._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                server.record(self.path, self.headers, body)
                 if path == "/v1/messages/count_tokens":
                     tokens = max(1, len(json.dumps(body)) // 4)
                     self._json(200, {"input_tokens": tokens})
