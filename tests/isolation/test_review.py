@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -49,12 +51,18 @@ def as_events(run_id: str, rows: list[tuple[str, str | None, str | None, dict]])
     ]
 
 
+@asynccontextmanager
 async def engine_with_run(
     repo: Path, *, pid: int | None = None, finished: bool = True
-) -> tuple[Engine, IsolatedRun]:
+) -> AsyncIterator[tuple[Engine, IsolatedRun]]:
+    """An engine on ``repo`` whose log holds a run made by hand (`build_isolated_run`); closed after."""
     run = build_isolated_run(repo, pid=pid, finished=finished)
     await record(run, finished=finished)
-    return await Engine.open(repo), run
+    engine = await Engine.open(repo)
+    try:
+        yield engine, run
+    finally:
+        await engine.aclose()
 
 
 def user_state(repo: Path) -> dict[str, str]:
@@ -118,11 +126,8 @@ def test_a_shared_run_is_refused_with_a_reason() -> None:
 
 
 async def test_the_run_diff_lists_every_file_with_counts(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    try:
+    async with engine_with_run(repo) as (engine, run):
         result = await engine.diff_run(run.run_id)
-    finally:
-        await engine.aclose()
     by_path = {f.path: f for f in result.files}
     assert result.base == run.base and result.head == run.integration
     assert set(by_path) == {
@@ -144,15 +149,12 @@ async def test_the_run_diff_lists_every_file_with_counts(repo: Path) -> None:
 
 
 async def test_an_agent_diff_is_its_own_work_only(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    try:
+    async with engine_with_run(repo) as (engine, run):
         backend = await engine.diff_run(run.run_id, "backend", patch=True)
         with pytest.raises(RunRefused, match=r"no isolated agent 'docs'.*backend, frontend"):
             await engine.diff_run(run.run_id, "docs")
         with pytest.raises(RunRefused, match="no such run"):
             await engine.diff_run("20990101-000000-nope00")
-    finally:
-        await engine.aclose()
     assert {f.path for f in backend.files} == set(BACKEND)
     assert backend.head == run.tips["backend"]
     assert (
@@ -166,16 +168,13 @@ async def test_an_agent_diff_is_its_own_work_only(repo: Path) -> None:
 
 
 async def test_apply_writes_the_run_into_the_working_tree_and_leaves_the_users_changes(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    # The user's own work after the run started: an unrelated edit, and a staged one.
-    (repo / "README.md").write_text("# Demo\n\nmine, not staged\n")
-    (repo / "notes.txt").write_text("staged by hand\n")
-    git(repo, "add", "notes.txt")
-    before = user_state(repo)
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        # The user's own work after the run started: an unrelated edit, and a staged one.
+        (repo / "README.md").write_text("# Demo\n\nmine, not staged\n")
+        (repo / "notes.txt").write_text("staged by hand\n")
+        git(repo, "add", "notes.txt")
+        before = user_state(repo)
         result = await engine.apply_run(run.run_id)
-    finally:
-        await engine.aclose()
     assert len(result.files) == 6
     assert (repo / "app" / "models.py").read_text() == BACKEND["app/models.py"]
     assert (repo / "app" / "schema.py").read_text() == "SCHEMA = 1\n"
@@ -188,17 +187,14 @@ async def test_apply_writes_the_run_into_the_working_tree_and_leaves_the_users_c
 
 
 async def test_apply_refuses_naming_the_files_the_user_changed_in_conflict(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    (repo / "app" / "models.py").write_text(MODELS.replace("line 2\n", "line 2 edited by the user\n"))
-    (repo / "web").mkdir()
-    (repo / "web" / "page.html").write_text("<p>my own page</p>\n")
-    snapshot = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
-    before = user_state(repo)
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        (repo / "app" / "models.py").write_text(MODELS.replace("line 2\n", "line 2 edited by the user\n"))
+        (repo / "web").mkdir()
+        (repo / "web" / "page.html").write_text("<p>my own page</p>\n")
+        snapshot = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+        before = user_state(repo)
         with pytest.raises(RunRefused) as refused:
             await engine.apply_run(run.run_id)
-    finally:
-        await engine.aclose()
     message = str(refused.value)
     assert "app/models.py" in message and "web/page.html" in message and "nothing was changed" in message
     assert "app/schema.py" not in message
@@ -210,27 +206,21 @@ async def test_apply_refuses_naming_the_files_the_user_changed_in_conflict(repo:
 
 
 async def test_apply_twice_says_it_is_already_applied(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    try:
+    async with engine_with_run(repo) as (engine, run):
         await engine.apply_run(run.run_id)
         with pytest.raises(RunRefused, match="already applied"):
             await engine.apply_run(run.run_id)
-    finally:
-        await engine.aclose()
 
 
 async def test_a_run_live_in_another_process_is_not_applied_or_discarded(repo: Path) -> None:
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        engine, run = await engine_with_run(repo, pid=other.pid, finished=False)
-        try:
+        async with engine_with_run(repo, pid=other.pid, finished=False) as (engine, run):
             with pytest.raises(RunRefused, match="still live"):
                 await engine.apply_run(run.run_id)
             with pytest.raises(RunRefused, match="still live"):
                 await engine.discard_run(run.run_id)
             assert (await engine.diff_run(run.run_id)).files
-        finally:
-            await engine.aclose()
     finally:
         other.kill()
         other.wait()
@@ -240,39 +230,30 @@ async def test_a_run_live_in_another_process_is_not_applied_or_discarded(repo: P
 async def test_an_interrupted_run_whose_process_is_gone_can_be_applied(repo: Path) -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    engine, run = await engine_with_run(repo, pid=gone.pid, finished=False)
-    try:
+    async with engine_with_run(repo, pid=gone.pid, finished=False) as (engine, run):
         result = await engine.apply_run(run.run_id)
-    finally:
-        await engine.aclose()
     assert result.files and (repo / "app" / "schema.py").exists()
 
 
 async def test_a_workspace_that_is_no_longer_a_repository_is_refused(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    os.rename(repo / ".git", repo / "git-moved")
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        os.rename(repo / ".git", repo / "git-moved")
         with pytest.raises(RunRefused, match="not in a git repository"):
             await engine.diff_run(run.run_id)
-    finally:
-        await engine.aclose()
 
 
 # -- discard ----------------------------------------------------------------------------------------
 
 
 async def test_discard_deletes_the_runs_refs_and_copies_and_nothing_else(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    copy = repo / ".counterpoint" / "worktrees" / run.run_id / "backend"
-    git(repo, "worktree", "add", "-q", "--detach", str(copy), run.base)
-    git(repo, "branch", "keep-me")
-    head = git(repo, "rev-parse", "HEAD")
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        copy = repo / ".counterpoint" / "worktrees" / run.run_id / "backend"
+        git(repo, "worktree", "add", "-q", "--detach", str(copy), run.base)
+        git(repo, "branch", "keep-me")
+        head = git(repo, "rev-parse", "HEAD")
         result = await engine.discard_run(run.run_id)
         with pytest.raises(RunRefused, match="discarded"):
             await engine.diff_run(run.run_id)
-    finally:
-        await engine.aclose()
     assert set(result.refs) == {
         run.integration_ref,
         run.agent_ref("backend"),
@@ -291,22 +272,18 @@ async def test_discard_deletes_the_runs_refs_and_copies_and_nothing_else(repo: P
 
 
 async def test_discard_refuses_while_the_user_is_on_a_branch_of_the_run(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    git(repo, "checkout", "-q", f"counterpoint/{run.run_id}/agents/backend")
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        git(repo, "checkout", "-q", f"counterpoint/{run.run_id}/agents/backend")
         with pytest.raises(RunRefused, match="switch to another branch"):
             await engine.discard_run(run.run_id)
-    finally:
-        await engine.aclose()
 
 
 # -- a file at a commit -----------------------------------------------------------------------------
 
 
 async def test_show_file_gives_a_file_at_a_commit(repo: Path) -> None:
-    engine, run = await engine_with_run(repo)
-    review = engine.review()
-    try:
+    async with engine_with_run(repo) as (engine, run):
+        review = engine.review()
         base = await review.show_file(run.run_id, run.base, "app/models.py")
         tip = await review.show_file(run.run_id, run.tips["backend"], "app/models.py")
         added = await review.show_file(run.run_id, run.base, "app/schema.py")
@@ -320,8 +297,6 @@ async def test_show_file_gives_a_file_at_a_commit(repo: Path) -> None:
         ):
             with pytest.raises(RunRefused, match=why):
                 await review.show_file(run.run_id, commit, path)
-    finally:
-        await engine.aclose()
     assert base.text == MODELS and base.exists and not base.binary
     assert tip.text == BACKEND["app/models.py"]
     assert not added.exists and added.text == ""
