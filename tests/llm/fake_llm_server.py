@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO, Literal, Self
+from io import BufferedIOBase
+from typing import Any, Literal, Self
 
 Flavor = Literal["openai", "anthropic"]
 AGENT_MARK = re.compile(r"You are the agent `([^`]+)`")
@@ -199,7 +200,7 @@ class LoopbackServer:
         return recorded
 
 
-def write_chunked(wfile: BinaryIO, events: Iterable[str], gap: float = 0.0) -> None:
+def write_chunked(wfile: BufferedIOBase, events: Iterable[str], gap: float = 0.0) -> None:
     """Each event as one chunk of a chunked response (``gap`` seconds before each), then its end."""
     for event in events:
         if gap:
