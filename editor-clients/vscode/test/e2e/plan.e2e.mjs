@@ -4,42 +4,21 @@
 // tests/director/serve_model.py, named by the user settings in the profile's XDG_CONFIG_HOME) plans,
 // repairing its first draft from the check findings, and the spec opens in an editor with no error
 // in the Problems panel and the result said in a notification. Nothing runs.
-import { test, expect, chromium } from "@playwright/test";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { test, expect } from "@playwright/test";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import {
-  ARTIFACTS,
-  CHROMIUM,
-  EXTENSION_DIR,
-  REPO_ROOT,
-  makeRunFolder,
-  prepareProfile,
-  removeRunFolder,
-  startCodeServer,
-  stopCodeServer,
-} from "./codeServer.mjs";
+import { REPO_ROOT } from "./codeServer.mjs";
+import { useVSCode } from "./harness.mjs";
 
-const VSIX = process.env.COUNTERPOINT_VSIX ?? join(EXTENSION_DIR, "dist", "counterpoint.vsix");
 const PYTHON = join(REPO_ROOT, ".venv", "bin", "python");
 const REQUEST = "Build a course enrollment feature";
 const SPEC = "course-enrollment.agents.md";
 
-let run;
-let workspace;
 let model;
-let server;
-let context;
-let page;
-let failed = false;
-
-async function shot(name) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
-}
 
 /** The loopback model: makes the project and the user settings, resolves once it serves. */
-function startModel() {
+function startModel(run, workspace) {
   const child = spawn(
     PYTHON,
     ["-m", "tests.director.serve_model", "--config", join(run, "xdg", "config"), "--project", workspace],
@@ -55,48 +34,19 @@ function startModel() {
   });
 }
 
-test.beforeAll(async () => {
-  if (!existsSync(VSIX)) throw new Error(`${VSIX} is missing: run npm run package first`);
-  run = makeRunFolder();
-  workspace = join(run, "workspace");
-  model = await startModel();
-  prepareProfile(run, VSIX);
-  server = await startCodeServer(run, workspace);
-  context = await chromium.launchPersistentContext(join(run, "chrome"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
-  await expect(page.locator(".monaco-workbench")).toBeVisible({ timeout: 60_000 });
-});
-
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) {
-    failed = true;
-    if (page) await shot("plan-failure").catch(() => undefined);
-    try {
-      const out = execFileSync("find", [join(run, "user-data", "logs"), "-name", "Counterpoint*.log"], { encoding: "utf8" });
-      for (const file of out.split("\n").filter(Boolean)) {
-        console.log(`--- ${file}\n${readFileSync(file, "utf8").split("\n").slice(-40).join("\n")}`);
-      }
-    } catch {
-      // no log
-    }
-  }
-});
-
-test.afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await stopCodeServer(server);
-  model?.stdin.end();
-  if (run && !failed && !process.env.COUNTERPOINT_E2E_KEEP) removeRunFolder(run);
-  else if (run) console.log(`e2e run folder kept: ${run}`);
+const vs = useVSCode({
+  // The model makes the project (a Python project with no spec) and the user settings naming it.
+  workspace: async (run) => {
+    const workspace = join(run, "workspace");
+    model = await startModel(run, workspace);
+    return workspace;
+  },
+  shots: "plan-",
+  tearDown: () => model?.stdin.end(),
 });
 
 test("Plan a Feature…: the request in an input box, the spec planned, checked and opened", async () => {
+  const { page, workspace, shot } = vs;
   await test.step("the palette command, with no spec in the workspace, asks for the request", async () => {
     // The palette lists the contributed command once the extensions are scanned (the extension itself
     // activates only when the command runs: no spec here).
@@ -117,7 +67,7 @@ test("Plan a Feature…: the request in an input box, the spec planned, checked 
       timeout: 30_000,
     });
     await input.fill(REQUEST);
-    await shot("plan-request");
+    await shot("request");
     await page.keyboard.press("Enter");
   });
 
@@ -128,7 +78,7 @@ test("Plan a Feature…: the request in an input box, the spec planned, checked 
     await expect(said).toContainText("passes counterpoint check (2 drafts)");
     await expect(said.getByRole("button", { name: "Run All Agents" })).toBeVisible();
     await expect(page.locator(".monaco-editor .view-lines").first()).toContainText("Planned by");
-    await shot("plan");
+    await shot("spec");
   });
 
   await test.step("no error in the Problems panel; nothing ran", async () => {

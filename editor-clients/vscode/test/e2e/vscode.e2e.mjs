@@ -3,83 +3,30 @@
 // status bar and Agents view, the integration diagnostic of the example's checks, and a cancelled run.
 // Screenshots of each moment go to ARTIFACTS (a temporary folder); with COUNTERPOINT_SCREENSHOTS set
 // (`./dev screenshots`), the best one is also copied there as vscode.png for the README.
-import { test, expect, chromium } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  ARTIFACTS,
-  CHROMIUM,
-  EXTENSION_DIR,
-  SERVER_COMMAND,
-  copyExample,
-  makeRunFolder,
-  prepareProfile,
-  removeRunFolder,
-  startCodeServer,
-  stopCodeServer,
-} from "./codeServer.mjs";
+import { ARTIFACTS, SERVER_COMMAND, copyExample } from "./codeServer.mjs";
+import { agentsView, noErrorToast, openFile, palette, useVSCode } from "./harness.mjs";
 
 const SPEC = "course-enrollment.agents.md";
-const VSIX = process.env.COUNTERPOINT_VSIX ?? join(EXTENSION_DIR, "dist", "counterpoint.vsix");
 const SCREENSHOTS = process.env.COUNTERPOINT_SCREENSHOTS;
 
-let run;
-let workspace;
-let server;
-let context;
-let page;
-let failed = false;
-
-async function shot(name) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path });
-  return path;
-}
-
-/** Fails at once, with its text, when VS Code shows an error notification. */
-async function noErrorToast() {
-  const errors = page.locator(".notifications-toasts .notification-toast:has(.codicon-error)");
-  if ((await errors.count()) > 0) {
-    throw new Error(`error notification: ${await errors.first().innerText()}`);
-  }
-}
-
-async function palette(commandTitle) {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
-  await expect(input).toBeVisible();
-  await input.fill(`>${commandTitle}`);
-  const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: commandTitle }).first();
-  await expect(row).toBeVisible();
-  await page.keyboard.press("Enter");
-}
-
-async function openFile(name) {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
-  await expect(input).toBeVisible();
-  await input.fill(name);
-  await expect(page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first()).toBeVisible();
-  await page.keyboard.press("Enter");
-  await expect(page.locator(".tabs-container .tab", { hasText: name })).toBeVisible();
-}
+// A clean ARTIFACTS: COUNTERPOINT_SCREENSHOTS picks the best of this run's screenshots.
+test.beforeAll(() => rmSync(ARTIFACTS, { recursive: true, force: true }));
+const vs = useVSCode({ workspace: copyExample });
 
 function problemsRows(text) {
-  return page.locator(".markers-panel .monaco-list-row", { hasText: text });
-}
-
-function agentsView() {
-  return page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Agents" }) });
+  return vs.page.locator(".markers-panel .monaco-list-row", { hasText: text });
 }
 
 function agentRow(name) {
-  return agentsView().locator(".monaco-list-row", { hasText: name });
+  return agentsView(vs.page).locator(".monaco-list-row", { hasText: name });
 }
 
 function runStatus() {
-  return page.locator(".statusbar-item", { hasText: /running · \d+ done · \d+ failed/ });
+  return vs.page.locator(".statusbar-item", { hasText: /running · \d+ done · \d+ failed/ });
 }
 
 /** Pids of the language servers in code-server's process group. */
@@ -88,7 +35,7 @@ function serverPids() {
   return out
     .split("\n")
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length > 2 && Number(f[1]) === server.pgid && f.slice(2).join(" ").includes("counterpoint lsp"))
+    .filter((f) => f.length > 2 && Number(f[1]) === vs.server.pgid && f.slice(2).join(" ").includes("counterpoint lsp"))
     .map((f) => Number(f[0]));
 }
 
@@ -103,6 +50,7 @@ function alive(pid) {
 
 /** Drags the sash right of the side bar so that the Agents view's lines fit. */
 async function widenSideBar(by) {
+  const page = vs.page;
   const box = await page.locator(".part.sidebar").boundingBox();
   if (!box) return;
   const x = box.x + box.width + 1;
@@ -118,7 +66,7 @@ async function widenSideBar(by) {
 function lastRunEvents() {
   const cli = SERVER_COMMAND.replace(/ lsp$/, "");
   try {
-    const out = execFileSync(cli, ["events", "--json", "--run", "last", "--workspace", workspace], {
+    const out = execFileSync(cli, ["events", "--json", "--run", "last", "--workspace", vs.workspace], {
       encoding: "utf8",
       env: { ...process.env, COUNTERPOINT_TRUST: "1" },
     });
@@ -128,64 +76,15 @@ function lastRunEvents() {
   }
 }
 
-test.beforeAll(async () => {
-  if (!existsSync(VSIX)) throw new Error(`${VSIX} is missing: run npm run package first`);
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  run = makeRunFolder();
-  workspace = copyExample(run);
-  prepareProfile(run, VSIX);
-  server = await startCodeServer(run, workspace);
-  context = await chromium.launchPersistentContext(join(run, "chrome"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
-  await expect(page.locator(".monaco-workbench")).toBeVisible({ timeout: 60_000 });
-});
-
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) {
-    failed = true;
-    if (page) await shot("failure").catch(() => undefined);
-    // The extension's log (server stderr and the client's messages) tells why.
-    try {
-      const out = execFileSync("find", [join(run, "user-data", "logs"), "-name", "Counterpoint*.log"], { encoding: "utf8" });
-      for (const file of out.split("\n").filter(Boolean)) {
-        console.log(`--- ${file}\n${readFileSync(file, "utf8").split("\n").slice(-40).join("\n")}`);
-      }
-    } catch {
-      // no log
-    }
-  }
-});
-
-test.afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await stopCodeServer(server);
-  if (run && !failed && !process.env.COUNTERPOINT_E2E_KEEP) removeRunFolder(run);
-  else if (run) console.log(`e2e run folder kept: ${run}`);
-});
-
 test("the extension in a real VS Code: diagnostics, a run with progress and the Agents view, cancel", async () => {
+  const { page, run, workspace, shot } = vs;
   await test.step("the server starts: 'Counterpoint ready' in the status bar", async () => {
     await expect(page.locator(".statusbar-item", { hasText: "Counterpoint ready" })).toBeVisible({ timeout: 60_000 });
-    await noErrorToast();
+    await noErrorToast(page);
   });
 
   await test.step("a mistake in the spec shows in the Problems panel, and clears when undone", async () => {
-    await openFile(SPEC);
+    await openFile(page, SPEC);
     const text = readFileSync(join(workspace, SPEC), "utf8").split("\n");
     const line = text.findIndex((l) => l.startsWith("needs: schema_ready")) + 1;
     expect(line).toBeGreaterThan(0);
@@ -213,23 +112,23 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
 
   let sawIntegration = false;
   await test.step("run the spec from the palette: progress, status bar and the Agents view", async () => {
-    await palette("Counterpoint: Run All Agents of This Spec");
+    await palette(page, "Counterpoint: Run All Agents of This Spec");
     const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Counterpoint: Course enrollment" });
     await expect(toast).toBeVisible();
     await expect(runStatus()).toBeVisible();
     await widenSideBar(180);
     await expect(agentRow("backend").first()).toBeVisible();
     await expect(agentRow("frontend").first()).toBeVisible();
-    await expect(agentsView().locator(".monaco-list-row", { hasText: /running/ }).first()).toBeVisible();
+    await expect(agentsView(page).locator(".monaco-list-row", { hasText: /running/ }).first()).toBeVisible();
     await shot("02-run-progress");
     // While the run goes on, watch the Problems panel for a finding of the example's tests check.
     const deadline = Date.now() + 60_000;
-    const finished = agentsView().locator(".monaco-list-row", { hasText: /Course enrollment — (succeeded|failed)/ });
-    const succeededRow = agentsView().locator(".monaco-list-row", { hasText: /succeeded \d/ });
-    const runningRow = agentsView().locator(".monaco-list-row", { hasText: /running \d/ });
+    const finished = agentsView(page).locator(".monaco-list-row", { hasText: /Course enrollment — (succeeded|failed)/ });
+    const succeededRow = agentsView(page).locator(".monaco-list-row", { hasText: /succeeded \d/ });
+    const runningRow = agentsView(page).locator(".monaco-list-row", { hasText: /running \d/ });
     let midway = false;
     while (Date.now() < deadline) {
-      await noErrorToast();
+      await noErrorToast(page);
       if (!midway && (await succeededRow.count()) > 0 && (await runningRow.count()) > 0 && (await toast.count()) > 0) {
         midway = true;
         await shot("03-run-midway");
@@ -245,20 +144,20 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     await expect(toast).toBeHidden();
     await expect(page.locator(".statusbar-item", { hasText: "0 running · 5 done · 0 failed" })).toBeVisible();
     await expect(agentRow("integrator").first()).toContainText("succeeded");
-    await expect(agentsView().locator(".monaco-list-row", { hasText: "Signals" }).first()).toBeVisible();
+    await expect(agentsView(page).locator(".monaco-list-row", { hasText: "Signals" }).first()).toBeVisible();
     await shot("04-run-finished");
   });
 
   await test.step("the run's events and its report", async () => {
-    await palette("Counterpoint: Show Run Events");
+    await palette(page, "Counterpoint: Show Run Events");
     await expect(page.locator(".part.panel .view-lines").first()).toContainText("agent_finished");
     await expect(page.locator(".part.panel .view-lines").first()).toContainText("run_finished");
     await shot("05-events");
-    await palette("Counterpoint: Open Run Report");
+    await palette(page, "Counterpoint: Open Run Report");
     await expect(page.locator(".tabs-container .tab", { hasText: "Counterpoint Report" })).toBeVisible();
     await page.waitForTimeout(500);
     await shot("05-report");
-    await noErrorToast();
+    await noErrorToast(page);
   });
 
   await test.step("the integration diagnostic of the example's check was shown", async () => {
@@ -273,7 +172,7 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
   });
 
   await test.step("cancel a run from its progress notification", async () => {
-    await palette("Counterpoint: Run One Agent…");
+    await palette(page, "Counterpoint: Run One Agent…");
     await expect(page.locator(".quick-input-widget .monaco-list-row", { hasText: "backend" }).first()).toBeVisible();
     await page.locator(".quick-input-widget input").fill("backend");
     await page.keyboard.press("Enter");
@@ -282,11 +181,11 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
     await shot("05-cancel-pending");
     await toast.hover();
     await toast.getByRole("button", { name: "Cancel" }).click();
-    await expect(agentsView().locator(".monaco-list-row", { hasText: "Course enrollment — cancelled" }).first()).toBeVisible();
+    await expect(agentsView(page).locator(".monaco-list-row", { hasText: "Course enrollment — cancelled" }).first()).toBeVisible();
     await expect(agentRow("backend").first()).toContainText("cancelled");
     await expect(toast).toBeHidden();
     await expect(page.locator(".statusbar-item", { hasText: /0 running · \d+ done · \d+ failed/ })).toBeVisible();
-    await noErrorToast();
+    await noErrorToast(page);
     await shot("06-cancelled");
   });
 
@@ -304,7 +203,7 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
 
   await test.step("a server command that does not exist: an error that says how to fix it", async () => {
     // As a user would: the Settings editor, the "Server: Command" setting.
-    await palette("Preferences: Open User Settings");
+    await palette(page, "Preferences: Open User Settings");
     await expect(page.locator(".settings-editor .search-container")).toBeVisible();
     await page.locator(".settings-editor .search-container .view-lines").first().click({ force: true });
     await page.keyboard.type("counterpoint.server.command");
@@ -334,10 +233,7 @@ test("the extension in a real VS Code: diagnostics, a run with progress and the 
   });
 
   await test.step("closing VS Code leaves no language server behind", async () => {
-    await context.close();
-    context = undefined;
-    await stopCodeServer(server);
-    server = undefined;
+    await vs.close();
     await expect.poll(() => pids.filter(alive), { timeout: 10_000 }).toEqual([]);
   });
 });
