@@ -8,8 +8,9 @@ each); the coordinator is the real CLI on the head.
    isolated copy here) and once with ``executor: ray``. Latency = ``agent_started`` ->
    ``agent_active`` (its process runs); medians. Target: Ray adds <= 300 ms.
 2. **Many short agents** across both nodes: ``--agents`` command agents needing nothing, each
-   sleeping ``--think`` s with ``resources: {CPU: 0.05}``; wall (``run_started`` ->
-   ``run_finished``) over the report's critical path. Target: <= 1.15.
+   sleeping ``--think`` s with ``resources: {CPU: 0.01}``; wall (``run_started`` ->
+   ``run_finished``) over the critical path: with no needs, the longest agent
+   (``agent_started`` -> ``agent_finished``, its start on the node included). Target: <= 1.15.
 
 ``python -m benchmarks ray [--files 10000] [--chain 6] [--agents 20] [--think 2]``
 """
@@ -79,20 +80,27 @@ def start_latency(cluster: RayCluster, repo: Path, chain: int, executor: str) ->
     return latencies
 
 
-def many_agents(cluster: RayCluster, repo: Path, agents: int, think: float) -> dict[str, Any]:
+def many_agents(cluster: RayCluster, repo: Path, agents: int, think: float, executor: str) -> dict[str, Any]:
     sections = [f"## s{n}\nrunner: command\ncommand: sleep {think}\n" for n in range(agents)]
-    text = "---\nexecutor: ray\nresources: {CPU: 0.05}\n---\n# Many\n\n" + "\n".join(sections)
-    spec = repo / "many.agents.md"
+    head = f"---\nexecutor: {executor}\nisolation: worktree\nresources: {{CPU: 0.01}}\n---\n# Many\n\n"
+    text = head + "\n".join(sections)
+    spec = repo / f"many-{executor}.agents.md"
     spec.write_text(text)
     run_id, report = _run(cluster, repo, spec)
-    nodes = {meta.get("node") for type, _a, _t, meta in _events(repo, run_id) if type == "agent_started"}
+    events = _events(repo, run_id)
+    nodes = {meta.get("node") for type, _a, _t, meta in events if type == "agent_started"}
+    started = {a: parse_timestamp(t) for type, a, t, _m in events if type == "agent_started"}
+    longest = max(
+        (parse_timestamp(t) - started[a]).total_seconds()
+        for type, a, t, _m in events
+        if type == "agent_finished"
+    )
     wall = float(report["wall_s"])
-    critical = float(report["critical_path"]["length_s"])
     return {
         "agents": agents,
         "wall_s": wall,
-        "critical_path_s": critical,
-        "ratio": wall / critical,
+        "longest_agent_s": round(longest, 3),
+        "ratio": round(wall / longest, 3),
         "nodes": len(nodes),
     }
 
@@ -111,7 +119,8 @@ def main(argv: list[str]) -> dict[str, Any]:
             git(repo, "commit", "-q", "--allow-empty", "-m", "bench")
             local = start_latency(cluster, repo, args.chain, "local")
             remote = start_latency(cluster, repo, args.chain, "ray")
-            many = many_agents(cluster, repo, args.agents, args.think)
+            many = many_agents(cluster, repo, args.agents, args.think, "ray")
+            many_local = many_agents(cluster, repo, args.agents, args.think, "local")
     finally:
         cluster.stop()
     result = {
@@ -121,12 +130,15 @@ def main(argv: list[str]) -> dict[str, Any]:
         "start_added_ms": round((statistics.median(remote) - statistics.median(local)) * 1000),
         "start_ray_all_s": [round(x, 3) for x in remote],
         "many": many,
+        "many_local": many_local,
     }
     print(
         f"start latency ({args.files} files): local {result['start_local_median_s']} s, ray {result['start_ray_median_s']} s (added {result['start_added_ms']} ms; target <= 300)"
     )
     print(
-        f"{many['agents']} short agents on {many['nodes']} nodes: wall {many['wall_s']:.2f} s / critical path {many['critical_path_s']:.2f} s = {many['ratio']:.2f} (target <= 1.15)"
+        f"{many['agents']} short agents on {many['nodes']} nodes: wall {many['wall_s']:.2f} s / longest agent "
+        f"{many['longest_agent_s']:.2f} s = {many['ratio']:.2f} (target <= 1.15); locally (isolated, "
+        f"same machine): wall {many_local['wall_s']:.2f} s"
     )
     print(json.dumps({"ray": result}))
     return result

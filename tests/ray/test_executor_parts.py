@@ -20,6 +20,7 @@ from counterpoint.engine.executors import (
     bundles,
     executor_of,
     node_copy,
+    node_overlay,
     parse_resources,
 )
 from counterpoint.engine.executors.job import NodeJob, build_job, scrub_options
@@ -185,10 +186,13 @@ def make_repo(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("method", ["overlay", "checkout"])
 async def test_work_travels_as_bundles_and_lands_on_the_branch_with_real_history(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     monkeypatch.setenv(node_copy.WORKDIR_ENV, str(tmp_path / "node"))
+    if method == "checkout" or os.geteuid() != 0:  # a node that may not mount
+        monkeypatch.setattr(node_overlay, "refused", ["not allowed here"])
     repo = await open_repo(make_repo(tmp_path / "user"))
     head = repo.head
     assert head is not None
@@ -198,6 +202,7 @@ async def test_work_travels_as_bundles_and_lands_on_the_branch_with_real_history
     assert data is not None and data.startswith(b"# v2 git bundle")
     assert await bundles.bundle(repo, ship, [ship], "refs/counterpoint/ship/t") is None  # it has it
     copy = await node_copy.make_copy("run1", "backend", 1, ship, data, "", "", "store1")
+    assert copy.method == (method if os.geteuid() == 0 else "checkout")
     assert (
         copy.path.is_relative_to(tmp_path / "node") and (copy.path / "src" / "m3.py").read_text() == "N = 3\n"
     )
@@ -214,9 +219,14 @@ async def test_work_travels_as_bundles_and_lands_on_the_branch_with_real_history
     assert git(repo.toplevel, "rev-parse", f"{real}^").strip() == head
     assert git(repo.toplevel, "show", f"{real}:src/m3.py") == "N = 33\n"
     assert "state" not in git(repo.toplevel, "ls-tree", "-r", "--name-only", real)
-    # a second copy of the same run on this node borrows the objects already there
-    second = await node_copy.make_copy("run1", "frontend", 1, ship, None, "", "", "store1")
-    assert (second.path / "README.md").exists()
+    # a second copy on this node starts from the snapshot: its bundle carries only what is new
+    ship2 = await bundles.start_commit(repo, real, ship)
+    data2 = await bundles.bundle(repo, ship2, [ship], "refs/counterpoint/ship/t")
+    assert data2 is not None and len(data2) < len(data) / 2
+    second = await node_copy.make_copy("run1", "frontend", 1, ship2, data2, "", "", "store1")
+    assert (second.path / "src" / "m3.py").read_text() == "N = 33\n"
+    assert git(second.path, "status", "--porcelain") == ""  # its index knows its files
+    assert (copy.path / "src" / "m3.py").read_text() == "N = 33\n"
     for made_copy in (copy, second):
         await node_copy.remove(made_copy)
     await node_copy.remove_run("run1")

@@ -1,10 +1,10 @@
 """An agent's work between machines, as git objects in bundles (``git bundle``).
 
-The coordinator ships a node the tree an agent starts from as one parentless commit (the same tree
-gives the same commit, whatever the history: the node needs no history, and a tree shipped to that
-node before is not sent again); the node's snapshots come back as commits on top of it, and the
-coordinator puts their trees on the agent's branch in the user's repository (`reparent`), where
-merges see the real ancestry.
+The coordinator ships a node the tree an agent starts from as a commit of its own, without the
+repository's history: on top of the last tree that node has (so the bundle carries only the
+objects that differ: git leaves out what the parent has), or parentless for a node's first; the
+node's snapshots come back as commits on top of it, and the coordinator puts their trees on the
+agent's branch in the user's repository (`reparent`), where merges see the real ancestry.
 """
 
 from __future__ import annotations
@@ -31,11 +31,17 @@ async def tree_of(where: Repo | Path, commit: str) -> str:
     return (await git(where, "rev-parse", f"{commit}^{{tree}}")).stdout.strip()
 
 
-async def start_commit(repo: Repo, commit: str) -> str:
-    """The parentless commit of ``commit``'s tree that a node starts from."""
+async def start_commit(repo: Repo, commit: str, parent: str | None = None) -> str:
+    """The commit of ``commit``'s tree that a node starts from: on ``parent`` (the last tree that
+    node has: the bundle then carries only what differs), or parentless. ``parent`` itself when
+    its tree is the same."""
     tree = await tree_of(repo, commit)
+    if parent and await tree_of(repo, parent) == tree:
+        return parent
     message = "Counterpoint: the tree an agent starts from"
-    out = await git(repo, "commit-tree", "--no-gpg-sign", "-m", message, tree, env={**IDENTITY, **FIXED_DATE})
+    flags = ["-p", parent] if parent else []
+    env = {**IDENTITY, **FIXED_DATE}
+    out = await git(repo, "commit-tree", "--no-gpg-sign", *flags, "-m", message, tree, env=env)
     return out.stdout.strip()
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from counterpoint.engine.executors.bundles import IDENTITY, changed_files, unbundle
+from counterpoint.engine.executors.node_overlay import OverlayRefused, overlay_copy, remove_overlay
 from counterpoint.engine.isolation import git, ref_component
 
 WORKDIR_ENV = "COUNTERPOINT_RAY_WORKDIR"
@@ -44,6 +45,10 @@ class NodeCopy:
     sent: str
     """The newest commit whose objects the coordinator has."""
     seconds: float
+    method: str = "checkout"
+    """``overlay`` (a mount over the node's checkout of the repository) or ``checkout``."""
+    layer: Path | None = None
+    """An overlay's upper layer."""
 
     @property
     def index(self) -> Path:
@@ -91,13 +96,23 @@ async def make_copy(
     store = await asyncio.to_thread(_store, store_key)
     await asyncio.to_thread(folder.mkdir, 0o755, True, True)
     await unbundle(store, data)
-    path = folder / f"{ref_component(agent)}-{attempt}-{uuid.uuid4().hex[:6]}"
-    await git(folder, "init", "-q", str(path))
-    info = path / ".git" / "objects" / "info"
-    await asyncio.to_thread(_write, info / "alternates", f"{store / 'objects'}\n")
+    name = f"{ref_component(agent)}-{attempt}-{uuid.uuid4().hex[:6]}"
+    path = folder / name
+    layer: Path | None = folder / ".layers" / name
+    try:
+        await overlay_copy(base_dir(), store, store_key, path, folder / ".layers" / name, start)
+        method = "overlay"
+    except OverlayRefused:
+        await git(folder, "init", "-q", str(path))
+        info = path / ".git" / "objects" / "info"
+        await asyncio.to_thread(_write, info / "alternates", f"{store / 'objects'}\n")
+        await git(path, *QUIET, "checkout", "-q", "--detach", start)
+        method, layer = "checkout", None
+    except BaseException:
+        await remove_overlay(path, folder / ".layers" / name)
+        raise
     state = f"/{workspace_rel}/.counterpoint/" if workspace_rel else "/.counterpoint/"
     await asyncio.to_thread(_write, path / ".git" / "info" / "exclude", f"{state}\n")
-    await git(path, *QUIET, "checkout", "-q", "--detach", start)
     copy = NodeCopy(
         agent=agent,
         path=path,
@@ -108,6 +123,8 @@ async def make_copy(
         last_tree=(await git(path, "rev-parse", f"{start}^{{tree}}")).stdout.strip(),
         sent=start,
         seconds=0.0,
+        method=method,
+        layer=layer,
     )
     await asyncio.to_thread(shutil.copyfile, path / ".git" / "index", copy.index)
     copy.seconds = round(time.perf_counter() - started, 4)
@@ -140,6 +157,8 @@ async def changed_since_start(copy: NodeCopy) -> list[str]:
 
 
 async def remove(copy: NodeCopy) -> None:
+    if copy.layer is not None:
+        await remove_overlay(copy.path, copy.layer)
     await asyncio.to_thread(shutil.rmtree, copy.path, True)
 
 

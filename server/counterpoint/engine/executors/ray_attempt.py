@@ -130,10 +130,10 @@ class RemoteAttempt:
         from counterpoint import __version__
 
         work, node = self.work, self.node
-        ship = await bundles.start_commit(work.repo, self.head)
         known = self.shipped.setdefault(node.id, [])
+        ship = await bundles.start_commit(work.repo, self.head, known[-1] if known else None)
         ref = f"refs/counterpoint/ship/{ref_component(self.name)}"
-        data = await bundles.bundle(work.repo, ship, known[-8:], ref)
+        data = await bundles.bundle(work.repo, ship, known[-1:], ref)
         await git(work.repo, "update-ref", "-d", ref, check=False)
         self._real[ship] = self.head
         job, env = build_job(
