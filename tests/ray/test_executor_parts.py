@@ -314,3 +314,19 @@ def test_the_default_install_imports_no_ray() -> None:
         "assert 'ray' not in sys.modules, 'ray imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_executor_ray_on_the_command_line_refuses_agents_in_the_shared_workspace(tmp_path: Path) -> None:
+    spec = tmp_path / "s.agents.md"
+    spec.write_text("# x\n## a\nrunner: command\ncommand: echo hi\n## b\nrunner: command\ncommand: echo hi\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "server"), str(ROOT / "protocol")])}
+    done = subprocess.run(
+        [sys.executable, "-m", "counterpoint", "run", "--trust", "--executor", "ray", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert "--executor ray: a, b work in the shared workspace (isolation: shared)" in done.stderr
+    assert not (tmp_path / ".counterpoint" / "events.db").exists()  # nothing started

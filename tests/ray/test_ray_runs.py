@@ -201,6 +201,57 @@ def test_the_coordinators_death_stops_the_agent_on_the_other_node(
         raise
 
 
+def test_a_run_whose_coordinator_was_killed_resumes_on_the_cluster(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    spec = workspace(
+        tmp_path / "ws",
+        f"""---
+isolation: worktree
+signals:
+  first_done: "first.txt"
+---
+# Resumed
+## first
+runner: command
+command: echo one > first.txt
+resources: {{head_host: 1}}
+## second
+needs: first_done
+runner: command
+command: while [ ! -e {gate} ]; do sleep 0.2; done; cat first.txt > second.txt
+resources: {{worker_host: 1}}
+""",
+    )
+    proc = run(ray_cluster, spec, "--executor", "ray")
+    _wait_active(spec.parent, "second")
+    proc.kill()
+    proc.communicate(timeout=30)
+    gate.write_text("go")
+    resumed = ray_cluster.driver(
+        "-m",
+        "counterpoint",
+        "resume",
+        "last",
+        "--trust",
+        "--quiet",
+        "--executor",
+        "ray",
+        cwd=str(spec.parent),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    code, out = finish(resumed)
+    assert code == 0, out
+    found = events(spec.parent)
+    assert [e["action"] for e in of(found, "run_resumed")] == ["resume"]
+    second = [e["metadata"]["node"] for e in of(found, "agent_started", "second")]
+    assert second == [ray_cluster.worker.address] * 2  # on the worker both times
+    run_id = _run_id(spec.parent)
+    assert git(spec.parent, "show", f"counterpoint/{run_id}/integration:second.txt") == "one\n"
+
+
 def test_check_names_resources_no_node_has(ray_cluster: RayCluster, tmp_path: Path) -> None:
     spec = workspace(
         tmp_path / "ws",
