@@ -58,7 +58,8 @@ def ray_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (venv / ".complete").exists():
             return python
-        shutil.rmtree(venv, ignore_errors=True)
+        for stale in CACHE.glob("ray-*-py*"):  # made for another lock or Ray: 400 MB each
+            shutil.rmtree(stale, ignore_errors=True)
         uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
         if Path(uv).exists():
             _run(uv, "venv", "-q", "--python", sys.executable, str(venv))
