@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from counterpoint.engine.run.state import AgentRuntime
 
 _runs: weakref.WeakKeyDictionary[Any, RayAgents] = weakref.WeakKeyDictionary()
+_joining: set[asyncio.Task[None]] = set()
+
+
+async def _join() -> None:
+    try:
+        await connect()
+    except ExecutorError:
+        pass  # the agent's attempt says why
+    finally:
+        _joining.clear()
 
 
 class RayAgents:
@@ -45,7 +55,9 @@ class RayAgents:
 
     def place(self, agent: AgentRuntime) -> dict[str, Any]:
         cluster = connected()
-        if cluster is None:
+        if cluster is None:  # not joined yet (a language server's first run): join now, name it later
+            if not _joining:
+                _joining.add(asyncio.get_running_loop().create_task(_join()))
             return {}
         try:
             request = parse_resources(agent.spec.settings.resources)
@@ -79,7 +91,7 @@ class RayAgents:
         task = self.task_of(agent.name, ctx.task)
         attempt = RemoteAttempt(self.work, agent, ctx, cluster, request, shipped=self.shipped, task=task)
         try:
-            await asyncio.wait_for(attempt.run(node), agent.spec.settings.timeout)
+            await attempt.run(node)
         except MergeConflict as exc:
             if exc.restart:
                 self.notes[agent.name] = exc.payload.message

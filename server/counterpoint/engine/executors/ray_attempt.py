@@ -119,8 +119,8 @@ class RemoteAttempt:
     async def _on_node(self, merged: list[str]) -> dict[str, Any]:
         if not await self.cluster.admit(self.node, self.request):  # its resources free there
             raise NodeLost(f"node {self.node.address} died")
-        try:
-            return await self._on_admitted(merged)
+        try:  # its timeout counts once it may run (as a local agent's, from its runner's start)
+            return await asyncio.wait_for(self._on_admitted(merged), self.agent.spec.settings.timeout)
         finally:
             await self.cluster.leave(self.node, self.request)
 
