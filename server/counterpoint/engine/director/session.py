@@ -236,23 +236,11 @@ class Conversation:
         )
 
     def _on_stream_event(self, event: Any) -> None:
-        from pydantic_ai.messages import (
-            PartDeltaEvent,
-            PartEndEvent,
-            PartStartEvent,
-            TextPart,
-            TextPartDelta,
-            ToolCallPart,
-        )
+        def called(name: str, args: object) -> None:
+            if name != OUTPUT_TOOL:
+                self.progress(f"> {name}({short_args(args)})")
 
-        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-            self.lines.feed(event.part.content)
-        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-            self.lines.feed(event.delta.content_delta)
-        elif isinstance(event, PartEndEvent):
-            self.lines.flush()
-            if isinstance(event.part, ToolCallPart) and event.part.tool_name != OUTPUT_TOOL:
-                self.progress(f"> {event.part.tool_name}({short_args(event.part.args)})")
+        self.lines.follow(event, called=called)
 
     async def close(self) -> None:
         try:

@@ -101,27 +101,13 @@ class _Session:
         self.warned_price = False
 
     def on_stream_event(self, event: Any) -> None:
-        from pydantic_ai.messages import (
-            PartDeltaEvent,
-            PartEndEvent,
-            PartStartEvent,
-            TextPart,
-            TextPartDelta,
-            ToolCallPart,
-        )
+        def said(text: str) -> None:
+            if text.strip():
+                self.recorder.step("say", text=text)
 
-        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-            self.lines.feed(event.part.content)
-        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-            self.lines.feed(event.delta.content_delta)
-        elif isinstance(event, PartEndEvent):
-            if isinstance(event.part, TextPart):
-                self.lines.flush()
-                if event.part.content.strip():
-                    self.recorder.step("say", text=event.part.content)
-            elif isinstance(event.part, ToolCallPart):
-                self.lines.flush()
-                self.ctx.output(f"> {event.part.tool_name}({short_args(event.part.args)})")
+        self.lines.follow(
+            event, said=said, called=lambda name, args: self.ctx.output(f"> {name}({short_args(args)})")
+        )
 
     def on_tool_event(self, event: Any) -> None:
         from pydantic_ai.messages import FunctionToolResultEvent

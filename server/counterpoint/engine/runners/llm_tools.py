@@ -47,6 +47,36 @@ class LineStream:
             self.output(self.pending)
             self.pending = ""
 
+    def follow(
+        self,
+        event: Any,
+        *,
+        said: Callable[[str], None] | None = None,
+        called: Callable[[str, object], None] | None = None,
+    ) -> None:
+        """One streamed event of a model response (pydantic-ai): its text fed as it comes; at the
+        end of a part the pending line flushed, a whole text part handed to ``said``, a tool call
+        (name, args) to ``called``."""
+        from pydantic_ai.messages import (
+            PartDeltaEvent,
+            PartEndEvent,
+            PartStartEvent,
+            TextPart,
+            TextPartDelta,
+            ToolCallPart,
+        )
+
+        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+            self.feed(event.part.content)
+        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+            self.feed(event.delta.content_delta)
+        elif isinstance(event, PartEndEvent):
+            self.flush()
+            if isinstance(event.part, TextPart) and said is not None:
+                said(event.part.content)
+            elif isinstance(event.part, ToolCallPart) and called is not None:
+                called(event.part.tool_name, event.part.args)
+
 
 class TranscriptRecorder:
     """The session as replay steps; the time between steps becomes ``think`` steps."""
