@@ -338,6 +338,14 @@ timeout: 2m
         started = {e["actor"]: e["metadata"] for e in of(events(spec.parent), "agent_started")}
         assert started["mover"]["node"] == ray_cluster.worker.address
         wait_until(lambda: processes_in(ray_cluster, ray_cluster.worker, "sleep 3134"), 30)
+
+        def said_started() -> bool:  # it reached the coordinator (what is in flight dies with a node)
+            return any(
+                e["metadata"].get("line") == "started"
+                for e in of(events(spec.parent), "agent_output", "mover")
+            )
+
+        wait_until(said_started, 30)
         ray_cluster.kill(ray_cluster.worker)  # the machine dies: every process on it
         code, out = finish(proc, 240)
     finally:
