@@ -153,8 +153,9 @@ class RemoteAttempt:
         else:
             actor = self.cluster.shared_actor(node, env)
         key = uuid.uuid4().hex
-        data_ref = await asyncio.to_thread(ray.put, data)
-        stream = actor.run.options(num_returns="streaming").remote(key, job, data_ref)
+        # serialized off the loop (a spec and its shared context can be large); resolved on the node
+        job_ref, data_ref = await asyncio.to_thread(lambda: (ray.put(job), ray.put(data)))
+        stream = actor.run.options(num_returns="streaming").remote(key, job_ref, data_ref)
         ended = False
         try:
             async for ref in stream:
