@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.isolated_run import git
 from tests.support.processes import wait_until
-from tests.support.ray_cluster import Host, RayCluster
+from tests.support.ray_cluster import ROOT, Host, RayCluster
 
 # One cluster for all of them: on one xdist worker (one node dies in the last test).
 pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("ray")]
@@ -250,6 +250,74 @@ resources: {{worker_host: 1}}
     assert second == [ray_cluster.worker.address] * 2  # on the worker both times
     run_id = _run_id(spec.parent)
     assert git(spec.parent, "show", f"counterpoint/{run_id}/integration:second.txt") == "one\n"
+
+
+def test_an_llm_agent_on_the_worker_talks_to_its_model_there_and_hands_on_a_signal(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    """The model is a loopback server inside the worker's own namespace: only the node can reach
+    it. Its key and URL come from the coordinator's environment to the agent's (never the log)."""
+    model = ray_cluster.on(
+        ray_cluster.worker,
+        str(ray_cluster.python),
+        str(ROOT / "tests" / "llm" / "fake_llm_server.py"),
+        "--flavor",
+        "openai",
+        "--latency",
+        "0.05",
+        "--tokens",
+        "20",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert model.stdout is not None
+        url = model.stdout.readline().strip()
+        key = "sk-test-a3f9c2e7b1d4"
+        spec = workspace(
+            tmp_path / "ws",
+            """---
+executor: ray
+---
+# A model on the worker
+## writer
+runner: llm
+model: openai:fake-model
+emits: writer-done
+resources: {worker_host: 1}
+- Write the file and say you are done.
+## counter
+needs: writer-done
+runner: command
+command: wc -w < out/writer.txt > count.txt
+resources: {head_host: 1}
+""",
+        )
+        proc = ray_cluster.driver(
+            "-m",
+            "counterpoint",
+            "run",
+            "--trust",
+            "--quiet",
+            str(spec),
+            cwd=str(spec.parent),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": key},
+        )
+        code, out = finish(proc)
+    finally:
+        model.kill()
+        model.wait()
+    assert code == 0, out
+    found = events(spec.parent)
+    assert of(found, "usage", "writer"), "the model's usage came back from the node"
+    assert any(e["action"] == "write_file" for e in of(found, "tool_call", "writer"))
+    (fired,) = of(found, "signal")
+    assert fired["action"] == "writer-done" and fired["metadata"]["by"] == "writer"
+    run_id = _run_id(spec.parent)
+    assert git(spec.parent, "show", f"counterpoint/{run_id}/integration:count.txt").strip() == "20"
+    assert key.encode() not in (spec.parent / ".counterpoint" / "events.db").read_bytes()
 
 
 def test_check_names_resources_no_node_has(ray_cluster: RayCluster, tmp_path: Path) -> None:

@@ -180,6 +180,12 @@ class RayCluster:
             **kw,
         )
 
+    def on(self, host: Host, *args: str, **kw: object) -> subprocess.Popen[str]:
+        """``args`` on ``host`` (its network namespace), with the nodes' environment."""
+        return subprocess.Popen(  # type: ignore[call-overload]
+            ["ip", "netns", "exec", host.netns, *args], env=self.base_env(host), text=True, **kw
+        )
+
     def stop(self) -> None:
         for host in (self.worker, self.head):
             self.kill(host)
