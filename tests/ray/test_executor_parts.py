@@ -31,7 +31,7 @@ from counterpoint.engine.spec import load_spec
 from counterpoint.engine.workspace import SharedContext
 from counterpoint_protocol.spec import AgentSettings, AgentSpec, SourceRange
 
-from tests.support.isolated_run import git
+from tests.support.git import git
 from tests.support.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.isolated_run import git
+from tests.support.git import git
 from tests.support.processes import wait_until
 from tests.support.ray_cluster import ROOT, Host, RayCluster
 
