@@ -330,3 +330,20 @@ def test_executor_ray_on_the_command_line_refuses_agents_in_the_shared_workspace
     assert done.returncode != 0
     assert "--executor ray: a, b work in the shared workspace (isolation: shared)" in done.stderr
     assert not (tmp_path / ".counterpoint" / "events.db").exists()  # nothing started
+
+
+def test_check_says_once_when_no_cluster_could_be_asked(tmp_path: Path) -> None:
+    spec = tmp_path / "s.agents.md"
+    spec.write_text(
+        "---\nexecutor: ray\n---\n# x\n## a\nrunner: command\ncommand: echo hi\nresources: {CPU: 64}\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "server"), str(ROOT / "protocol")]),
+        "RAY_ADDRESS": "127.0.0.1:9",  # nothing answers there (or Ray is not installed here)
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "counterpoint", "check", str(spec)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning, not an error of the spec
+    assert done.stdout.count("warning: resources not checked against a cluster: ") == 1
