@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from counterpoint.engine.log.read import (
     query_events,
     query_events_salvaging,
 )
-from counterpoint.engine.log.schema import connect, explain, prepare
+from counterpoint.engine.log.schema import BUSY_TIMEOUT_MS, connect, explain, prepare
 
 POLL_S = 0.02
 """How often a follower looks at the file for a change (a `stat` of it and its WAL)."""
@@ -42,21 +43,41 @@ class SqliteBackend:
 
     def prepare(self) -> None:
         """Create, check, upgrade and test-write the log; `EventLogError` when it is unusable."""
-        try:
+
+        def attempt() -> None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect(self.path, write=False)  # no change to the file before it is checked
             try:
                 prepare(conn, self.path)
             finally:
                 conn.close()
-        except (sqlite3.Error, OSError) as exc:
-            raise explain(exc, self.path) from exc
+
+        self._patiently(attempt)
 
     def open_writer(self) -> None:
-        try:
+        def attempt() -> None:
             self._conn = connect(self.path)
-        except (sqlite3.Error, OSError) as exc:
-            raise explain(exc, self.path) from exc
+
+        self._patiently(attempt)
+
+    def _patiently(self, attempt: Callable[[], None]) -> None:
+        """``attempt`` (blocking), again while the file is busy: SQLite answers some lock waits
+        at once instead of through its busy timeout (switching a new file to WAL while another
+        process opens it too), so many processes opening one new log at once would be refused."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.01
+        while True:
+            try:
+                attempt()
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() >= deadline:
+                    raise explain(exc, self.path) from exc
+            except (sqlite3.Error, OSError) as exc:
+                raise explain(exc, self.path) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def write(self, batch: list[Any]) -> int:
         conn = self._conn
