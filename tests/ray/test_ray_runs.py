@@ -23,13 +23,16 @@ from tests.support.ray_cluster import ROOT, Host, RayCluster
 pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("ray")]
 
 
-def workspace(folder: Path, spec: str) -> Path:
-    """A git repository with the spec committed; returns the spec's path."""
+def workspace(folder: Path, spec: str, files: dict[str, str] | None = None) -> Path:
+    """A git repository with the spec (and ``files``) committed; returns the spec's path."""
     folder.mkdir(parents=True)
     git(folder, "init", "-q", "-b", "main")
     (folder / ".gitignore").write_text(".counterpoint/\n")
     (folder / "README.md").write_text("# demo\n")
     (folder / "s.agents.md").write_text(spec)
+    for rel, text in (files or {}).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
     git(folder, "add", "-A")
     git(folder, "-c", "user.name=u", "-c", "user.email=u@example.com", "commit", "-q", "-m", "first")
     return folder / "s.agents.md"
@@ -107,7 +110,17 @@ needs: schema_ready
 runner: command
 command: cat app/schema.py > front.txt
 resources: {head_host: 1}
+## docs
+needs: schema_ready
+transcript: transcripts/docs.jsonl
+resources: {worker_host: 1}
 """,
+        {
+            "transcripts/docs.jsonl": json.dumps(
+                {"action": "write_file", "path": "docs/API.md", "content": "# API\n"}
+            )
+            + "\n"
+        },
     )
     code, out = finish(run(ray_cluster, spec))
     assert code == 0, out
@@ -129,7 +142,11 @@ resources: {head_host: 1}
     tip = f"counterpoint/{run_id}/integration"
     assert git(spec.parent, "show", f"{tip}:front.txt") == "FIELDS = 1\n"
     assert git(spec.parent, "show", f"{tip}:app/more.txt") == "more\n"
-    assert sorted(e["actor"] for e in of(found, "agent_merged")) == ["backend", "frontend"]
+    assert sorted(e["actor"] for e in of(found, "agent_merged")) == ["backend", "docs", "frontend"]
+    # the replay agent's tool write on the worker is the run's event here
+    (wrote,) = of(found, "file_written", "docs")
+    assert wrote["action"] == "docs/API.md" and started["docs"]["node"] == ray_cluster.worker.address
+    assert git(spec.parent, "show", f"{tip}:docs/API.md") == "# API\n"
     # the nodes keep nothing of the run, and the user's working tree did not change
     for host in (ray_cluster.head, ray_cluster.worker):
         wait_until(lambda host=host: not (host.workdir / run_id).exists(), 20)
