@@ -71,46 +71,17 @@ class Usage:
         self.unpriced = False
 
     async def account(self, response: Any) -> None:
-        usage = response.usage
-        tokens = TokenUsage(
-            input_tokens=int(usage.input_tokens or 0),
-            output_tokens=int(usage.output_tokens or 0),
-            cache_read_tokens=int(usage.cache_read_tokens or 0),
-            cache_write_tokens=int(usage.cache_write_tokens or 0),
-        )
+        tokens = TokenUsage.of(response.usage)
         cost = self.prices.cost(self.endpoint.qualified, tokens)
         self.unpriced = self.unpriced or cost is None
         self.requests += 1
         self.cost += cost or 0.0
-        self.total = TokenUsage(
-            self.total.input_tokens + tokens.input_tokens,
-            self.total.output_tokens + tokens.output_tokens,
-            self.total.cache_read_tokens + tokens.cache_read_tokens,
-            self.total.cache_write_tokens + tokens.cache_write_tokens,
-        )
+        self.total = self.total + tokens
         self.budget.charge(ACTOR, cost or 0.0)
-        await self.record(
-            "usage",
-            self.endpoint.qualified,
-            {
-                "input_tokens": tokens.input_tokens,
-                "output_tokens": tokens.output_tokens,
-                "cache_read_tokens": tokens.cache_read_tokens,
-                "cache_write_tokens": tokens.cache_write_tokens,
-                "requests": 1,
-                "cost_usd": round(cost or 0.0, 8),
-            },
-        )
+        await self.record("usage", self.endpoint.qualified, tokens.event(cost))
 
     def figures(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "input_tokens": self.total.input_tokens,
-            "output_tokens": self.total.output_tokens,
-            "cache_read_tokens": self.total.cache_read_tokens,
-            "cache_write_tokens": self.total.cache_write_tokens,
-            "cost_usd": round(self.cost, 8),
-        }
+        return self.total.event(self.cost, requests=self.requests)
 
 
 def read_only_tools(tools: WorkspaceTools, overview: Callable[[], Awaitable[str]]) -> list[Any]:

@@ -120,13 +120,7 @@ class _Session:
     async def account(self, response: Any) -> None:
         """Record one response's usage and cost; fail the agent once the run's budget is spent."""
         self.requests += 1
-        usage = response.usage
-        tokens = TokenUsage(
-            input_tokens=int(usage.input_tokens or 0),
-            output_tokens=int(usage.output_tokens or 0),
-            cache_read_tokens=int(usage.cache_read_tokens or 0),
-            cache_write_tokens=int(usage.cache_write_tokens or 0),
-        )
+        tokens = TokenUsage.of(response.usage)
         cost = self.prices.cost(self.endpoint.qualified, tokens)
         if cost is None and not self.warned_price:
             self.warned_price = True
@@ -135,18 +129,7 @@ class _Session:
                 f"warning: no price known for {self.endpoint.qualified}{limit}; add one to `prices`"
             )
         self.budget.charge(self.ctx.name, cost or 0.0)
-        await self.ctx.record(
-            "usage",
-            self.endpoint.qualified,
-            {
-                "input_tokens": tokens.input_tokens,
-                "output_tokens": tokens.output_tokens,
-                "cache_read_tokens": tokens.cache_read_tokens,
-                "cache_write_tokens": tokens.cache_write_tokens,
-                "requests": 1,
-                "cost_usd": round(cost or 0.0, 8),
-            },
-        )
+        await self.ctx.record("usage", self.endpoint.qualified, tokens.event(cost))
 
     async def save_transcript(self, failure: str | None) -> None:
         if not self.recorder.enabled:

@@ -13,6 +13,7 @@ What a run may spend, and has, is `counterpoint.engine.run.budget.RunBudget`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -69,6 +70,28 @@ class TokenUsage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: Any) -> TokenUsage:
+        """From a pydantic-ai response's ``usage`` (missing counts are 0)."""
+        return cls(
+            int(usage.input_tokens or 0),
+            int(usage.output_tokens or 0),
+            int(usage.cache_read_tokens or 0),
+            int(usage.cache_write_tokens or 0),
+        )
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    def event(self, cost: float | None, requests: int = 1) -> dict[str, Any]:
+        """The metadata of a ``usage`` event for these tokens."""
+        return {**dataclasses.asdict(self), "requests": requests, "cost_usd": round(cost or 0.0, 8)}
 
 
 class PriceTable:
